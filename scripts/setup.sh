@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency with apt-get (Debian 12). Idempotent and non-interactive:
+# packages already present are left alone, so a second run does nothing.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build ccache libgtest-dev nlohmann-json3-dev libcli11-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all build dependencies present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up, builds (Release) and runs the whole test suite; then rebuilds the parser tests under
+# AddressSanitizer and runs them. This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+# Parsers under AddressSanitizer: every truncation and corruption must give an error, never a bad read.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBITNET_SANITIZE=address,undefined -DBITNET_BUILD_TOOLS=OFF
+cmake --build build-asan -j "$jobs" --target bitnet_tests
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -R 'Gguf|Robust|Tokenizer|Quant'

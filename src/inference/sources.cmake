@@ -1,0 +1,2 @@
+list(APPEND BITNET_SOURCES
+)

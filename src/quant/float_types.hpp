@@ -1,0 +1,15 @@
+// F32, F16, BF16 reference conversions.
+#pragma once
+
+#include <cstdint>
+
+namespace bitnet::quant {
+
+void dequantize_f32(const uint8_t* src, float* dst, int64_t n);
+void quantize_f32(const float* src, uint8_t* dst, int64_t n);
+void dequantize_f16(const uint8_t* src, float* dst, int64_t n);
+void quantize_f16(const float* src, uint8_t* dst, int64_t n);
+void dequantize_bf16(const uint8_t* src, float* dst, int64_t n);
+void quantize_bf16(const float* src, uint8_t* dst, int64_t n);
+
+}  // namespace bitnet::quant

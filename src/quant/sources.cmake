@@ -1,0 +1,4 @@
+list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/types.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/float_types.cpp
+)

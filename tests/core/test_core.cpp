@@ -1,0 +1,72 @@
+// Core utilities: half/bfloat16 conversion, the thread pool, Status/Result plumbing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "bitnet/status.hpp"
+#include "core/half.hpp"
+#include "core/thread_pool.hpp"
+
+namespace bitnet {
+namespace {
+
+TEST(Half, RoundTripsEveryFiniteHalf) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const uint32_t exp = (h >> 10) & 0x1f;
+    if (exp == 0x1f) continue;  // inf/nan
+    const float f = fp16_to_float(static_cast<uint16_t>(h));
+    ASSERT_EQ(float_to_fp16(f), h) << "half 0x" << std::hex << h;
+  }
+}
+
+TEST(Half, KnownValuesAndRounding) {
+  EXPECT_EQ(fp16_to_float(0x3c00), 1.0f);
+  EXPECT_EQ(fp16_to_float(0xc000), -2.0f);
+  EXPECT_EQ(fp16_to_float(0x0001), 5.9604644775390625e-8f);
+  EXPECT_EQ(float_to_fp16(65504.0f), 0x7bff);
+  EXPECT_EQ(float_to_fp16(65520.0f), 0x7c00);  // rounds to +inf
+  // 1 + 2^-11 is halfway between 1 and the next half: ties to even (1.0).
+  EXPECT_EQ(float_to_fp16(1.0f + 0.00048828125f), 0x3c00);
+  EXPECT_EQ(float_to_fp16(1.0f + 3 * 0.00048828125f), 0x3c02);
+  EXPECT_EQ(bf16_to_float(float_to_bf16(3.140625f)), 3.140625f);
+  EXPECT_EQ(float_to_bf16(1.0f + 1.0f / 256), 0x3f80);  // tie to even
+}
+
+TEST(ThreadPool, CoversEveryIndexOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 2, 7, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      for (int rep = 0; rep < 3; ++rep)
+        pool.parallel_for(n, [&](int64_t b, int64_t e, int) {
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+        });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 3) << threads << " " << n;
+    }
+  }
+}
+
+Result<int> half_of(int x) {
+  if (x % 2 != 0) return invalid_argument("odd: " + std::to_string(x));
+  return x / 2;
+}
+
+Status use_half(int x, int* out) {
+  BITNET_ASSIGN_OR_RETURN(*out, half_of(x));
+  return Status::Ok();
+}
+
+TEST(Status, ResultPropagates) {
+  int v = 0;
+  EXPECT_TRUE(use_half(8, &v).ok());
+  EXPECT_EQ(v, 4);
+  Status s = use_half(3, &v);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.to_string(), "invalid argument: odd: 3");
+  EXPECT_EQ(s.with_context("layer 2").message(), "layer 2: odd: 3");
+}
+
+}  // namespace
+}  // namespace bitnet
