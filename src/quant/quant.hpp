@@ -51,7 +51,8 @@ std::string type_name(uint32_t id);
 // Whether dequantize is available (the type can be loaded).
 bool is_supported(uint32_t id);
 
-// Bytes a tensor of this type and shape occupies, validating: known and supported type, ne0 a multiple of
+// Bytes a tensor of this type and shape occupies (also for known types that cannot be dequantized yet, so
+// a file holding them can still be opened and described), validating: known type, ne0 a multiple of
 // the block size, no negative dims, no overflow. I2_S is n/4 bytes of codes plus 32 bytes holding the
 // per-tensor f32 scale (bitnet.cpp's layout), and needs ne0 % 128 == 0.
 Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne);

@@ -58,7 +58,8 @@ bool is_supported(uint32_t id) {
 Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne) {
   const TypeTraits* t = find_type(type);
   if (t == nullptr) return unsupported("unknown tensor type id " + std::to_string(type));
-  if (t->dequantize == nullptr) return unsupported("tensor type " + std::string(t->name) + " is not supported");
+  if (type == kTL1 || type == kTL2)
+    return unsupported(std::string(t->name) + " (bitnet.cpp LUT layout) is not supported yet");
   if (ne.empty()) return format_error("tensor has no dimensions");
   uint64_t n = 1;
   for (int64_t d : ne) {
