@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "bitnet/status.hpp"
@@ -59,6 +60,8 @@ class File {
   static Result<std::unique_ptr<File>> open(const std::string& path);
   // Parses a file image held in memory (tests, fuzzing).
   static Result<std::unique_ptr<File>> from_bytes(std::vector<uint8_t> bytes);
+  File(const File&) = delete;  // tensors point into the mapping, and the indexes into the vectors
+  File& operator=(const File&) = delete;
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
@@ -93,6 +96,9 @@ class File {
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
+  // Name -> index; the views point into kv_ and tensors_, which never change after parsing.
+  std::unordered_map<std::string_view, size_t> kv_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 }  // namespace bitnet::gguf

@@ -1,2 +1,4 @@
 list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/gguf.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/gguf_values.cpp
 )
