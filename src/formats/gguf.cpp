@@ -173,7 +173,10 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
   if (n_dims < 1 || n_dims > kMaxDims)
     return format_error(what + ": n_dims " + num(n_dims) + " is outside 1.." + num(kMaxDims));
   t.ne.resize(n_dims);
-  uint64_t product = 1;  // of the nonzero dims, so that a zero cannot hide an overflow of the others
+  // Product of the nonzero dims (so a zero cannot hide an overflow of the others), bounded by 2^60: no type
+  // takes more than 8 bytes per element, so every later byte count fits in 64 bits without further checks.
+  constexpr uint64_t kMaxElements = uint64_t{1} << 60;
+  uint64_t product = 1;
   for (uint32_t d = 0; d < n_dims; ++d) {
     uint64_t dim = 0;
     if (!c.read(dim)) return truncated(c, what + ": ne[" + num(d) + "]");
@@ -181,8 +184,8 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
       return format_error(what + ": ne[" + num(d) + "] is negative (" +
                           std::to_string(static_cast<int64_t>(dim)) + ")");
     if (dim != 0) {
-      if (product > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / dim)
-        return format_error(what + ": element count overflows (shape product past INT64_MAX)");
+      if (product > kMaxElements / dim)
+        return format_error(what + ": element count overflows (shape product past 2^60)");
       product *= dim;
     }
     t.ne[d] = static_cast<int64_t>(dim);

@@ -22,6 +22,11 @@ class Writer {
   void set_string_array(const std::string& key, const std::vector<std::string>& v);
   void set_f32_array(const std::string& key, const std::vector<float>& v);
   void set_i32_array(const std::string& key, const std::vector<int32_t>& v);
+  void set_i64(const std::string& key, int64_t v);
+  void set_f64(const std::string& key, double v);
+  // Any value the reader can return (other scalar widths, arrays of any element type; e.g. metadata copied
+  // from another file). Checked in write(): integers must fit their type, bools be 0/1, arrays not nest.
+  void set_value(const std::string& key, Value v);
   // Setting a key twice replaces the earlier value (keeps its position).
 
   // `data` must hold exactly the bytes the type and shape need (quant::tensor_bytes); checked in write().

@@ -1,0 +1,262 @@
+// GGUF v3 writer: metadata in insertion order, tensor descriptors, then the tensor data, each tensor
+// padded to the alignment (as llama.cpp writes it, so its readers find the padding they expect).
+#include "formats/gguf_writer.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+
+#include "formats/gguf_values.hpp"
+#include "quant/quant.hpp"
+
+namespace bitnet::gguf {
+namespace {
+
+constexpr uint32_t kVersion = 3;
+constexpr int64_t kMaxAlignment = int64_t{1} << 20;
+
+class Out {
+ public:
+  template <class T>
+  void put(T v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    bytes.insert(bytes.end(), p, p + sizeof(T));
+  }
+  void str(const std::string& s) {
+    put<uint64_t>(s.size());
+    bytes.insert(bytes.end(), s.begin(), s.end());
+  }
+  void pad(uint64_t alignment) { bytes.resize((bytes.size() + alignment - 1) / alignment * alignment, 0); }
+  std::vector<uint8_t> bytes;
+};
+
+bool fits(ValueType t, int64_t v) {
+  switch (t) {
+    case ValueType::kU8: return v >= 0 && v <= std::numeric_limits<uint8_t>::max();
+    case ValueType::kI8: return v >= std::numeric_limits<int8_t>::min() && v <= std::numeric_limits<int8_t>::max();
+    case ValueType::kU16: return v >= 0 && v <= std::numeric_limits<uint16_t>::max();
+    case ValueType::kI16: return v >= std::numeric_limits<int16_t>::min() && v <= std::numeric_limits<int16_t>::max();
+    case ValueType::kU32: return v >= 0 && v <= std::numeric_limits<uint32_t>::max();
+    case ValueType::kI32: return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+    case ValueType::kU64: return v >= 0;  // the reader keeps values in int64 and rejects larger u64
+    case ValueType::kBool: return v == 0 || v == 1;
+    default: return true;
+  }
+}
+
+// Writes one scalar of type t from i/f/s, checking that an integer fits its declared type.
+Status put_scalar(Out& out, ValueType t, int64_t i, double f, const std::string& s, const std::string& what) {
+  if (!fits(t, i))
+    return invalid_argument(what + ": value " + std::to_string(i) + " does not fit in " + value_type_name(t));
+  switch (t) {
+    case ValueType::kU8: case ValueType::kBool: out.put(static_cast<uint8_t>(i)); break;
+    case ValueType::kI8: out.put(static_cast<int8_t>(i)); break;
+    case ValueType::kU16: out.put(static_cast<uint16_t>(i)); break;
+    case ValueType::kI16: out.put(static_cast<int16_t>(i)); break;
+    case ValueType::kU32: out.put(static_cast<uint32_t>(i)); break;
+    case ValueType::kI32: out.put(static_cast<int32_t>(i)); break;
+    case ValueType::kU64: out.put(static_cast<uint64_t>(i)); break;
+    case ValueType::kI64: out.put(i); break;
+    case ValueType::kF32: out.put(static_cast<float>(f)); break;
+    case ValueType::kF64: out.put(f); break;
+    case ValueType::kString: out.str(s); break;
+    case ValueType::kArray: return invalid_argument(what + ": nested arrays are not supported");
+  }
+  return Status::Ok();
+}
+
+Status put_value(Out& out, const std::string& key, const Value& v) {
+  const std::string what = "key '" + key + "'";
+  out.str(key);
+  if (!is_known_value_type(static_cast<uint32_t>(v.type)))
+    return invalid_argument(what + ": unknown value type " + std::to_string(static_cast<uint32_t>(v.type)));
+  out.put(static_cast<uint32_t>(v.type));
+  if (!v.is_array()) return put_scalar(out, v.type, v.i, v.f, v.s, what);
+  if (!is_known_value_type(static_cast<uint32_t>(v.elem_type)) || v.elem_type == ValueType::kArray)
+    return invalid_argument(what + ": bad array element type " + std::to_string(static_cast<uint32_t>(v.elem_type)));
+  out.put(static_cast<uint32_t>(v.elem_type));
+  out.put(static_cast<uint64_t>(v.array_size()));
+  static const std::string kNone;
+  for (size_t k = 0; k < v.array_size(); ++k) {
+    const std::string elem = what + " element " + std::to_string(k);
+    if (v.elem_type == ValueType::kString) {
+      out.str(v.strings[k]);
+    } else if (v.elem_type == ValueType::kF32 || v.elem_type == ValueType::kF64) {
+      BITNET_RETURN_IF_ERROR(put_scalar(out, v.elem_type, 0, v.floats[k], kNone, elem));
+    } else {
+      BITNET_RETURN_IF_ERROR(put_scalar(out, v.elem_type, v.ints[k], 0.0, kNone, elem));
+    }
+  }
+  return Status::Ok();
+}
+
+Value scalar(ValueType t) {
+  Value v;
+  v.type = t;
+  return v;
+}
+
+Value array_of(ValueType elem) {
+  Value v;
+  v.type = ValueType::kArray;
+  v.elem_type = elem;
+  return v;
+}
+
+}  // namespace
+
+void Writer::set(const std::string& key, Value v) {
+  for (Entry& e : kv_) {
+    if (e.key == key) {
+      e.value = std::move(v);
+      return;
+    }
+  }
+  kv_.push_back({key, std::move(v)});
+}
+
+void Writer::set_value(const std::string& key, Value v) { set(key, std::move(v)); }
+
+void Writer::set_u32(const std::string& key, uint32_t x) {
+  Value v = scalar(ValueType::kU32);
+  v.i = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_i32(const std::string& key, int32_t x) {
+  Value v = scalar(ValueType::kI32);
+  v.i = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_u64(const std::string& key, uint64_t x) {
+  Value v = scalar(ValueType::kU64);
+  // Above INT64_MAX this wraps negative, which to_bytes() reports (the reader would reject it).
+  v.i = static_cast<int64_t>(x);
+  set(key, std::move(v));
+}
+
+void Writer::set_i64(const std::string& key, int64_t x) {
+  Value v = scalar(ValueType::kI64);
+  v.i = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_f32(const std::string& key, float x) {
+  Value v = scalar(ValueType::kF32);
+  v.f = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_f64(const std::string& key, double x) {
+  Value v = scalar(ValueType::kF64);
+  v.f = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_bool(const std::string& key, bool x) {
+  Value v = scalar(ValueType::kBool);
+  v.i = x ? 1 : 0;
+  set(key, std::move(v));
+}
+
+void Writer::set_string(const std::string& key, const std::string& x) {
+  Value v = scalar(ValueType::kString);
+  v.s = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_string_array(const std::string& key, const std::vector<std::string>& x) {
+  Value v = array_of(ValueType::kString);
+  v.strings = x;
+  set(key, std::move(v));
+}
+
+void Writer::set_f32_array(const std::string& key, const std::vector<float>& x) {
+  Value v = array_of(ValueType::kF32);
+  v.floats.assign(x.begin(), x.end());
+  set(key, std::move(v));
+}
+
+void Writer::set_i32_array(const std::string& key, const std::vector<int32_t>& x) {
+  Value v = array_of(ValueType::kI32);
+  v.ints.assign(x.begin(), x.end());
+  set(key, std::move(v));
+}
+
+void Writer::add_tensor(const std::string& name, uint32_t type, const std::vector<int64_t>& ne,
+                        std::vector<uint8_t> data) {
+  tensors_.push_back({name, type, ne, std::move(data)});
+}
+
+Result<std::vector<uint8_t>> Writer::to_bytes() const {
+  uint64_t alignment = kDefaultAlignment;
+  for (const Entry& e : kv_) {
+    if (e.key != "general.alignment") continue;
+    const Value& v = e.value;
+    // The padding is materialised in memory, so an absurd alignment is refused rather than allocated.
+    if (!is_integer_type(v.type) || v.i <= 0 || (v.i & (v.i - 1)) != 0 || v.i > kMaxAlignment)
+      return invalid_argument("key 'general.alignment' must be an integer power of two up to " +
+                              std::to_string(kMaxAlignment));
+    alignment = static_cast<uint64_t>(v.i);
+  }
+
+  Out out;
+  out.put(kMagic);
+  out.put(kVersion);
+  out.put(static_cast<uint64_t>(tensors_.size()));
+  out.put(static_cast<uint64_t>(kv_.size()));
+  for (const Entry& e : kv_) BITNET_RETURN_IF_ERROR(put_value(out, e.key, e.value));
+
+  std::unordered_set<std::string> names;
+  uint64_t offset = 0;  // of the next tensor, relative to the data section
+  for (const Tensor& t : tensors_) {
+    const std::string what = "tensor '" + t.name + "'";
+    if (!names.insert(t.name).second) return invalid_argument("duplicate tensor name '" + t.name + "'");
+    if (t.ne.empty() || t.ne.size() > 4)
+      return invalid_argument(what + ": " + std::to_string(t.ne.size()) + " dimensions (1..4 allowed)");
+    Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
+    if (!nbytes.ok()) return nbytes.status().with_context(what);
+    if (*nbytes != t.data.size())
+      return invalid_argument(what + ": " + std::to_string(t.data.size()) + " bytes of data, but " +
+                              quant::type_name(t.type) + " of this shape needs " + std::to_string(*nbytes));
+    out.str(t.name);
+    out.put(static_cast<uint32_t>(t.ne.size()));
+    for (int64_t d : t.ne) out.put(static_cast<uint64_t>(d));
+    out.put(t.type);
+    out.put(offset);
+    offset += (*nbytes + alignment - 1) / alignment * alignment;
+  }
+  out.pad(alignment);
+  for (const Tensor& t : tensors_) {
+    out.bytes.insert(out.bytes.end(), t.data.begin(), t.data.end());
+    out.pad(alignment);
+  }
+  return std::move(out.bytes);
+}
+
+Status Writer::write(const std::string& path) const {
+  BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, to_bytes());
+  // Write beside the target and rename, so a reader never sees a half-written file under the final name.
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return io_error("cannot create '" + tmp + "': " + std::strerror(errno));
+  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
+  const int write_errno = errno;
+  const bool ok = written == bytes.size();
+  if (std::fclose(f) != 0 || !ok) {
+    const int err = ok ? errno : write_errno;
+    std::remove(tmp.c_str());
+    return io_error("cannot write '" + tmp + "': " + std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    return io_error("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace bitnet::gguf
