@@ -81,20 +81,39 @@ Status read_string(Cursor& c, std::string& out, const std::string& what) {
                       " runs past the end of the file (" + num(c.left()) + " bytes left)");
 }
 
+template <class T>
+Status read_number(Cursor& c, T& out, const std::string& what) {
+  return c.read(out) ? Status::Ok() : truncated(c, what);
+}
+
+template <class T>
+Status read_int(Cursor& c, Value& v, const std::string& what) {
+  T x{};
+  BITNET_RETURN_IF_ERROR(read_number(c, x, what));
+  v.i = static_cast<int64_t>(x);  // NOLINT(bugprone-signed-char-misuse): i8 values are signed
+  return Status::Ok();
+}
+
 // One scalar of type `t` into v.i / v.f / v.s. `what` names the key (and element) for errors.
 Status read_scalar(Cursor& c, ValueType t, Value& v, const std::string& what) {
-  auto need = [&](bool ok) { return ok ? Status::Ok() : truncated(c, what); };
   switch (t) {
-    case ValueType::kU8: { uint8_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kI8: { int8_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kU16: { uint16_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kI16: { int16_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kU32: { uint32_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kI32: { int32_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
-    case ValueType::kI64: { int64_t x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.i = x; return Status::Ok(); }
+    case ValueType::kU8:
+      return read_int<uint8_t>(c, v, what);
+    case ValueType::kI8:
+      return read_int<int8_t>(c, v, what);
+    case ValueType::kU16:
+      return read_int<uint16_t>(c, v, what);
+    case ValueType::kI16:
+      return read_int<int16_t>(c, v, what);
+    case ValueType::kU32:
+      return read_int<uint32_t>(c, v, what);
+    case ValueType::kI32:
+      return read_int<int32_t>(c, v, what);
+    case ValueType::kI64:
+      return read_int<int64_t>(c, v, what);
     case ValueType::kU64: {
-      uint64_t x;
-      BITNET_RETURN_IF_ERROR(need(c.read(x)));
+      uint64_t x = 0;
+      BITNET_RETURN_IF_ERROR(read_number(c, x, what));
       // Values live in an int64; a u64 past its range would silently turn negative.
       if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
         return out_of_range(what + ": u64 value " + num(x) + " is above INT64_MAX");
@@ -102,16 +121,24 @@ Status read_scalar(Cursor& c, ValueType t, Value& v, const std::string& what) {
       return Status::Ok();
     }
     case ValueType::kBool: {
-      uint8_t x;
-      BITNET_RETURN_IF_ERROR(need(c.read(x)));
+      uint8_t x = 0;
+      BITNET_RETURN_IF_ERROR(read_number(c, x, what));
       if (x > 1) return format_error(what + ": bool value " + num(x) + " is neither 0 nor 1");
       v.i = x;
       return Status::Ok();
     }
-    case ValueType::kF32: { float x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.f = x; return Status::Ok(); }
-    case ValueType::kF64: { double x; BITNET_RETURN_IF_ERROR(need(c.read(x))); v.f = x; return Status::Ok(); }
-    case ValueType::kString: return read_string(c, v.s, what);
-    case ValueType::kArray: break;
+    case ValueType::kF32: {
+      float x = 0;
+      BITNET_RETURN_IF_ERROR(read_number(c, x, what));
+      v.f = x;
+      return Status::Ok();
+    }
+    case ValueType::kF64:
+      return read_number(c, v.f, what);
+    case ValueType::kString:
+      return read_string(c, v.s, what);
+    case ValueType::kArray:
+      break;
   }
   return internal_error(what + ": read_scalar called on an array");
 }
@@ -120,8 +147,7 @@ Status read_array(Cursor& c, const std::string& key, Value& v) {
   const std::string what = "key " + quoted(key);
   uint32_t elem = 0;
   if (!c.read(elem)) return truncated(c, what + ": array element type");
-  if (!is_known_value_type(elem))
-    return format_error(what + ": unknown array element type " + num(elem));
+  if (!is_known_value_type(elem)) return format_error(what + ": unknown array element type " + num(elem));
   v.elem_type = static_cast<ValueType>(elem);
   if (v.elem_type == ValueType::kArray) return unsupported(what + ": nested arrays are not supported");
   uint64_t count = 0;
@@ -181,8 +207,8 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
     uint64_t dim = 0;
     if (!c.read(dim)) return truncated(c, what + ": ne[" + num(d) + "]");
     if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      return format_error(what + ": ne[" + num(d) + "] is negative (" +
-                          std::to_string(static_cast<int64_t>(dim)) + ")");
+      return format_error(what + ": ne[" + num(d) + "] is negative (" + std::to_string(static_cast<int64_t>(dim)) +
+                          ")");
     if (dim != 0) {
       if (product > kMaxElements / dim)
         return format_error(what + ": element count overflows (shape product past 2^60)");
@@ -192,11 +218,9 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
   }
   if (!c.read(t.type)) return truncated(c, what + ": type");
   if (!c.read(t.offset)) return truncated(c, what + ": offset");
-  if (quant::find_type(t.type) == nullptr)
-    return unsupported(what + ": unknown tensor type id " + num(t.type));
+  if (quant::find_type(t.type) == nullptr) return unsupported(what + ": unknown tensor type id " + num(t.type));
   Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
-  if (!nbytes.ok())
-    return nbytes.status().with_context(what + " (" + quant::type_name(t.type) + ")");
+  if (!nbytes.ok()) return nbytes.status().with_context(what + " (" + quant::type_name(t.type) + ")");
   t.nbytes = *nbytes;
   return Status::Ok();
 }
@@ -204,8 +228,7 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
 Result<uint64_t> read_alignment(const Value* v) {
   if (v == nullptr) return kDefaultAlignment;
   const std::string what = "key 'general.alignment'";
-  if (!is_integer_type(v->type))
-    return format_error(what + " must be an integer, not " + value_type_name(v->type));
+  if (!is_integer_type(v->type)) return format_error(what + " must be an integer, not " + value_type_name(v->type));
   if (v->i <= 0 || !std::has_single_bit(static_cast<uint64_t>(v->i)))
     return format_error(what + ": alignment " + std::to_string(v->i) + " is not a nonzero power of two");
   return static_cast<uint64_t>(v->i);
@@ -213,8 +236,8 @@ Result<uint64_t> read_alignment(const Value* v) {
 
 // Checks every tensor's offset and extent against the data section and the others, and points it at its data.
 // Returns the data section's offset in the file.
-Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* base, uint64_t size,
-                               uint64_t infos_end, uint64_t alignment) {
+Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* base, uint64_t size, uint64_t infos_end,
+                               uint64_t alignment) {
   // infos_end <= size, and alignment <= 2^62, so this cannot overflow.
   const uint64_t data_offset = (infos_end + alignment - 1) / alignment * alignment;
   if (tensors.empty()) return data_offset;  // a metadata-only file may end without the padding
@@ -286,8 +309,7 @@ Result<std::unique_ptr<File>> File::parse(std::unique_ptr<MappedFile> mapping) {
   if (n_kv > c.left() / kMinKvBytes)
     return format_error("header: n_kv " + num(n_kv) + " cannot fit in the " + num(c.left()) + " bytes left");
   if (n_tensors > (c.left() - n_kv * kMinKvBytes) / kMinTensorInfoBytes)
-    return format_error("header: n_tensors " + num(n_tensors) + " cannot fit in the " + num(c.left()) +
-                        " bytes left");
+    return format_error("header: n_tensors " + num(n_tensors) + " cannot fit in the " + num(c.left()) + " bytes left");
 
   f->kv_.reserve(capped(n_kv));
   for (uint64_t k = 0; k < n_kv; ++k) {

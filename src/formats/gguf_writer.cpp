@@ -34,15 +34,24 @@ class Out {
 
 bool fits(ValueType t, int64_t v) {
   switch (t) {
-    case ValueType::kU8: return v >= 0 && v <= std::numeric_limits<uint8_t>::max();
-    case ValueType::kI8: return v >= std::numeric_limits<int8_t>::min() && v <= std::numeric_limits<int8_t>::max();
-    case ValueType::kU16: return v >= 0 && v <= std::numeric_limits<uint16_t>::max();
-    case ValueType::kI16: return v >= std::numeric_limits<int16_t>::min() && v <= std::numeric_limits<int16_t>::max();
-    case ValueType::kU32: return v >= 0 && v <= std::numeric_limits<uint32_t>::max();
-    case ValueType::kI32: return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
-    case ValueType::kU64: return v >= 0;  // the reader keeps values in int64 and rejects larger u64
-    case ValueType::kBool: return v == 0 || v == 1;
-    default: return true;
+    case ValueType::kU8:
+      return v >= 0 && v <= std::numeric_limits<uint8_t>::max();
+    case ValueType::kI8:
+      return v >= std::numeric_limits<int8_t>::min() && v <= std::numeric_limits<int8_t>::max();
+    case ValueType::kU16:
+      return v >= 0 && v <= std::numeric_limits<uint16_t>::max();
+    case ValueType::kI16:
+      return v >= std::numeric_limits<int16_t>::min() && v <= std::numeric_limits<int16_t>::max();
+    case ValueType::kU32:
+      return v >= 0 && v <= std::numeric_limits<uint32_t>::max();
+    case ValueType::kI32:
+      return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+    case ValueType::kU64:
+      return v >= 0;  // the reader keeps values in int64 and rejects larger u64
+    case ValueType::kBool:
+      return v == 0 || v == 1;
+    default:
+      return true;
   }
 }
 
@@ -51,18 +60,42 @@ Status put_scalar(Out& out, ValueType t, int64_t i, double f, const std::string&
   if (!fits(t, i))
     return invalid_argument(what + ": value " + std::to_string(i) + " does not fit in " + value_type_name(t));
   switch (t) {
-    case ValueType::kU8: case ValueType::kBool: out.put(static_cast<uint8_t>(i)); break;
-    case ValueType::kI8: out.put(static_cast<int8_t>(i)); break;
-    case ValueType::kU16: out.put(static_cast<uint16_t>(i)); break;
-    case ValueType::kI16: out.put(static_cast<int16_t>(i)); break;
-    case ValueType::kU32: out.put(static_cast<uint32_t>(i)); break;
-    case ValueType::kI32: out.put(static_cast<int32_t>(i)); break;
-    case ValueType::kU64: out.put(static_cast<uint64_t>(i)); break;
-    case ValueType::kI64: out.put(i); break;
-    case ValueType::kF32: out.put(static_cast<float>(f)); break;
-    case ValueType::kF64: out.put(f); break;
-    case ValueType::kString: out.str(s); break;
-    case ValueType::kArray: return invalid_argument(what + ": nested arrays are not supported");
+    case ValueType::kU8:
+    case ValueType::kBool:
+      out.put(static_cast<uint8_t>(i));
+      break;
+    case ValueType::kI8:
+      out.put(static_cast<int8_t>(i));
+      break;
+    case ValueType::kU16:
+      out.put(static_cast<uint16_t>(i));
+      break;
+    case ValueType::kI16:
+      out.put(static_cast<int16_t>(i));
+      break;
+    case ValueType::kU32:
+      out.put(static_cast<uint32_t>(i));
+      break;
+    case ValueType::kI32:
+      out.put(static_cast<int32_t>(i));
+      break;
+    case ValueType::kU64:
+      out.put(static_cast<uint64_t>(i));
+      break;
+    case ValueType::kI64:
+      out.put(i);
+      break;
+    case ValueType::kF32:
+      out.put(static_cast<float>(f));
+      break;
+    case ValueType::kF64:
+      out.put(f);
+      break;
+    case ValueType::kString:
+      out.str(s);
+      break;
+    case ValueType::kArray:
+      return invalid_argument(what + ": nested arrays are not supported");
   }
   return Status::Ok();
 }

@@ -94,7 +94,8 @@ TEST(GgufReader, SyntheticTQ1) {
 }
 
 TEST(GgufReader, EveryFixtureGgufOpens) {
-  for (const char* name : {"synthetic/fx-relu2-f16.gguf", "synthetic/fx-silu-f16.gguf", "synthetic/fx-silu-tq2_0.gguf"}) {
+  for (const char* name :
+       {"synthetic/fx-relu2-f16.gguf", "synthetic/fx-silu-f16.gguf", "synthetic/fx-silu-tq2_0.gguf"}) {
     const std::string path = test::fixture(name);
     if (!test::file_exists(path)) continue;
     auto f = File::open(path);

@@ -67,8 +67,7 @@ TEST(GgufRobust, MetadataLies) {
   expect_error(RawGguf().header(3, 0, 1).u64(1ull << 62).zeros(8).bytes, "metadata entry 0: key: string length");
   expect_error(RawGguf().header(3, 0, 1).str("k").u32(8).u64(~0ull).bytes, "key 'k': string length");
   expect_error(RawGguf().header(3, 0, 1).str("k").u32(13).u32(0).bytes, "key 'k': unknown value type 13");
-  expect_error(RawGguf().header(3, 0, 1).str("k").u32(9).u32(9).u64(1).u32(4).u64(0).bytes,
-               "key 'k': nested arrays");
+  expect_error(RawGguf().header(3, 0, 1).str("k").u32(9).u32(9).u64(1).u32(4).u64(0).bytes, "key 'k': nested arrays");
   expect_error(RawGguf().header(3, 0, 1).str("k").u32(9).u32(77).u64(0).bytes, "unknown array element type 77");
   expect_error(RawGguf().header(3, 0, 1).str("k").u32(9).u32(4).u64(1ull << 61).zeros(16).bytes,
                "key 'k': array count");
@@ -148,8 +147,19 @@ TEST(GgufRobust, RandomCorruptionNeverCrashes) {
   std::mt19937 rng(20240611);
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   // Values that tend to sit on edges of the checks: zero, all ones, sign bits, powers of two.
-  const uint64_t kEdges[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff, 1ull << 32, 1ull << 62,
-                             0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull};
+  const uint64_t kEdges[] = {0,
+                             1,
+                             0x7f,
+                             0x80,
+                             0xff,
+                             0xffff,
+                             0x7fffffff,
+                             0xffffffff,
+                             1ull << 32,
+                             1ull << 62,
+                             0x7fffffffffffffffull,
+                             0x8000000000000000ull,
+                             ~0ull};
   int accepted = 0;
   for (int iter = 0; iter < 4000; ++iter) {
     std::vector<uint8_t> bytes = valid;
@@ -158,7 +168,8 @@ TEST(GgufRobust, RandomCorruptionNeverCrashes) {
         bytes[pick(bytes.size())] = static_cast<uint8_t>(rng());
         break;
       case 1:  // a few random bytes
-        for (int k = 0, n = 2 + static_cast<int>(pick(7)); k < n; ++k) bytes[pick(bytes.size())] = static_cast<uint8_t>(rng());
+        for (int k = 0, n = 2 + static_cast<int>(pick(7)); k < n; ++k)
+          bytes[pick(bytes.size())] = static_cast<uint8_t>(rng());
         break;
       default: {  // an edge value written over 4 or 8 bytes
         const uint64_t v = kEdges[pick(std::size(kEdges))];
