@@ -1,4 +1,9 @@
 list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/types.cpp
   ${CMAKE_CURRENT_LIST_DIR}/float_types.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tq1_0.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tq2_0.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/i2_s.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/q6_k.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ternary.cpp
 )
