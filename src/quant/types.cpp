@@ -3,6 +3,9 @@
 
 #include "quant/float_types.hpp"
 #include "quant/i2_s.hpp"
+#include "quant/q4_0.hpp"
+#include "quant/q8_0.hpp"
+#include "quant/q8_k.hpp"
 #include "quant/q6_k.hpp"
 #include "quant/quant.hpp"
 #include "quant/tq1_0.hpp"
@@ -16,18 +19,18 @@ const TypeTraits kTypes[] = {
     {kF32, "F32", 1, 4, false, ActQuant::kNone, dequantize_f32, quantize_f32},
     {kF16, "F16", 1, 2, false, ActQuant::kNone, dequantize_f16, quantize_f16},
     {kBF16, "BF16", 1, 2, false, ActQuant::kNone, dequantize_bf16, quantize_bf16},
-    {kQ4_0, "Q4_0", 32, 18, false, ActQuant::kNone, nullptr, nullptr},
+    {kQ4_0, "Q4_0", 32, 18, false, ActQuant::kNone, dequantize_q4_0, quantize_q4_0},
     {kQ4_1, "Q4_1", 32, 20, false, ActQuant::kNone, nullptr, nullptr},
     {kQ5_0, "Q5_0", 32, 22, false, ActQuant::kNone, nullptr, nullptr},
     {kQ5_1, "Q5_1", 32, 24, false, ActQuant::kNone, nullptr, nullptr},
-    {kQ8_0, "Q8_0", 32, 34, false, ActQuant::kNone, nullptr, nullptr},
+    {kQ8_0, "Q8_0", 32, 34, false, ActQuant::kNone, dequantize_q8_0, quantize_q8_0},
     {kQ8_1, "Q8_1", 32, 36, false, ActQuant::kNone, nullptr, nullptr},
     {kQ2_K, "Q2_K", 256, 84, false, ActQuant::kNone, nullptr, nullptr},
     {kQ3_K, "Q3_K", 256, 110, false, ActQuant::kNone, nullptr, nullptr},
     {kQ4_K, "Q4_K", 256, 144, false, ActQuant::kNone, nullptr, nullptr},
     {kQ5_K, "Q5_K", 256, 176, false, ActQuant::kNone, nullptr, nullptr},
     {kQ6_K, "Q6_K", 256, 210, false, ActQuant::kNone, dequantize_q6_k, quantize_q6_k},
-    {kQ8_K, "Q8_K", 256, 292, false, ActQuant::kNone, nullptr, nullptr},
+    {kQ8_K, "Q8_K", 256, 292, false, ActQuant::kNone, dequantize_q8_k, quantize_q8_k_blocks},
     {kI8, "I8", 1, 1, false, ActQuant::kNone, nullptr, nullptr},
     {kI16, "I16", 1, 2, false, ActQuant::kNone, nullptr, nullptr},
     {kI32, "I32", 1, 4, false, ActQuant::kNone, nullptr, nullptr},
