@@ -30,7 +30,8 @@ void quantize_block(const float* x, int64_t len, int8_t* q, float* d, int16_t* b
     *d = 0.0f;
   } else {
     const float iscale = -127.0f / max;
-    for (int64_t j = 0; j < len; ++j) q[j] = static_cast<int8_t>(std::max(-128, std::min(127, nearest_int(iscale * x[j]))));
+    for (int64_t j = 0; j < len; ++j)
+      q[j] = static_cast<int8_t>(std::max(-128, std::min(127, nearest_int(iscale * x[j]))));
     *d = 1.0f / iscale;
   }
   if (bsums != nullptr)

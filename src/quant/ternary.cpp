@@ -1,9 +1,10 @@
 // to_ternary: unpacks TQ1_0 / TQ2_0 / I2_S tensors into the engine's TernaryMatrix (quant/ternary.hpp).
 // TQ*: one scale per 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
+#include "quant/ternary.hpp"
+
 #include <string>
 
 #include "quant/i2_s.hpp"
-#include "quant/ternary.hpp"
 #include "quant/tq1_0.hpp"
 #include "quant/tq2_0.hpp"
 

@@ -4,9 +4,9 @@
 #include "quant/float_types.hpp"
 #include "quant/i2_s.hpp"
 #include "quant/q4_0.hpp"
+#include "quant/q6_k.hpp"
 #include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
-#include "quant/q6_k.hpp"
 #include "quant/quant.hpp"
 #include "quant/tq1_0.hpp"
 #include "quant/tq2_0.hpp"
@@ -77,8 +77,8 @@ Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne) {
     n *= static_cast<uint64_t>(d);
   }
   if (ne[0] % t->block_elems != 0)
-    return format_error("row length " + std::to_string(ne[0]) + " is not a multiple of " + t->name +
-                        "'s block size " + std::to_string(t->block_elems));
+    return format_error("row length " + std::to_string(ne[0]) + " is not a multiple of " + t->name + "'s block size " +
+                        std::to_string(t->block_elems));
   if (type == kI2_S) return n / 4 + 32;
   const uint64_t blocks = n / static_cast<uint64_t>(t->block_elems);
   if (blocks > std::numeric_limits<uint64_t>::max() / t->block_bytes) return format_error("tensor shape overflows");
@@ -115,7 +115,8 @@ Result<std::vector<uint8_t>> quantize_tensor(uint32_t type, const float* src, in
     return out;
   }
   const uint64_t row_bytes = static_cast<uint64_t>(ne0 / t->block_elems) * t->block_bytes;
-  for (int64_t r = 0; r < n_rows; ++r) t->quantize(src + r * ne0, out.data() + static_cast<uint64_t>(r) * row_bytes, ne0);
+  for (int64_t r = 0; r < n_rows; ++r)
+    t->quantize(src + r * ne0, out.data() + static_cast<uint64_t>(r) * row_bytes, ne0);
   return out;
 }
 

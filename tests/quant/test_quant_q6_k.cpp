@@ -21,15 +21,16 @@ TEST(QuantQ6K, HandBuiltBlock) {
   test::put_u16(b, 208, 0x3800);  // d = 0.5
   auto sc = [&](int i, int v) { b[static_cast<size_t>(192 + i)] = static_cast<uint8_t>(static_cast<int8_t>(v)); };
   sc(0, 2), sc(2, -1), sc(4, 3), sc(6, 1), sc(9, 4), sc(13, -2);
-  b[0] = 0x3A;    // ql[0]: low 0xA -> element 0, high 0x3 -> element 64
-  b[32] = 0xF5;   // ql[32]: low 0x5 -> element 32, high 0xF -> element 96
-  b[128] = 0xD8;  // qh[0] = 11 01 10 00: element 0 top 00, 32 top 10, 64 top 01, 96 top 11
-  b[84] = 0x07;   // ql[64 + 20]: low 7 -> element 128 + 20 = 148, high 0 -> element 212
+  b[0] = 0x3A;         // ql[0]: low 0xA -> element 0, high 0x3 -> element 64
+  b[32] = 0xF5;        // ql[32]: low 0x5 -> element 32, high 0xF -> element 96
+  b[128] = 0xD8;       // qh[0] = 11 01 10 00: element 0 top 00, 32 top 10, 64 top 01, 96 top 11
+  b[84] = 0x07;        // ql[64 + 20]: low 7 -> element 128 + 20 = 148, high 0 -> element 212
   b[128 + 52] = 0x03;  // qh[32 + 20]: element 148 top 11; 212 top 00
   // Everything else has q = 0 (value -32 * d * sc); sub-blocks with sc = 0 are 0.
   std::vector<float> want(256);
-  for (int e = 0; e < 256; ++e) want[static_cast<size_t>(e)] = 0.5f * static_cast<float>(static_cast<int8_t>(b[192 + e / 16])) * -32.0f;
-  want[0] = 0.5f * 2 * (0x0A - 32);            // q = 10        -> -22
+  for (int e = 0; e < 256; ++e)
+    want[static_cast<size_t>(e)] = 0.5f * static_cast<float>(static_cast<int8_t>(b[192 + e / 16])) * -32.0f;
+  want[0] = 0.5f * 2 * (0x0A - 32);              // q = 10        -> -22
   want[32] = 0.5f * -1 * ((0x5 | 2 << 4) - 32);  // q = 37        -> -2.5
   want[64] = 0.5f * 3 * ((0x3 | 1 << 4) - 32);   // q = 19        -> -19.5
   want[96] = 0.5f * 1 * ((0xF | 3 << 4) - 32);   // q = 63        -> 15.5

@@ -50,8 +50,8 @@ TEST(QuantQ8K, AllZeroBlock) {
 
 TEST(QuantQ8K, BlocksAreIndependentAndPartialTailIsPadded) {
   std::vector<float> x(300, 1.0f);
-  x[10] = -4.0f;   // block 0: max = -4, iscale = 31.75, d = 1/31.75
-  x[260] = 8.0f;   // block 1 (44 values): max = 8, iscale = -15.875
+  x[10] = -4.0f;  // block 0: max = -4, iscale = 31.75, d = 1/31.75
+  x[260] = 8.0f;  // block 1 (44 values): max = 8, iscale = -15.875
   std::vector<int8_t> q(300);
   std::vector<float> d(2);
   quantize_q8_k(x.data(), 300, q.data(), d.data());

@@ -62,7 +62,8 @@ TEST(QuantTensorBytes, DequantizeRowsChecksItsArguments) {
 }
 
 TEST(QuantTensorBytes, SupportedTypes) {
-  for (uint32_t type : {kF32, kF16, kBF16, kQ4_0, kQ8_0, kQ6_K, kQ8_K, kTQ1_0, kTQ2_0, kI2_S}) EXPECT_TRUE(is_supported(type)) << type;
+  for (uint32_t type : {kF32, kF16, kBF16, kQ4_0, kQ8_0, kQ6_K, kQ8_K, kTQ1_0, kTQ2_0, kI2_S})
+    EXPECT_TRUE(is_supported(type)) << type;
   EXPECT_FALSE(is_supported(kTL1));
   EXPECT_EQ(type_name(kI2_S), "I2_S");
   EXPECT_EQ(type_name(777), "type 777");

@@ -22,7 +22,7 @@ std::vector<float> dequantize_all(uint32_t type, const std::vector<uint8_t>& dat
 
 TEST(QuantTQ1_0, HandBuiltBlock) {
   // A byte holds trits t0..t4 (t = w + 1, t0 most significant) as ceil(v * 256 / 243), v = sum t_k * 3^(4-k).
-  std::vector<uint8_t> b(54, 128);  // 128: v = 121 = (1,1,1,1,1) -> five zeros
+  std::vector<uint8_t> b(54, 128);              // 128: v = 121 = (1,1,1,1,1) -> five zeros
   for (int j = 0; j < 4; ++j) b[48 + j] = 127;  // qh zeros: v = (1,1,1,1,0) = 120 -> ceil(120*256/243) = 127
   // qs[0] holds elements 0, 32, 64, 96, 128 = (+1, 0, -1, +1, 0): t = (2,1,0,2,1), v = 162+27+0+6+1 = 196,
   // ceil(196 * 256 / 243) = 207.
@@ -45,9 +45,9 @@ TEST(QuantTQ1_0, HandBuiltBlock) {
 TEST(QuantTQ2_0, HandBuiltBlock) {
   // Byte m of 32-byte group g holds elements 128g + m + 32k in bits 2k+1..2k, code = w + 1.
   std::vector<uint8_t> b(66, 0x55);  // 0x55: four codes 1 -> zeros
-  b[0] = 0x92;       // 10 01 00 10: element 0 = +1, 32 = -1, 64 = 0, 96 = +1
-  b[32 + 5] = 0x46;  // 01 00 01 10: element 133 = +1, 165 = 0, 197 = -1, 229 = 0
-  put_u16(b, 64, 0x4200);  // d = 3.0
+  b[0] = 0x92;                       // 10 01 00 10: element 0 = +1, 32 = -1, 64 = 0, 96 = +1
+  b[32 + 5] = 0x46;                  // 01 00 01 10: element 133 = +1, 165 = 0, 197 = -1, 229 = 0
+  put_u16(b, 64, 0x4200);            // d = 3.0
   std::vector<float> want(256, 0.0f);
   want[0] = 3.0f, want[32] = -3.0f, want[96] = 3.0f, want[133] = 3.0f, want[197] = -3.0f;
   EXPECT_EQ(dequantize_all(kTQ2_0, b, 256, 1), want);
@@ -58,7 +58,7 @@ TEST(QuantTQ2_0, HandBuiltBlock) {
 
 TEST(QuantTQ2_0, InvalidCodeDequantizesAsLlamaCpp) {
   std::vector<uint8_t> b(66, 0x55);
-  b[1] = 0x57;  // element 1: code 3 -> (3 - 1) * d, as dequantize_row_tq2_0 computes
+  b[1] = 0x57;             // element 1: code 3 -> (3 - 1) * d, as dequantize_row_tq2_0 computes
   put_u16(b, 64, 0x3c00);  // d = 1
   EXPECT_EQ(dequantize_all(kTQ2_0, b, 256, 1)[1], 2.0f);
 }
@@ -67,7 +67,7 @@ TEST(QuantI2S, HandBuiltTensor) {
   // 2 rows x 128: two 128-element blocks of 32 bytes; byte k holds elements k, k+32, k+64, k+96 in bits
   // 7:6, 5:4, 3:2, 1:0 (code = w + 1); then the f32 scale at byte n/4 = 64, padded to 32 bytes.
   std::vector<uint8_t> b(96, 0x55);
-  b[0] = 0x86;       // 10 00 01 10: element 0 = +1, 32 = -1, 64 = 0, 96 = +1
+  b[0] = 0x86;        // 10 00 01 10: element 0 = +1, 32 = -1, 64 = 0, 96 = +1
   b[32 + 31] = 0x24;  // 00 10 01 00: element 159 = -1, 191 = +1, 223 = 0, 255 = -1
   for (int i = 64; i < 96; ++i) b[static_cast<size_t>(i)] = 0;
   put_f32(b, 64, 0.25f);
