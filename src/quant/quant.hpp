@@ -64,8 +64,9 @@ Status dequantize_rows(uint32_t type, const uint8_t* data, int64_t ne0, int64_t 
                        int64_t row_count, float* out);
 
 // Reference quantization of a whole tensor [n_rows][ne0] into the type's layout (tensor_bytes bytes).
-// Ternary types round to {-1,0,+1} relative to their scale: I2_S takes scale = max|w| of the tensor
-// (exact for tensors that already are ternary times one scale); TQ* use their own per-block rule.
+// Ternary types round to {-1,0,+1} relative to their scale: I2_S takes scale = max|w| of the tensor and the
+// sign of each weight (|w| < 1e-6 -> 0), as bitnet.cpp's quantize_i2_s (exact for tensors that already are
+// ternary times one scale); TQ* use llama.cpp's per-block rule (d = max|x|, lround(x/d)).
 Result<std::vector<uint8_t>> quantize_tensor(uint32_t type, const float* src, int64_t ne0, int64_t n_rows);
 
 }  // namespace bitnet::quant

@@ -1,0 +1,39 @@
+// Q8_0 reference pack/unpack, following llama.cpp's quantize_row_q8_0_ref / dequantize_row_q8_0
+// (ggml/src/ggml-quants.c). Block (34 bytes): fp16 d, then int8 qs[32] in element order; value = qs[i] * d.
+// Quantize: d = max|x| / 127 (stored as fp16, round to nearest even), q = roundf(x * (1/d)) with the f32
+// reciprocal of the unrounded d; roundf rounds halves away from zero.
+#include "quant/q8_0.hpp"
+
+#include <cmath>
+
+#include "quant/block_util.hpp"
+
+namespace bitnet::quant {
+
+void dequantize_q8_0(const uint8_t* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ8_0BlockElems; ++b) {
+    const uint8_t* block = src + b * kQ8_0BlockBytes;
+    const float d = load_fp16(block);
+    for (int64_t i = 0; i < kQ8_0BlockElems; ++i)
+      dst[b * kQ8_0BlockElems + i] = static_cast<float>(static_cast<int8_t>(block[2 + i])) * d;
+  }
+}
+
+void quantize_q8_0(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ8_0BlockElems; ++b) {
+    const float* x = src + b * kQ8_0BlockElems;
+    uint8_t* block = dst + b * kQ8_0BlockBytes;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < kQ8_0BlockElems; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    store_fp16(block, d);
+    for (int64_t i = 0; i < kQ8_0BlockElems; ++i) {
+      // |x * id| <= 127 up to rounding; the clamp only keeps NaN/inf input defined.
+      const float q = std::round(std::fmax(-127.0f, std::fmin(127.0f, x[i] * id)));
+      block[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+    }
+  }
+}
+
+}  // namespace bitnet::quant

@@ -1,0 +1,75 @@
+// to_ternary: unpacks TQ1_0 / TQ2_0 / I2_S tensors into the engine's TernaryMatrix (quant/ternary.hpp).
+// TQ*: one scale per 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
+#include "quant/ternary.hpp"
+
+#include <string>
+
+#include "quant/i2_s.hpp"
+#include "quant/tq1_0.hpp"
+#include "quant/tq2_0.hpp"
+
+namespace bitnet::quant {
+namespace {
+
+// Stores code c (0..2) of element (r, j) in the TernaryMatrix layout: bits 2*(j%4)+1..2*(j%4) of byte j/4.
+inline void put_code(TernaryMatrix& m, int64_t r, int64_t j, uint8_t c) {
+  m.codes[static_cast<size_t>(r * m.row_bytes() + j / 4)] |= static_cast<uint8_t>(c << (2 * (j % 4)));
+}
+
+Status invalid_code(uint32_t type, int64_t r, int64_t j) {
+  return format_error(type_name(type) + " row " + std::to_string(r) + ", column " + std::to_string(j) +
+                      ": invalid 2-bit code 3 (only 0, 1, 2 encode -1, 0, +1)");
+}
+
+}  // namespace
+
+Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows) {
+  const TypeTraits* t = find_type(type);
+  if (t == nullptr || (type != kTQ1_0 && type != kTQ2_0 && type != kI2_S))
+    return invalid_argument("to_ternary: " + type_name(type) + " is not a ternary type (TQ1_0, TQ2_0 or I2_S)");
+  BITNET_ASSIGN_OR_RETURN(uint64_t nbytes, tensor_bytes(type, {ne0, n_rows}));
+  (void)nbytes;  // validates the shape (block multiple, no overflow); data must hold this many bytes
+  TernaryMatrix m;
+  m.rows = n_rows;
+  m.cols = ne0;
+  m.act_quant = t->act_quant;
+  m.codes.assign(static_cast<size_t>(n_rows * (ne0 / 4)), 0);
+
+  if (type == kI2_S) {
+    const int64_t n = ne0 * n_rows;
+    m.group = ne0;
+    m.scales.assign(static_cast<size_t>(ne0 == 0 ? 0 : n_rows), i2_s_scale(data, n));
+    for (int64_t r = 0; r < n_rows; ++r)
+      for (int64_t j = 0; j < ne0; ++j) {
+        const uint8_t c = i2_s_code(data, r * ne0 + j);
+        if (c == 3) return invalid_code(type, r, j);
+        put_code(m, r, j, c);
+      }
+    return m;
+  }
+
+  const bool tq1 = type == kTQ1_0;
+  const int64_t block_bytes = static_cast<int64_t>(t->block_bytes);
+  const int64_t blocks_per_row = ne0 / 256;
+  m.group = 256;
+  m.scales.resize(static_cast<size_t>(n_rows * blocks_per_row));
+  uint8_t codes[256];
+  for (int64_t r = 0; r < n_rows; ++r)
+    for (int64_t b = 0; b < blocks_per_row; ++b) {
+      const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
+      if (tq1) {
+        tq1_0_unpack_codes(block, codes);
+        m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq1_0_scale(block);
+      } else {
+        tq2_0_unpack_codes(block, codes);
+        m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
+      }
+      for (int64_t i = 0; i < 256; ++i) {
+        if (codes[i] == 3) return invalid_code(type, r, b * 256 + i);
+        put_code(m, r, b * 256 + i, codes[i]);
+      }
+    }
+  return m;
+}
+
+}  // namespace bitnet::quant
