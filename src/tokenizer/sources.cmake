@@ -1,2 +1,6 @@
 list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/llama2c_vocab.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/spm.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/vocab.cpp
 )

@@ -39,6 +39,9 @@ struct Vocab {
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
 };
 
+// Checks a vocabulary's consistency: scores/types sizes match the tokens, types are known values, scores are
+// finite, special ids are -1 or in range. Every loader and Tokenizer::create call it.
+Status check_vocab(const Vocab& vocab);
 // Reads tokenizer.ggml.* keys. Validates: token count matches scores/types when present, special ids in range.
 Result<Vocab> vocab_from_gguf(const gguf::File& file);
 // Reads a llama2.c tokenizer file (tok512.bin: i32 max_token_length, then per token f32 score, i32 length,

@@ -1,0 +1,48 @@
+// SentencePiece BPE tokenizer (tokenizer.ggml.model = "llama"), private to src/tokenizer: the rest of the
+// library reaches it through Tokenizer::create.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/tokenizer.hpp"
+
+namespace bitnet {
+
+class SpmTokenizer final : public Tokenizer {
+ public:
+  // `vocab` must already have passed check_vocab. Builds the lookup tables once (text -> id, byte -> id,
+  // id -> piece, special tokens by length), so encode/decode never scan the vocabulary.
+  explicit SpmTokenizer(Vocab vocab);
+
+  Result<std::vector<int32_t>> encode(std::string_view text, bool add_bos, bool parse_special) const override;
+  std::string token_to_piece(int32_t id, bool render_special) const override;
+
+ private:
+  struct Fragment {
+    int32_t token;  // >= 0: a special token matched in the text; -1: raw text [start, start + len)
+    size_t start;
+    size_t len;
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  int32_t find_token(std::string_view text) const;
+  std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
+  // Encodes one raw fragment whose spaces are already "▁" (and which carries its space prefix, if any).
+  Status encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
+
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;
+  std::array<int32_t, 256> byte_ids_{};  // byte fallback: <0xNN>, else the one-byte token, else unk, else -1
+  std::vector<std::string> pieces_;      // what each id decodes to ("" for control/unknown/unused)
+  std::vector<int32_t> specials_;        // control, user-defined and unknown ids, longest text first
+};
+
+}  // namespace bitnet
