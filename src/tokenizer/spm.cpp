@@ -4,6 +4,7 @@
 #include "tokenizer/spm.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <queue>
 
 #include "tokenizer/utf8.hpp"
@@ -216,6 +217,8 @@ Result<std::vector<int32_t>> SpmTokenizer::encode(std::string_view text, bool ad
     out.push_back(vocab_.bos);
   }
   if (text.empty()) return out;  // SentencePiece: "" encodes to nothing, not to a lone space
+  // Symbols are linked by int indexes; a larger text could not be indexed.
+  if (text.size() > static_cast<size_t>(INT32_MAX) / 4) return invalid_argument("text too long to tokenize");
 
   // llama.cpp puts the space prefix before the first fragment and before every fragment that follows a
   // special token, so "<s>Hello" encodes "Hello" as " Hello".

@@ -1,9 +1,10 @@
 // Model-independent parts of the tokenizer: choosing the implementation for a vocabulary, decoding ids to
 // text, and the streaming decoder that never hands out half a UTF-8 character.
+#include "tokenizer/tokenizer.hpp"
+
 #include <string>
 
 #include "tokenizer/spm.hpp"
-#include "tokenizer/tokenizer.hpp"
 #include "tokenizer/utf8.hpp"
 
 namespace bitnet {

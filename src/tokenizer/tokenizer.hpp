@@ -64,13 +64,17 @@ class Tokenizer {
   // End of generation: EOS or EOT.
   bool is_eog(int32_t id) const { return id >= 0 && (id == vocab_.eos || id == vocab_.eot); }
 
-  // Text to ids, BOS first when add_bos. Special-token text (e.g. "<s>") is matched only when parse_special.
+  // Text to ids, BOS first when add_bos (an error if the vocabulary has none); EOS is never appended (callers
+  // that honour vocab().add_eos add it). Control/unknown token text (e.g. "<s>") is matched only when
+  // parse_special; user-defined tokens are always matched, as in llama.cpp. Any bytes are accepted: invalid
+  // UTF-8 is encoded byte by byte.
   virtual Result<std::vector<int32_t>> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
-  // The bytes one token stands for: SentencePiece maps "▁" to ' ' and <0xNN> to that byte; control tokens
-  // give "" unless render_special. Out-of-range ids give "".
+  // The bytes one token stands for: SentencePiece maps "▁" to ' ' and <0xNN> to that byte; control and
+  // unknown tokens give "" unless render_special (llama.cpp's rule); unused tokens and out-of-range ids give "".
   virtual std::string token_to_piece(int32_t id, bool render_special) const = 0;
   // Ids to text, skipping control tokens. With add_space_prefix, the space the encoder added in front of the
-  // first word is removed again (the first piece after a leading BOS, or the very first piece).
+  // first word is removed again: one leading space of the first non-empty piece (the first piece after a
+  // leading BOS, or the very first piece).
   std::string decode(const std::vector<int32_t>& ids) const;
 
  protected:

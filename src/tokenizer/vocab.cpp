@@ -85,7 +85,8 @@ Status check_vocab(const Vocab& vocab) {
 
 Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   Vocab v;
-  if (file.find(kModel) == nullptr) return not_found(std::string("GGUF file has no tokenizer (") + kModel + " missing)");
+  if (file.find(kModel) == nullptr)
+    return not_found(std::string("GGUF file has no tokenizer (") + kModel + " missing)");
   BITNET_ASSIGN_OR_RETURN(v.model, file.get_string(kModel));
   BITNET_ASSIGN_OR_RETURN(v.pre, file.get_string_or(kPre, ""));
   const bool is_spm = v.model == "llama";

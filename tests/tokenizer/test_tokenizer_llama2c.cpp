@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
@@ -87,14 +88,14 @@ TEST_P(TokenizerLlama2cGolden, DecodesTheReferenceStoryByteForByte) {
   EXPECT_EQ(joined + suffix, *expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, TokenizerLlama2cGolden,
-    ::testing::Values(Golden{"Stories260k", "stories260k/tok512.bin", "stories260k/expected_greedy_200.ids",
-                             "stories260k/expected_greedy_200.txt", false},
-                      Golden{"TinystoriesTernary", "tinystories-ternary/tok512.bin",
-                             "tinystories-ternary/expected_greedy_256.ids",
-                             "tinystories-ternary/expected_greedy_256.txt", true}),
-    [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizerLlama2cGolden,
+                         ::testing::Values(Golden{"Stories260k", "stories260k/tok512.bin",
+                                                  "stories260k/expected_greedy_200.ids",
+                                                  "stories260k/expected_greedy_200.txt", false},
+                                           Golden{"TinystoriesTernary", "tinystories-ternary/tok512.bin",
+                                                  "tinystories-ternary/expected_greedy_256.ids",
+                                                  "tinystories-ternary/expected_greedy_256.txt", true}),
+                         [](const ::testing::TestParamInfo<Golden>& info) { return std::string(info.param.name); });
 
 TEST(TokenizerLlama2c, EncodeDecodeRoundTrips) {
   BITNET_REQUIRE_FIXTURE(test::fixture(kTok));
@@ -162,6 +163,27 @@ TEST(TokenizerLlama2c, TruncatedFilesAreClearErrors) {
       << vocab_from_llama2c(path, 512).status().message();
 }
 
+TEST(TokenizerLlama2c, RandomCorruptionNeverCrashes) {
+  BITNET_REQUIRE_FIXTURE(test::fixture(kTok));
+  auto full = read_text_file(test::fixture(kTok));
+  ASSERT_TRUE(full.ok());
+  const std::string path = test::temp_dir() + "/corrupt.bin";
+  std::mt19937 rng(42);
+  for (int round = 0; round < 300; ++round) {
+    std::string b = *full;
+    for (int k = 0; k < 3; ++k) b[rng() % 400] = static_cast<char>(rng() % 256);  // headers of the first tokens
+    write_file(path, b);
+    auto vocab = vocab_from_llama2c(path, 512);
+    if (!vocab.ok()) {
+      EXPECT_FALSE(vocab.status().message().empty());
+      continue;
+    }
+    auto tok = Tokenizer::create(std::move(vocab).value());  // a corrupted text still gives a usable tokenizer
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    EXPECT_TRUE((*tok)->encode("Once upon a time", true, true).ok());
+  }
+}
+
 TEST(TokenizerLlama2c, WrongExpectedSizeAndLyingFields) {
   BITNET_REQUIRE_FIXTURE(test::fixture(kTok));
   for (int32_t size : {1, 511, 513, 32000}) {
@@ -185,10 +207,10 @@ TEST(TokenizerLlama2c, WrongExpectedSizeAndLyingFields) {
   };
   patch(0, int32_t{0}, "max_token_length is 0");
   patch(0, int32_t{-7}, "max_token_length is -7");
-  patch(0, int32_t{3}, "max_token_length 3");        // "<unk>" is 5 bytes
-  patch(8, int32_t{-1}, "has length -1");           // token 0's length
-  patch(8, int32_t{0x7fffffff}, "has length");      // far past the end and past max_token_length
-  patch(4, std::nanf(""), "not finite");            // token 0's score
+  patch(0, int32_t{3}, "max_token_length 3");   // "<unk>" is 5 bytes
+  patch(8, int32_t{-1}, "has length -1");       // token 0's length
+  patch(8, int32_t{0x7fffffff}, "has length");  // far past the end and past max_token_length
+  patch(4, std::nanf(""), "not finite");        // token 0's score
 }
 
 }  // namespace

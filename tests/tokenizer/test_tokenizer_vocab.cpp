@@ -50,7 +50,10 @@ void expect_error(const Result<Vocab>& r, const std::string& fragment) {
 }
 
 TEST(TokenizerVocab, GgufRoundTrip) {
-  Vocab v = tiny_vocab({{"\xE2\x96\x81" "a", -1.0f}, {"b", -2.0f}});
+  Vocab v = tiny_vocab({{"\xE2\x96\x81"
+                         "a",
+                         -1.0f},
+                        {"b", -2.0f}});
   v.pad = 4;
   v.add_eos = true;
   auto back = parse(writer_for(v));
@@ -169,7 +172,7 @@ TEST(TokenizerVocab, ByteLevelBpeIsReportedUnsupported) {
 
 TEST(TokenizerVocab, MergeOrderIsHighestScoreThenLeftmost) {
   const std::string m = "\xE2\x96\x81";  // "▁"
-  {  // equal scores: the leftmost pair merges first
+  {                                      // equal scores: the leftmost pair merges first
     auto tok = test::make_tokenizer(tiny_vocab({{m, 0}, {"a", 0}, {"b", 0}, {"c", 0}, {"ab", -1}, {"bc", -1}}));
     ASSERT_NE(tok, nullptr);
     EXPECT_EQ(*tok->encode("abc", false, false), (std::vector<int32_t>{3, 7, 6}));  // ▁ ab c
