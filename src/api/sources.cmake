@@ -1,2 +1,4 @@
 list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/inspect.cpp
 )

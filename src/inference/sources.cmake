@@ -1,2 +1,3 @@
 list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/sampler.cpp
 )

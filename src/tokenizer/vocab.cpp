@@ -31,13 +31,18 @@ bool is_int_type(gguf::ValueType t) {
 }
 
 // A special id read from the file: absent keeps `fallback` (if it is inside the vocabulary, else -1);
-// present must be inside the vocabulary.
+// -1 and 0xFFFFFFFF (llama.cpp's converters write u32 -1 for "no such token") mean none; any other value
+// must be inside the vocabulary.
 Status read_special_id(const gguf::File& file, const char* key, int32_t fallback, int32_t n, int32_t* out) {
   if (file.find(key) == nullptr) {
     *out = (fallback >= 0 && fallback < n) ? fallback : -1;
     return Status::Ok();
   }
   BITNET_ASSIGN_OR_RETURN(const int64_t id, file.get_int(key));
+  if (id == -1 || id == 0xFFFFFFFFll) {
+    *out = -1;
+    return Status::Ok();
+  }
   if (id < 0 || id >= n) {
     return format_error(std::string(key) + " = " + std::to_string(id) + " is outside the vocabulary of " +
                         std::to_string(n) + " tokens");

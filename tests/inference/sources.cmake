@@ -1,2 +1,3 @@
 list(APPEND BITNET_TEST_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/test_sampler.cpp
 )

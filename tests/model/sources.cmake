@@ -1,2 +1,4 @@
 list(APPEND BITNET_TEST_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/test_fixture_models.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp
 )

@@ -1,9 +1,51 @@
-// bitnet-cli: entry point; subcommands are added in their own files.
-#include <CLI/CLI.hpp>
+// bitnet-cli: entry point; each subcommand lives in its own file (cmd_*.cpp).
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "commands.hpp"
+
+namespace bitnet::cli {
+
+int fail(const std::string& message) {
+  std::fflush(stdout);
+  std::cerr << "error: " << message << "\n";
+  return 1;
+}
+
+bool parse_ids(const std::string& text, std::vector<int32_t>& ids, std::string& error) {
+  const char* p = text.c_str();
+  while (*p != '\0') {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',') ++p;
+    if (*p == '\0') break;
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(p, &end, 10);
+    if (end == p || errno != 0 || v < 0 || v > 0x7fffffff) {
+      error = "bad token id near '" + std::string(p, std::min<size_t>(16, std::strlen(p))) + "'";
+      return false;
+    }
+    ids.push_back(static_cast<int32_t>(v));
+    p = end;
+  }
+  return true;
+}
+
+}  // namespace bitnet::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"bitnet-cli: run ternary (1.58-bit) language models"};
+  CLI::App app{"bitnet-cli: run ternary (1.58-bit) language models on the CPU"};
   app.require_subcommand(1);
+  std::vector<bitnet::cli::Command> commands;
+  bitnet::cli::add_inference(app, commands);
+  bitnet::cli::add_info(app, commands);
+  bitnet::cli::add_logits(app, commands);
+  bitnet::cli::add_model(app, commands);
   CLI11_PARSE(app, argc, argv);
+  for (auto& c : commands)
+    if (c.app->parsed()) return c.run();
   return 0;
 }

@@ -1,0 +1,109 @@
+// bitnet public C++ API: load a model, tokenize, evaluate, generate (streaming). The only header a front
+// end needs. No exception crosses this boundary (every failure is a Status) and there is no global state,
+// so C, Python and WebAssembly bindings can wrap it directly.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bitnet/status.hpp"
+
+namespace bitnet {
+
+struct LoadOptions {
+  int n_threads = 0;  // 0: all hardware threads
+  int n_ctx = 0;      // KV cache positions; 0: the model's training context, capped at 4096
+};
+
+struct GenerationConfig {
+  int max_tokens = 128;         // tokens to generate at most (-n)
+  float temperature = 0.8f;     // 0: greedy
+  int top_k = 40;               // 0: off
+  float top_p = 0.95f;          // 1: off
+  float min_p = 0.05f;          // 0: off
+  float repeat_penalty = 1.0f;  // 1: off
+  int repeat_last_n = 64;
+  uint64_t seed = 0;           // same seed, same prompt, same settings: same output
+  bool add_bos = true;         // prepend BOS to a text prompt (when the model's vocabulary has one)
+  bool parse_special = false;  // recognise special-token text ("<s>") in the prompt
+  bool stop_at_eos = true;     // stop at end-of-generation tokens
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_tokens;
+  std::vector<int32_t> tokens;  // generated ids
+  std::string text;             // generated text (the prompt not included)
+  std::string stop_reason;      // "eos", "length", "callback", "context"
+  double load_ms = 0;
+  double prompt_ms = 0;    // prompt processing (one batch)
+  double generate_ms = 0;  // token-by-token generation
+};
+
+// Called with each complete UTF-8 piece of generated text as it is produced; return false to stop.
+using TokenCallback = std::function<bool(std::string_view piece, int32_t token)>;
+
+struct ModelInfo {
+  std::string path;
+  std::string architecture;
+  std::string name;
+  int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx_train = 0;
+  double rope_theta = 0;
+  int n_ctx = 0;  // the context this instance was loaded with
+  int n_threads = 0;
+  std::string weight_type;  // the type of the attention/FFN weights, e.g. "I2_S"
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelInfo& info() const;
+
+  Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special = false) const;
+  std::string detokenize(const std::vector<int32_t>& ids) const;
+
+  // Logits of every position of `ids`, evaluated as one batch from an empty context: [ids.size()][n_vocab].
+  Result<std::vector<float>> evaluate(const std::vector<int32_t>& ids);
+
+  // Generates from a text prompt (tokenized with cfg.add_bos / cfg.parse_special) or from ids.
+  Result<GenerationResult> generate(std::string_view prompt, const GenerationConfig& cfg,
+                                    const TokenCallback& on_token = {});
+  Result<GenerationResult> generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& cfg,
+                                        const TokenCallback& on_token = {});
+
+ private:
+  Model();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a model file is, without loading its weights (works for files the engine cannot run, too).
+struct ModelFileInfo {
+  std::string format;  // "GGUF v3"
+  std::string architecture;
+  std::string name;
+  uint64_t file_size = 0;
+  uint64_t n_params = 0;
+  uint64_t n_tensors = 0;
+  std::vector<std::pair<std::string, std::string>> hparams;    // "<arch>.*" and tokenizer summary keys
+  std::vector<std::pair<std::string, uint64_t>> tensor_types;  // type name -> tensor count
+  bool loadable = false;
+  std::string not_loadable_reason;
+};
+Result<ModelFileInfo> inspect_model_file(const std::string& path);
+
+// Converts a llama2.c checkpoint to GGUF. kind "llama2c": float legacy .bin (7 x i32 header) -> arch "llama";
+// "bitllama2c": the bitllama2.c ternary "ak42" file -> arch "bitllama2c" with I2_S weights.
+// tokenizer_path: the llama2.c tokenizer file (tok512.bin format).
+Status convert_llama2c(const std::string& kind, const std::string& in_path, const std::string& tokenizer_path,
+                       const std::string& out_path);
+
+}  // namespace bitnet

@@ -1,0 +1,79 @@
+// Scalar reference for ternary matmuls (see ternary_ref.hpp for the numerics and whose they are).
+#include "kernels/ref/ternary_ref.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "quant/q8_k.hpp"
+
+namespace bitnet::kernels {
+
+float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q) {
+  double max = 0.00001;
+  for (int64_t i = 0; i < n; ++i) max = std::max(max, std::fabs(static_cast<double>(x[i])));
+  const float s = static_cast<float>(127.0 / max);
+  for (int64_t i = 0; i < n; ++i) {
+    double v = std::round(static_cast<double>(x[i] * s));
+    v = std::clamp(v, -128.0, 127.0);
+    q[i] = static_cast<int8_t>(v);
+  }
+  return s;
+}
+
+void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out) {
+  out.rule = rule;
+  out.cols = cols;
+  out.n_tokens = n_tokens;
+  out.group = rule == quant::ActQuant::kQ8K ? 256 : cols;
+  out.q.resize(static_cast<size_t>(n_tokens * cols));
+  out.scales.resize(static_cast<size_t>(n_tokens * (cols / out.group)));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * cols;
+    int8_t* qt = out.q.data() + t * cols;
+    if (rule == quant::ActQuant::kQ8K) {
+      quant::quantize_q8_k(xt, cols, qt, out.scales.data() + t * (cols / 256));
+    } else {
+      out.scales[static_cast<size_t>(t)] = quantize_row_absmax_ref(xt, cols, qt);
+    }
+  }
+}
+
+int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first) {
+  int32_t sum = 0;
+  for (int64_t j = first; j < first + n; ++j) {
+    const int w = static_cast<int>((codes[j / 4] >> (2 * (j % 4))) & 3) - 1;
+    sum += w * q[j - first];
+  }
+  return sum;
+}
+
+void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, float* y, int64_t y_stride,
+                        int64_t row_begin, int64_t row_end) {
+  const int64_t groups = w.groups_per_row();
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    const int8_t* qt = a.q.data() + t * a.cols;
+    const float* at = a.scales.data() + t * (a.cols / a.group);
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const uint8_t* row = w.codes.data() + r * w.row_bytes();
+      const float* ws = w.scales.data() + r * groups;
+      float out = 0.0f;
+      if (a.rule == quant::ActQuant::kQ8K) {
+        for (int64_t g = 0; g < groups; ++g) {
+          const int32_t idot = ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group);
+          out += static_cast<float>(idot) * (ws[g] * at[g]);
+        }
+      } else if (groups == 1) {
+        // one weight scale per row (per tensor in the file): integer total first, then (idot / s) * w_scale
+        const int32_t idot = ternary_dot_ref(row, qt, w.cols, 0);
+        out = static_cast<float>(idot) / at[0] * ws[0];
+      } else {
+        for (int64_t g = 0; g < groups; ++g)
+          out += static_cast<float>(ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group)) * ws[g];
+        out /= at[0];
+      }
+      y[t * y_stride + r] = out;
+    }
+  }
+}
+
+}  // namespace bitnet::kernels

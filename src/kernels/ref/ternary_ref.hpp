@@ -1,0 +1,42 @@
+// Scalar reference kernels for ternary matmuls: activation quantization and the exact integer dot product.
+// These are the truth every fast kernel is held to (integer parts bit-equal).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "quant/ternary.hpp"
+
+namespace bitnet::kernels {
+
+// Activations of n_tokens rows of `cols` values, quantized by one rule.
+struct QuantizedActs {
+  quant::ActQuant rule = quant::ActQuant::kPerTokenAbsmax;
+  int64_t cols = 0;
+  int64_t n_tokens = 0;
+  int64_t group = 0;      // values per scale: cols (per token) or 256 (Q8_K)
+  std::vector<int8_t> q;  // [n_tokens][cols]
+  // [n_tokens][cols/group]. kPerTokenAbsmax stores s = 127/max|x| (a divisor, bitnet.cpp's convention);
+  // kQ8K stores d = 1/iscale (a multiplier, llama.cpp's convention).
+  std::vector<float> scales;
+};
+
+// BitNet b1.58 per-token absmax quantization, as bitnet.cpp's quantize_row_i8_s: the max is taken in
+// double with a floor of 1e-5, s = (float)(127 / max), q = clamp(round(x * s), -128, 127) where x * s is a
+// float product and round() rounds halves away from zero (bitnet.cpp at the fixtures' commit; later
+// revisions round halves to even; exact ties are vanishingly rare on real activations). Returns s.
+float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q);
+
+// Quantizes x[n_tokens][cols] by `rule` (kPerTokenAbsmax or kQ8K) into `out` (resized as needed).
+void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out);
+
+// Exact integer dot product of one ternary row segment with int8 activations: sum (w) * q.
+int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first);
+
+// y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) and every token, with the scales applied
+// in the reference engine's order: per-token rule: (float)idot / s * w_scale; Q8_K rule: for each 256-block,
+// sum += (float)idot_b * (w_scale_b * d_b).
+void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, float* y, int64_t y_stride,
+                        int64_t row_begin, int64_t row_end);
+
+}  // namespace bitnet::kernels

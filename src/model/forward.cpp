@@ -1,0 +1,234 @@
+// Forward pass: embeddings -> layers (attention + gated FFN, each with the architecture's norms) -> head.
+#include "model/forward.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+
+#include "kernels/ref/float_ref.hpp"
+#include "quant/quant.hpp"
+
+namespace bitnet::model {
+
+Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
+    : w_(weights), pool_(pool), n_ctx_(n_ctx), kv_dim_(weights.hp.head_dim * weights.hp.n_head_kv) {
+  const HParams& hp = w_.hp;
+  const size_t cache = static_cast<size_t>(hp.n_layer * n_ctx_ * kv_dim_);
+  k_cache_.assign(cache, 0.0f);
+  v_cache_.assign(cache, 0.0f);
+  // RoPE angles in double: pos * theta^(-2i/d), then cos/sin rounded once to float.
+  const int64_t half = hp.rope_dim / 2;
+  rope_cos_.resize(static_cast<size_t>(n_ctx_ * half));
+  rope_sin_.resize(rope_cos_.size());
+  for (int64_t p = 0; p < n_ctx_; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double freq = std::pow(hp.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(hp.rope_dim));
+      const double angle = static_cast<double>(p) * freq;
+      rope_cos_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
+      rope_sin_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::sin(angle));
+    }
+  scores_.resize(static_cast<size_t>(pool_.size() * n_ctx_));
+  const int64_t max_row = std::max(hp.n_embd, hp.n_ff);
+  row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
+}
+
+void Forward::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
+
+void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const {
+  for (int64_t t = 0; t < n; ++t) {
+    const float* xt = x + t * dim;
+    float* yt = y + t * dim;
+    double sum = 0.0;
+    for (int64_t i = 0; i < dim; ++i) sum += static_cast<double>(xt[i]) * xt[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(dim));
+    const float scale = 1.0f / std::sqrt(mean + w_.hp.norm_eps);
+    if (w.empty()) {
+      for (int64_t i = 0; i < dim; ++i) yt[i] = xt[i] * scale;
+    } else {
+      for (int64_t i = 0; i < dim; ++i) yt[i] = xt[i] * scale * w[static_cast<size_t>(i)];
+    }
+  }
+}
+
+Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
+  std::atomic<bool> failed{false};
+  Status first_error;
+  std::mutex error_mu;
+  if (l.ternary) {
+    const float* in = x;
+    if (w_.arch->bitlinear_input_norm) {
+      // bitllama2c: x / (||x||_2 * sqrt(n)) per token before quantization (see fixtures' FORMAT.md).
+      tmp_.resize(static_cast<size_t>(n * l.in));
+      for (int64_t t = 0; t < n; ++t) {
+        double ss = 0.0;
+        for (int64_t i = 0; i < l.in; ++i) ss += static_cast<double>(x[t * l.in + i]) * x[t * l.in + i];
+        const double denom = std::sqrt(ss) * std::sqrt(static_cast<double>(l.in));
+        const float inv = denom > 0 ? static_cast<float>(1.0 / denom) : 0.0f;
+        for (int64_t i = 0; i < l.in; ++i) tmp_[static_cast<size_t>(t * l.in + i)] = x[t * l.in + i] * inv;
+      }
+      in = tmp_.data();
+    }
+    kernels::quantize_acts_ref(l.tern.act_quant, in, n, l.in, qa_);
+    pool_.parallel_for(l.out,
+                       [&](int64_t b, int64_t e, int) { kernels::ternary_matmul_ref(l.tern, qa_, y, l.out, b, e); });
+  } else {
+    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
+      float* scratch = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
+      Status s = kernels::float_matmul_ref(l.rows, x, n, y, l.out, b, e, scratch);
+      if (!s.ok() && !failed.exchange(true)) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        first_error = s;
+      }
+    });
+  }
+  if (failed) return first_error.with_context(l.name);
+  if (l.has_scale)
+    for (int64_t i = 0; i < n * l.out; ++i) y[i] *= l.scale;
+  return Status::Ok();
+}
+
+void Forward::rope(float* x, int64_t n, int64_t n_heads, int64_t pos0) const {
+  const int64_t hd = w_.hp.head_dim;
+  const int64_t half = w_.hp.rope_dim / 2;
+  const bool neox = w_.arch->rope == RopeStyle::kNeox;
+  for (int64_t t = 0; t < n; ++t) {
+    const float* c = rope_cos_.data() + (pos0 + t) * half;
+    const float* s = rope_sin_.data() + (pos0 + t) * half;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * hd;
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t a = neox ? i : 2 * i;
+        const int64_t b = neox ? i + half : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c[i] - x1 * s[i];
+        v[b] = x0 * s[i] + x1 * c[i];
+      }
+    }
+  }
+}
+
+void Forward::attention(int64_t layer, int64_t n, int64_t pos0) {
+  const HParams& hp = w_.hp;
+  const int64_t hd = hp.head_dim;
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float* kc = k_cache_.data() + layer * n_ctx_ * kv_dim_;
+  const float* vc = v_cache_.data() + layer * n_ctx_ * kv_dim_;
+  att_.resize(static_cast<size_t>(n * hp.n_embd));
+  pool_.parallel_for(n * hp.n_head, [&](int64_t b, int64_t e, int thread) {
+    float* sc = scores_.data() + static_cast<size_t>(thread) * n_ctx_;
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t t = job / hp.n_head, h = job % hp.n_head, kvh = h / group;
+      const int64_t last = pos0 + t;  // causal: attend to positions 0..last
+      const float* q = q_.data() + (t * hp.n_head + h) * hd;
+      float max = -INFINITY;
+      for (int64_t j = 0; j <= last; ++j) {
+        sc[j] = kernels::dot_f32(q, kc + j * kv_dim_ + kvh * hd, hd) * scale;
+        max = std::max(max, sc[j]);
+      }
+      double sum = 0.0;
+      for (int64_t j = 0; j <= last; ++j) {
+        sc[j] = std::exp(sc[j] - max);
+        sum += sc[j];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      float* out = att_.data() + (t * hp.n_head + h) * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j <= last; ++j) {
+        const float a = sc[j] * inv;
+        const float* v = vc + j * kv_dim_ + kvh * hd;
+        for (int64_t i = 0; i < hd; ++i) out[i] += a * v[i];
+      }
+    }
+  });
+}
+
+Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits) {
+  const HParams& hp = w_.hp;
+  if (n <= 0) return invalid_argument("no tokens to evaluate");
+  if (n_past_ + n > n_ctx_)
+    return out_of_range("context is full: " + std::to_string(n_past_) + " + " + std::to_string(n) +
+                        " tokens exceed the context size " + std::to_string(n_ctx_));
+  for (int64_t t = 0; t < n; ++t)
+    if (tokens[t] < 0 || tokens[t] >= hp.n_vocab)
+      return out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary (0.." +
+                          std::to_string(hp.n_vocab - 1) + ")");
+  const int64_t d = hp.n_embd, pos0 = n_past_;
+  auto grow = [](std::vector<float>& v, int64_t size) {
+    if (v.size() < static_cast<size_t>(size)) v.resize(static_cast<size_t>(size));
+  };
+  grow(x_, n * d);
+  grow(h_, n * d);
+  grow(q_, n * d);
+  grow(k_, n * kv_dim_);
+  grow(v_, n * kv_dim_);
+  grow(ffa_, n * hp.n_ff);
+  grow(ffb_, n * hp.n_ff);
+
+  for (int64_t t = 0; t < n; ++t)
+    BITNET_RETURN_IF_ERROR(
+        quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, tokens[t], 1, x_.data() + t * d));
+
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const Layer& L = w_.layers[static_cast<size_t>(l)];
+    // attention block
+    const float* in = x_.data();
+    if (w_.arch->learned_prenorms) {
+      rms_norm(x_.data(), L.attn_norm, n, d, h_.data());
+      in = h_.data();
+    }
+    BITNET_RETURN_IF_ERROR(linear(L.wq, in, n, q_.data()));
+    BITNET_RETURN_IF_ERROR(linear(L.wk, in, n, k_.data()));
+    BITNET_RETURN_IF_ERROR(linear(L.wv, in, n, v_.data()));
+    rope(q_.data(), n, hp.n_head, pos0);
+    rope(k_.data(), n, hp.n_head_kv, pos0);
+    float* kc = k_cache_.data() + (l * n_ctx_ + pos0) * kv_dim_;
+    float* vc = v_cache_.data() + (l * n_ctx_ + pos0) * kv_dim_;
+    std::copy(k_.begin(), k_.begin() + n * kv_dim_, kc);
+    std::copy(v_.begin(), v_.begin() + n * kv_dim_, vc);
+    attention(l, n, pos0);
+    const float* att = att_.data();
+    if (!L.attn_sub_norm.empty()) {
+      rms_norm(att_.data(), L.attn_sub_norm, n, d, h_.data());
+      att = h_.data();
+    }
+    BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data()));
+    for (int64_t i = 0; i < n * d; ++i) x_[i] += q_[i];
+
+    // feed-forward block: down(sub_norm(act(gate x) * up x))
+    in = x_.data();
+    if (w_.arch->learned_prenorms) {
+      rms_norm(x_.data(), L.ffn_norm, n, d, h_.data());
+      in = h_.data();
+    }
+    BITNET_RETURN_IF_ERROR(linear(L.gate, in, n, ffa_.data()));
+    BITNET_RETURN_IF_ERROR(linear(L.up, in, n, ffb_.data()));
+    const int64_t nf = n * hp.n_ff;
+    if (w_.arch->ffn_act == FfnAct::kSilu) {
+      for (int64_t i = 0; i < nf; ++i) ffa_[i] = ffa_[i] / (1.0f + std::exp(-ffa_[i])) * ffb_[i];
+    } else {
+      for (int64_t i = 0; i < nf; ++i) {
+        const float r = std::max(ffa_[i], 0.0f);
+        ffa_[i] = r * r * ffb_[i];
+      }
+    }
+    const float* ff = ffa_.data();
+    if (!L.ffn_sub_norm.empty()) {
+      rms_norm(ffa_.data(), L.ffn_sub_norm, n, hp.n_ff, ffb_.data());
+      ff = ffb_.data();
+    }
+    BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data()));
+    for (int64_t i = 0; i < n * d; ++i) x_[i] += q_[i];
+  }
+
+  const int64_t first = all_logits ? 0 : n - 1;
+  const int64_t rows = n - first;
+  rms_norm(x_.data() + first * d, w_.output_norm, rows, d, h_.data());
+  logits.resize(static_cast<size_t>(rows * hp.n_vocab));
+  BITNET_RETURN_IF_ERROR(linear(w_.output, h_.data(), rows, logits.data()));
+  n_past_ += n;
+  return Status::Ok();
+}
+
+}  // namespace bitnet::model

@@ -1,0 +1,154 @@
+// Loading a model from GGUF: hyper-parameters from `<arch>.*` keys, tensors checked by name, type and
+// shape, ternary tensors repacked once into the compute layout.
+#include <cmath>
+#include <cstring>
+
+#include "model/weights.hpp"
+#include "quant/quant.hpp"
+
+namespace bitnet::model {
+namespace {
+
+Result<const gguf::TensorInfo*> require_tensor(const gguf::File& f, const std::string& name) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  if (t == nullptr) return not_found("tensor '" + name + "' is missing");
+  if (!quant::is_supported(t->type))
+    return unsupported("tensor '" + name + "' has type " + quant::type_name(t->type) +
+                       ", which this engine cannot load yet");
+  return t;
+}
+
+Status check_shape(const gguf::TensorInfo& t, std::vector<int64_t> want) {
+  std::vector<int64_t> have = t.ne;
+  while (have.size() > want.size() && have.back() == 1) have.pop_back();
+  if (have != want) {
+    auto fmt = [](const std::vector<int64_t>& v) {
+      std::string s = "[";
+      for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+      return s + "]";
+    };
+    return format_error("tensor '" + t.name + "' has shape " + fmt(t.ne) + ", expected " + fmt(want));
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& name, int64_t n, bool optional) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  if (t == nullptr) {
+    if (optional) return std::vector<float>{};
+    return not_found("tensor '" + name + "' is missing");
+  }
+  BITNET_ASSIGN_OR_RETURN(t, require_tensor(f, name));
+  BITNET_RETURN_IF_ERROR(check_shape(*t, {n}));
+  std::vector<float> v(static_cast<size_t>(n));
+  BITNET_RETURN_IF_ERROR(quant::dequantize_rows(t->type, t->data, n, 1, 0, 1, v.data()).with_context(name));
+  return v;
+}
+
+Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t in, int64_t out) {
+  Linear l;
+  l.name = base + ".weight";
+  l.in = in;
+  l.out = out;
+  const gguf::TensorInfo* t;
+  BITNET_ASSIGN_OR_RETURN(t, require_tensor(f, l.name));
+  BITNET_RETURN_IF_ERROR(check_shape(*t, {in, out}));
+  l.file_type = t->type;
+  const quant::TypeTraits* traits = quant::find_type(t->type);
+  if (traits->ternary) {
+    BITNET_ASSIGN_OR_RETURN(l.tern, quant::to_ternary(t->type, t->data, in, out));
+    l.ternary = true;
+  } else {
+    l.rows = kernels::FloatRows{t->type, t->data, in, out};
+  }
+  if (const gguf::TensorInfo* s = f.find_tensor(base + ".scale")) {
+    if (s->n_elements() != 1 || s->type != quant::kF32)
+      return format_error("tensor '" + s->name + "' must be a single F32 value");
+    std::memcpy(&l.scale, s->data, 4);
+    l.has_scale = true;
+  }
+  return l;
+}
+
+Result<int64_t> positive_key(const gguf::File& f, const std::string& key) {
+  BITNET_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
+  if (v <= 0 || v > (int64_t{1} << 24))
+    return format_error("key '" + key + "' = " + std::to_string(v) + " is out of range");
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
+  auto w = std::make_unique<Weights>();
+  BITNET_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
+  w->arch = find_arch(arch_name);
+  if (w->arch == nullptr)
+    return unsupported("architecture '" + arch_name + "' is not supported (known: " + known_arch_names() + ")");
+  const std::string a = arch_name + ".";
+  HParams& hp = w->hp;
+  BITNET_ASSIGN_OR_RETURN(hp.n_embd, positive_key(f, a + "embedding_length"));
+  BITNET_ASSIGN_OR_RETURN(hp.n_layer, positive_key(f, a + "block_count"));
+  BITNET_ASSIGN_OR_RETURN(hp.n_head, positive_key(f, a + "attention.head_count"));
+  BITNET_ASSIGN_OR_RETURN(hp.n_ff, positive_key(f, a + "feed_forward_length"));
+  BITNET_ASSIGN_OR_RETURN(hp.n_ctx_train, positive_key(f, a + "context_length"));
+  BITNET_ASSIGN_OR_RETURN(hp.n_head_kv, f.get_int_or(a + "attention.head_count_kv", hp.n_head));
+  if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
+    return format_error("attention.head_count_kv = " + std::to_string(hp.n_head_kv) +
+                        " does not divide head_count = " + std::to_string(hp.n_head));
+  if (hp.n_embd % hp.n_head != 0)
+    return format_error("embedding_length " + std::to_string(hp.n_embd) + " is not a multiple of head_count " +
+                        std::to_string(hp.n_head));
+  hp.head_dim = hp.n_embd / hp.n_head;
+  BITNET_ASSIGN_OR_RETURN(hp.rope_dim, f.get_int_or(a + "rope.dimension_count", hp.head_dim));
+  if (hp.rope_dim != hp.head_dim)
+    return unsupported("rope.dimension_count " + std::to_string(hp.rope_dim) + " != head dimension " +
+                       std::to_string(hp.head_dim) + " (partial rotary embeddings are not supported)");
+  BITNET_ASSIGN_OR_RETURN(hp.rope_theta, f.get_float_or(a + "rope.freq_base", w->arch->default_rope_theta));
+  BITNET_ASSIGN_OR_RETURN(double eps, f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  hp.norm_eps = static_cast<float>(eps);
+  if (!(hp.rope_theta > 0) || !(eps >= 0)) return format_error("rope.freq_base or layer_norm_rms_epsilon is invalid");
+
+  const gguf::TensorInfo* emb;
+  BITNET_ASSIGN_OR_RETURN(emb, require_tensor(f, "token_embd.weight"));
+  if (emb->ne.size() < 2 || emb->ne[0] != hp.n_embd)
+    return format_error("tensor 'token_embd.weight' must be [" + std::to_string(hp.n_embd) + ", n_vocab]");
+  hp.n_vocab = emb->ne[1];
+  BITNET_RETURN_IF_ERROR(check_shape(*emb, {hp.n_embd, hp.n_vocab}));
+  if (quant::find_type(emb->type)->ternary)
+    return unsupported("a ternary token embedding ('token_embd.weight' is " + quant::type_name(emb->type) + ")");
+  w->token_embd = kernels::FloatRows{emb->type, emb->data, hp.n_embd, hp.n_vocab};
+
+  BITNET_ASSIGN_OR_RETURN(w->output_norm, load_vector(f, "output_norm.weight", hp.n_embd, false));
+  if (f.find_tensor("output.weight") != nullptr) {
+    BITNET_ASSIGN_OR_RETURN(w->output, load_linear(f, "output", hp.n_embd, hp.n_vocab));
+  } else {
+    w->output.name = "token_embd.weight";
+    w->output.in = hp.n_embd;
+    w->output.out = hp.n_vocab;
+    w->output.rows = w->token_embd;
+    w->output.file_type = emb->type;
+  }
+
+  const int64_t kv_dim = hp.head_dim * hp.n_head_kv;
+  const ArchSpec& arch = *w->arch;
+  w->layers.resize(static_cast<size_t>(hp.n_layer));
+  for (int64_t i = 0; i < hp.n_layer; ++i) {
+    Layer& L = w->layers[static_cast<size_t>(i)];
+    const std::string p = "blk." + std::to_string(i) + ".";
+    BITNET_ASSIGN_OR_RETURN(L.attn_norm, load_vector(f, p + "attn_norm.weight", hp.n_embd, !arch.learned_prenorms));
+    BITNET_ASSIGN_OR_RETURN(L.ffn_norm, load_vector(f, p + "ffn_norm.weight", hp.n_embd, !arch.learned_prenorms));
+    BITNET_ASSIGN_OR_RETURN(L.attn_sub_norm, load_vector(f, p + "attn_sub_norm.weight", hp.n_embd, !arch.sub_norms));
+    BITNET_ASSIGN_OR_RETURN(L.ffn_sub_norm, load_vector(f, p + "ffn_sub_norm.weight", hp.n_ff, !arch.sub_norms));
+    BITNET_ASSIGN_OR_RETURN(L.wq, load_linear(f, p + "attn_q", hp.n_embd, hp.n_embd));
+    BITNET_ASSIGN_OR_RETURN(L.wk, load_linear(f, p + "attn_k", hp.n_embd, kv_dim));
+    BITNET_ASSIGN_OR_RETURN(L.wv, load_linear(f, p + "attn_v", hp.n_embd, kv_dim));
+    BITNET_ASSIGN_OR_RETURN(L.wo, load_linear(f, p + "attn_output", hp.n_embd, hp.n_embd));
+    BITNET_ASSIGN_OR_RETURN(L.gate, load_linear(f, p + "ffn_gate", hp.n_embd, hp.n_ff));
+    BITNET_ASSIGN_OR_RETURN(L.up, load_linear(f, p + "ffn_up", hp.n_embd, hp.n_ff));
+    BITNET_ASSIGN_OR_RETURN(L.down, load_linear(f, p + "ffn_down", hp.n_ff, hp.n_embd));
+  }
+  return w;
+}
+
+}  // namespace bitnet::model

@@ -1,0 +1,63 @@
+// A loaded model: hyper-parameters, architecture flags and weights in their compute layouts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitnet/status.hpp"
+#include "formats/gguf.hpp"
+#include "kernels/ref/float_ref.hpp"
+#include "model/arch.hpp"
+#include "quant/ternary.hpp"
+
+namespace bitnet::model {
+
+struct HParams {
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t n_ff = 0;
+  int64_t n_ctx_train = 0;
+  int64_t head_dim = 0;
+  int64_t rope_dim = 0;  // dimensions rotated per head (== head_dim for every supported model)
+  double rope_theta = 10000.0;
+  float norm_eps = 1e-5f;
+};
+
+// A linear layer y = W x: ternary (compute layout, activations quantized by the type's rule) or float rows
+// (any dequantizable type, activations stay float). `scale` is llama.cpp's optional per-tensor `.scale`.
+struct Linear {
+  std::string name;
+  int64_t in = 0;
+  int64_t out = 0;
+  bool ternary = false;
+  quant::TernaryMatrix tern;
+  kernels::FloatRows rows;
+  uint32_t file_type = 0;
+  bool has_scale = false;
+  float scale = 1.0f;
+};
+
+struct Layer {
+  std::vector<float> attn_norm, ffn_norm, attn_sub_norm, ffn_sub_norm;  // empty when absent
+  Linear wq, wk, wv, wo, gate, up, down;
+};
+
+struct Weights {
+  const ArchSpec* arch = nullptr;
+  HParams hp;
+  kernels::FloatRows token_embd;   // [n_vocab][n_embd], any dequantizable type
+  std::vector<float> output_norm;  // [n_embd]
+  Linear output;                   // the head (may alias token_embd's data when tied)
+  std::vector<Layer> layers;
+};
+
+// Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).
+// Errors name the missing or malformed tensor / key.
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file);
+
+}  // namespace bitnet::model
