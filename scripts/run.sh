@@ -7,7 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh >&2
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBITNET_BUILD_TESTS=OFF >&2
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 cmake --build build -j "$jobs" --target bitnet-cli >&2
 cli="$root/build/bin/bitnet-cli"
 

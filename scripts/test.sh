@@ -9,6 +9,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
+# The model fixtures again with the fast kernels forced down to each lower ISA level this CPU has.
+for isa in scalar avx2; do
+  echo "== model fixtures with BITNET_ISA=$isa"
+  BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+done
 
 # The whole suite again under AddressSanitizer + UBSan (Debug): every truncated or corrupted file must give
 # an error, never a bad read; the forward pass and tokenizers must stay in bounds. (CLI tests are skipped

@@ -28,7 +28,15 @@ constexpr uint64_t kMaxReserve = uint64_t{1} << 16;
 
 size_t capped(uint64_t count) { return static_cast<size_t>(std::min(count, kMaxReserve)); }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Built by appending: `"'" + std::string(s) + "'"` trips a GCC 12 -Wrestrict false positive (PR 105329).
+std::string quoted(std::string_view s) {
+  std::string r;
+  r.reserve(s.size() + 2);
+  r += '\'';
+  r.append(s);
+  r += '\'';
+  return r;
+}
 std::string num(uint64_t v) { return std::to_string(v); }
 std::string hex32(uint32_t v) {
   static const char kDigits[] = "0123456789abcdef";

@@ -1,4 +1,7 @@
 list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ref/ternary_ref.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ref/float_ref.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ternary.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512.cpp
 )

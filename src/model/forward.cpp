@@ -12,7 +12,11 @@
 namespace bitnet::model {
 
 Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
-    : w_(weights), pool_(pool), n_ctx_(n_ctx), kv_dim_(weights.hp.head_dim * weights.hp.n_head_kv) {
+    : w_(weights),
+      pool_(pool),
+      n_ctx_(n_ctx),
+      kv_dim_(weights.hp.head_dim * weights.hp.n_head_kv),
+      kernel_(&kernels::ternary_kernel(active_isa())) {
   const HParams& hp = w_.hp;
   const size_t cache = static_cast<size_t>(hp.n_layer * n_ctx_ * kv_dim_);
   k_cache_.assign(cache, 0.0f);
@@ -69,9 +73,9 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
       }
       in = tmp_.data();
     }
-    kernels::quantize_acts_ref(l.tern.act_quant, in, n, l.in, qa_);
-    pool_.parallel_for(l.out,
-                       [&](int64_t b, int64_t e, int) { kernels::ternary_matmul_ref(l.tern, qa_, y, l.out, b, e); });
+    kernels::prepare_acts(l.tern.act_quant, in, n, l.in, acts_);
+    const kernels::TernaryMatmulFn matmul = kernel_->matmul;
+    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
   } else {
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
       float* scratch = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());

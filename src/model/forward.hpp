@@ -7,7 +7,7 @@
 
 #include "bitnet/status.hpp"
 #include "core/thread_pool.hpp"
-#include "kernels/ref/ternary_ref.hpp"
+#include "kernels/ternary.hpp"
 #include "model/weights.hpp"
 
 namespace bitnet::model {
@@ -20,6 +20,7 @@ class Forward {
 
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return n_past_; }
+  IsaLevel isa() const { return kernel_->isa; }
   // Forget everything from position `n` on (n <= n_past()).
   void truncate(int64_t n);
 
@@ -44,7 +45,8 @@ class Forward {
   std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, tmp_;
   std::vector<float> scores_;       // [threads][n_ctx]
   std::vector<float> row_scratch_;  // [threads][max row length]
-  kernels::QuantizedActs qa_;
+  kernels::PreparedActs acts_;
+  const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };
 
 }  // namespace bitnet::model

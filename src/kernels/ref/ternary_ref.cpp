@@ -50,28 +50,15 @@ int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_
 void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, float* y, int64_t y_stride,
                         int64_t row_begin, int64_t row_end) {
   const int64_t groups = w.groups_per_row();
+  std::vector<int32_t> idot(static_cast<size_t>(groups));
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     const int8_t* qt = a.q.data() + t * a.cols;
     const float* at = a.scales.data() + t * (a.cols / a.group);
     for (int64_t r = row_begin; r < row_end; ++r) {
       const uint8_t* row = w.codes.data() + r * w.row_bytes();
-      const float* ws = w.scales.data() + r * groups;
-      float out = 0.0f;
-      if (a.rule == quant::ActQuant::kQ8K) {
-        for (int64_t g = 0; g < groups; ++g) {
-          const int32_t idot = ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group);
-          out += static_cast<float>(idot) * (ws[g] * at[g]);
-        }
-      } else if (groups == 1) {
-        // one weight scale per row (per tensor in the file): integer total first, then (idot / s) * w_scale
-        const int32_t idot = ternary_dot_ref(row, qt, w.cols, 0);
-        out = static_cast<float>(idot) / at[0] * ws[0];
-      } else {
-        for (int64_t g = 0; g < groups; ++g)
-          out += static_cast<float>(ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group)) * ws[g];
-        out /= at[0];
-      }
-      y[t * y_stride + r] = out;
+      for (int64_t g = 0; g < groups; ++g)
+        idot[static_cast<size_t>(g)] = ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group);
+      y[t * y_stride + r] = ternary_epilogue(a.rule, idot.data(), groups, w.scales.data() + r * groups, at);
     }
   }
 }

@@ -30,6 +30,22 @@ float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q);
 // Quantizes x[n_tokens][cols] by `rule` (kPerTokenAbsmax or kQ8K) into `out` (resized as needed).
 void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out);
 
+// The float epilogue shared by every kernel (and the reference): combines one row's per-group integer dots
+// with weight scales ws[groups] and the token's activation scales at[], in the reference engines' order.
+inline float ternary_epilogue(quant::ActQuant rule, const int32_t* idot, int64_t groups, const float* ws,
+                              const float* at) {
+  float out = 0.0f;
+  if (rule == quant::ActQuant::kQ8K) {
+    for (int64_t g = 0; g < groups; ++g) out += static_cast<float>(idot[g]) * (ws[g] * at[g]);
+  } else if (groups == 1) {
+    out = static_cast<float>(idot[0]) / at[0] * ws[0];
+  } else {
+    for (int64_t g = 0; g < groups; ++g) out += static_cast<float>(idot[g]) * ws[g];
+    out /= at[0];
+  }
+  return out;
+}
+
 // Exact integer dot product of one ternary row segment with int8 activations: sum (w) * q.
 int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first);
 

@@ -1,0 +1,83 @@
+// CPU feature detection via the compiler's cpuid helpers (x86); other targets report scalar for now.
+#include "core/cpu_features.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace bitnet {
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    c.avx2 = __builtin_cpu_supports("avx2");
+    c.fma = __builtin_cpu_supports("fma");
+    c.f16c = __builtin_cpu_supports("f16c");
+    c.avx512f = __builtin_cpu_supports("avx512f");
+    c.avx512bw = __builtin_cpu_supports("avx512bw");
+    c.avx512vl = __builtin_cpu_supports("avx512vl");
+    c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#endif
+    return c;
+  }();
+  return f;
+}
+
+IsaLevel max_supported_isa() {
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c) return IsaLevel::kAvx512;
+  if (f.avx2 && f.fma && f.f16c) return IsaLevel::kAvx2;
+  return IsaLevel::kScalar;
+}
+
+namespace {
+
+IsaLevel from_env() {
+  IsaLevel best = max_supported_isa();
+  const char* env = std::getenv("BITNET_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  IsaLevel want;
+  if (std::strcmp(env, "scalar") == 0) {
+    want = IsaLevel::kScalar;
+  } else if (std::strcmp(env, "avx2") == 0) {
+    want = IsaLevel::kAvx2;
+  } else if (std::strcmp(env, "avx512") == 0) {
+    want = IsaLevel::kAvx512;
+  } else {
+    std::fprintf(stderr, "bitnet: ignoring unknown BITNET_ISA='%s' (use scalar, avx2 or avx512)\n", env);
+    return best;
+  }
+  return static_cast<int>(want) < static_cast<int>(best) ? want : best;
+}
+
+std::atomic<int>& active_slot() {
+  static std::atomic<int> slot{static_cast<int>(from_env())};
+  return slot;
+}
+
+}  // namespace
+
+IsaLevel active_isa() { return static_cast<IsaLevel>(active_slot().load(std::memory_order_relaxed)); }
+
+void set_active_isa(IsaLevel level) {
+  const int best = static_cast<int>(max_supported_isa());
+  const int want = static_cast<int>(level);
+  active_slot().store(want < best ? want : best, std::memory_order_relaxed);
+}
+
+const char* isa_name(IsaLevel level) {
+  switch (level) {
+    case IsaLevel::kScalar:
+      return "scalar";
+    case IsaLevel::kAvx2:
+      return "avx2";
+    case IsaLevel::kAvx512:
+      return "avx512-vnni";
+  }
+  return "unknown";
+}
+
+}  // namespace bitnet

@@ -1,0 +1,49 @@
+// Ternary matmul kernels with run-time ISA dispatch. Every kernel computes the exact integer dot products
+// of the scalar reference (kernels/ref/ternary_ref.hpp) and applies the same float epilogue, so outputs are
+// bit-equal across ISA levels. Activations are quantized once per matmul and laid out for the kernels.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "kernels/ref/ternary_ref.hpp"
+#include "quant/ternary.hpp"
+
+namespace bitnet::kernels {
+
+// Activations ready for a ternary kernel.
+struct PreparedActs {
+  QuantizedActs qa;  // natural order (the reference reads this)
+  // Per 128-column block, q reordered to match the 2-bit code layout: within block b,
+  // perm[b*128 + j*32 + k] = q[b*128 + 4k + j], so shifting 32 code bytes right by 2j lines up with a
+  // contiguous 32-byte run of activations. Columns past the last full block stay in natural order.
+  std::vector<int8_t> perm;
+  std::vector<int32_t> sums;  // [n_tokens][cols/group]: sum of q over each scale group
+};
+
+// Quantizes x[n_tokens][cols] by `rule` and prepares the layouts above.
+void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out);
+
+using TernaryMatmulFn = void (*)(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                 int64_t row_begin, int64_t row_end);
+
+struct TernaryKernel {
+  IsaLevel isa;
+  TernaryMatmulFn matmul;
+};
+
+// The best kernel at or below `level` that this build and CPU have.
+const TernaryKernel& ternary_kernel(IsaLevel level);
+
+// Per-ISA implementations (x86/ files); declared here so the dispatcher and the parity tests see them.
+void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                           int64_t row_begin, int64_t row_end);
+#if defined(__x86_64__)
+void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                         int64_t row_begin, int64_t row_end);
+void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                           int64_t row_begin, int64_t row_end);
+#endif
+
+}  // namespace bitnet::kernels
