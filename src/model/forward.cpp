@@ -6,7 +6,7 @@
 #include <cmath>
 #include <mutex>
 
-#include "kernels/ref/float_ref.hpp"
+#include "kernels/float_rows.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::model {
@@ -77,9 +77,10 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
   } else {
+    const kernels::RowDotFn dot = kernels::float_row_dot(l.rows.type, kernel_->isa);
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
       float* scratch = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
-      Status s = kernels::float_matmul_ref(l.rows, x, n, y, l.out, b, e, scratch);
+      Status s = kernels::float_matmul(l.rows, dot, x, n, y, l.out, b, e, scratch);
       if (!s.ok() && !failed.exchange(true)) {
         std::lock_guard<std::mutex> lock(error_mu);
         first_error = s;
