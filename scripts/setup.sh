@@ -3,7 +3,8 @@
 # packages already present are left alone, so a second run does nothing.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache libgtest-dev nlohmann-json3-dev libcli11-dev)
+packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev
+  g++-aarch64-linux-gnu qemu-user)
 
 missing=()
 for p in "${packages[@]}"; do

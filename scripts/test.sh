@@ -15,6 +15,12 @@ for isa in scalar avx2; do
   BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
 done
 
+# aarch64: cross-compiled with Debian's g++-aarch64-linux-gnu and run under qemu-user (NEON kernels at every
+# level qemu offers, plus the scalar reference), so the NEON parity tests run on every CI machine.
+cmake -S . -B build-arm -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DBITNET_BUILD_TOOLS=OFF
+cmake --build build-arm -j "$jobs" --target bitnet_tests
+ctest --test-dir build-arm --output-on-failure -j "$jobs"
+
 # The whole suite again under AddressSanitizer + UBSan (Debug): every truncated or corrupted file must give
 # an error, never a bad read; the forward pass and tokenizers must stay in bounds. (CLI tests are skipped
 # there: the tools are built only in the Release tree.)

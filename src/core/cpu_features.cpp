@@ -1,6 +1,11 @@
 // CPU feature detection via the compiler's cpuid helpers (x86); other targets report scalar for now.
 #include "core/cpu_features.hpp"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +25,11 @@ const CpuFeatures& cpu_features() {
     c.avx512bw = __builtin_cpu_supports("avx512bw");
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#elif defined(__aarch64__)
+    c.neon = true;  // Advanced SIMD is mandatory on AArch64
+#if defined(__linux__) && defined(HWCAP_ASIMDDP)
+    c.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
 #endif
     return c;
   }();
@@ -28,6 +38,10 @@ const CpuFeatures& cpu_features() {
 
 IsaLevel max_supported_isa() {
   const CpuFeatures& f = cpu_features();
+#if defined(__aarch64__)
+  if (f.neon_dotprod) return IsaLevel::kNeonDot;
+  if (f.neon) return IsaLevel::kNeon;
+#endif
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c) return IsaLevel::kAvx512;
   if (f.avx2 && f.fma && f.f16c) return IsaLevel::kAvx2;
   return IsaLevel::kScalar;
@@ -42,12 +56,21 @@ IsaLevel from_env() {
   IsaLevel want;
   if (std::strcmp(env, "scalar") == 0) {
     want = IsaLevel::kScalar;
+#if defined(__aarch64__)
+  } else if (std::strcmp(env, "neon") == 0) {
+    want = IsaLevel::kNeon;
+  } else if (std::strcmp(env, "dotprod") == 0) {
+    want = IsaLevel::kNeonDot;
+  } else {
+    std::fprintf(stderr, "bitnet: ignoring unknown BITNET_ISA='%s' (use scalar, neon or dotprod)\n", env);
+#else
   } else if (std::strcmp(env, "avx2") == 0) {
     want = IsaLevel::kAvx2;
   } else if (std::strcmp(env, "avx512") == 0) {
     want = IsaLevel::kAvx512;
   } else {
     std::fprintf(stderr, "bitnet: ignoring unknown BITNET_ISA='%s' (use scalar, avx2 or avx512)\n", env);
+#endif
     return best;
   }
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;

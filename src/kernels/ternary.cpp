@@ -35,6 +35,12 @@ const TernaryKernel& ternary_kernel(IsaLevel level) {
   const IsaLevel cap = static_cast<int>(level) < static_cast<int>(max_supported_isa()) ? level : max_supported_isa();
   if (cap == IsaLevel::kAvx512) return kAvx512;
   if (cap == IsaLevel::kAvx2) return kAvx2;
+#elif defined(__aarch64__)
+  static const TernaryKernel kNeon{IsaLevel::kNeon, ternary_matmul_neon};
+  static const TernaryKernel kNeonDot{IsaLevel::kNeonDot, ternary_matmul_neon_dot};
+  const IsaLevel cap = static_cast<int>(level) < static_cast<int>(max_supported_isa()) ? level : max_supported_isa();
+  if (cap == IsaLevel::kNeonDot) return kNeonDot;
+  if (cap == IsaLevel::kNeon) return kNeon;
 #else
   (void)level;
 #endif

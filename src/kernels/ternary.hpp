@@ -45,5 +45,11 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 #endif
+#if defined(__aarch64__)
+void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                         int64_t row_begin, int64_t row_end);
+void ternary_matmul_neon_dot(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                             int64_t row_begin, int64_t row_end);
+#endif
 
 }  // namespace bitnet::kernels

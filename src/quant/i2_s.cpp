@@ -30,7 +30,12 @@ void dequantize_i2_s(const uint8_t* src, float* dst, int64_t n) { dequantize_i2_
 
 void quantize_i2_s(const float* src, uint8_t* dst, int64_t n) {
   double amax = 0.0;
-  for (int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(static_cast<double>(src[i])));
+  // A comparison, not std::fmax: same result (NaN ignored either way), and aarch64 GCC 12's vectoriser
+  // crashes on the fmax reduction (internal compiler error in vect_transform_reduction).
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = std::fabs(static_cast<double>(src[i]));
+    if (a > amax) amax = a;
+  }
   std::memset(dst, 0, static_cast<size_t>(n / 4 + kI2sTrailerBytes));
   for (int64_t e = 0; e < n; ++e) {
     const double w = src[e];
