@@ -42,6 +42,13 @@ struct GenerationResult {
   double load_ms = 0;
   double prompt_ms = 0;    // prompt processing (one batch)
   double generate_ms = 0;  // token-by-token generation
+  int64_t n_context = 0;   // tokens in the model's context after this call (see Model::context_tokens)
+};
+
+// One message of a conversation: role "system", "user" or "assistant" (templates may accept others).
+struct ChatMessage {
+  std::string role;
+  std::string content;
 };
 
 // Called with each complete UTF-8 piece of generated text as it is produced; return false to stop.
@@ -55,7 +62,8 @@ struct ModelInfo {
   double rope_theta = 0;
   int n_ctx = 0;  // the context this instance was loaded with
   int n_threads = 0;
-  std::string weight_type;  // the type of the attention/FFN weights, e.g. "I2_S"
+  std::string weight_type;    // the type of the attention/FFN weights, e.g. "I2_S"
+  std::string chat_template;  // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
 };
 
 class Model {
@@ -71,13 +79,37 @@ class Model {
   std::string detokenize(const std::vector<int32_t>& ids) const;
 
   // Logits of every position of `ids`, evaluated as one batch from an empty context: [ids.size()][n_vocab].
+  // Afterwards the context holds `ids`.
   Result<std::vector<float>> evaluate(const std::vector<int32_t>& ids);
+  // Same, but appended to the current context (the KV cache is kept): logits of the positions of `ids` only.
+  Result<std::vector<float>> evaluate_continue(const std::vector<int32_t>& ids);
 
   // Generates from a text prompt (tokenized with cfg.add_bos / cfg.parse_special) or from ids.
   Result<GenerationResult> generate(std::string_view prompt, const GenerationConfig& cfg,
                                     const TokenCallback& on_token = {});
+  // Both start from an empty context (whatever an earlier call left is dropped).
   Result<GenerationResult> generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& cfg,
                                         const TokenCallback& on_token = {});
+
+  // Multi-turn generation: appends `new_ids` to the current context instead of clearing it, so only they are
+  // evaluated (the KV cache of earlier turns is kept), then generates. result.prompt_tokens is `new_ids`.
+  // An error (the context is full, a bad id) leaves the context as it was, except a failure inside the forward
+  // pass, which clears it.
+  Result<GenerationResult> generate_continue(const std::vector<int32_t>& new_ids, const GenerationConfig& cfg,
+                                             const TokenCallback& on_token = {});
+  // The tokens in the context: the prompt and generated tokens of the last generate_ids/evaluate and of every
+  // generate_continue since. A generated token enters the KV cache when the next call evaluates it.
+  const std::vector<int32_t>& context_tokens() const;
+  // Empties the context (the next generate_continue starts from nothing).
+  void clear_context();
+
+  // Renders a conversation with a chat template. template_name: "bitnet", "llama3", "llama2" or "chatml", or a
+  // Jinja template string to recognise; empty: the model's own tokenizer.chat_template (an error if it has
+  // none). Templates are recognised by distinctive substrings and rendered by built-in code; no Jinja is
+  // executed. The text holds the BOS token's text where the template writes bos_token: tokenize it with
+  // add_bos = false and parse_special = true.
+  Result<std::string> apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                          const std::string& template_name = "") const;
 
  private:
   Model();

@@ -12,6 +12,7 @@
 #include "model/forward.hpp"
 #include "model/weights.hpp"
 #include "quant/quant.hpp"
+#include "tokenizer/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
@@ -43,6 +44,22 @@ struct Model::Impl {
   std::unique_ptr<model::Forward> forward;
   ModelInfo info;
   double load_ms = 0;
+  // The tokens of the current context. Every one but possibly the last is in the KV cache: a token generated
+  // last is evaluated by the next call that continues (so n_past is context.size() or context.size() - 1).
+  std::vector<int32_t> context;
+
+  void reset_context() {
+    forward->truncate(0);
+    context.clear();
+  }
+  // The context tokens not yet in the KV cache, followed by `ids`: what a continuing call must evaluate.
+  std::vector<int32_t> pending_plus(const std::vector<int32_t>& ids) const {
+    std::vector<int32_t> out(context.begin() + forward->n_past(), context.end());
+    out.insert(out.end(), ids.begin(), ids.end());
+    return out;
+  }
+  Result<GenerationResult> run(const std::vector<int32_t>& new_ids, bool fresh, const GenerationConfig& cfg,
+                               const TokenCallback& on_token);
 };
 
 Model::Model() : impl_(std::make_unique<Impl>()) {}
@@ -91,6 +108,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     info.n_ctx = static_cast<int>(n_ctx);
     info.n_threads = n_threads;
     info.weight_type = quant::type_name(im.weights->layers.front().wq.file_type);
+    auto chat_template = im.file->get_string_or("tokenizer.chat_template", "");
+    if (!chat_template.ok()) return chat_template.status().with_context(path);
+    info.chat_template = std::move(chat_template).value();
     im.load_ms = ms_since(t0);
     return m;
   });
@@ -115,10 +135,50 @@ Result<std::vector<float>> Model::evaluate(const std::vector<int32_t>& ids) {
     if (static_cast<int64_t>(ids.size()) > impl_->forward->n_ctx())
       return invalid_argument(std::to_string(ids.size()) + " ids do not fit the context of " +
                               std::to_string(impl_->forward->n_ctx()) + " (raise the context size)");
-    impl_->forward->truncate(0);
+    impl_->reset_context();
     std::vector<float> logits;
     BITNET_RETURN_IF_ERROR(impl_->forward->eval(ids.data(), static_cast<int64_t>(ids.size()), true, logits));
+    impl_->context = ids;
     return logits;
+  });
+}
+
+Result<std::vector<float>> Model::evaluate_continue(const std::vector<int32_t>& ids) {
+  return guarded([&]() -> Result<std::vector<float>> {
+    Impl& im = *impl_;
+    if (ids.empty()) return invalid_argument("no token ids to evaluate");
+    const std::vector<int32_t> todo = im.pending_plus(ids);
+    const int64_t n_ctx = im.forward->n_ctx();
+    if (im.forward->n_past() + static_cast<int64_t>(todo.size()) > n_ctx)
+      return out_of_range("context is full: " + std::to_string(im.context.size()) + " tokens in context + " +
+                          std::to_string(ids.size()) + " new exceed the context size " + std::to_string(n_ctx));
+    std::vector<float> logits;
+    if (Status s = im.forward->eval(todo.data(), static_cast<int64_t>(todo.size()), true, logits); !s.ok()) {
+      im.reset_context();
+      return s;
+    }
+    im.context.insert(im.context.end(), ids.begin(), ids.end());
+    // Drop the rows of the pending token evaluated first.
+    const size_t skip = (todo.size() - ids.size()) * static_cast<size_t>(im.info.n_vocab);
+    logits.erase(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(skip));
+    return logits;
+  });
+}
+
+const std::vector<int32_t>& Model::context_tokens() const { return impl_->context; }
+
+void Model::clear_context() { impl_->reset_context(); }
+
+Result<std::string> Model::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                               const std::string& template_name) const {
+  return guarded([&]() -> Result<std::string> {
+    BITNET_ASSIGN_OR_RETURN(const chat::ChatFormat format,
+                            chat::resolve_format(template_name, impl_->info.chat_template));
+    const Vocab& v = impl_->tokenizer->vocab();
+    chat::SpecialTexts special;
+    if (v.bos >= 0) special.bos = v.tokens[v.bos];
+    if (v.eos >= 0) special.eos = v.tokens[v.eos];
+    return chat::render(format, messages, add_generation_prompt, special);
   });
 }
 
@@ -131,69 +191,96 @@ Result<GenerationResult> Model::generate(std::string_view prompt, const Generati
 
 Result<GenerationResult> Model::generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& cfg,
                                              const TokenCallback& on_token) {
-  return guarded([&]() -> Result<GenerationResult> {
-    Impl& im = *impl_;
-    if (cfg.max_tokens < 0) return invalid_argument("max_tokens must be >= 0");
-    if (prompt_ids.empty())
-      return invalid_argument("the prompt is empty (and the model has no BOS token to start from)");
-    const int64_t n_ctx = im.forward->n_ctx();
-    if (static_cast<int64_t>(prompt_ids.size()) >= n_ctx)
-      return invalid_argument("the prompt has " + std::to_string(prompt_ids.size()) +
+  return guarded([&]() -> Result<GenerationResult> { return impl_->run(prompt_ids, true, cfg, on_token); });
+}
+
+Result<GenerationResult> Model::generate_continue(const std::vector<int32_t>& new_ids, const GenerationConfig& cfg,
+                                                  const TokenCallback& on_token) {
+  return guarded([&]() -> Result<GenerationResult> { return impl_->run(new_ids, false, cfg, on_token); });
+}
+
+// One generation: evaluate the new ids as one batch (after the context, or from an empty one when `fresh`),
+// then sample token by token until EOS, max_tokens, the callback or the end of the context.
+Result<GenerationResult> Model::Impl::run(const std::vector<int32_t>& new_ids, bool fresh, const GenerationConfig& cfg,
+                                          const TokenCallback& on_token) {
+  if (cfg.max_tokens < 0) return invalid_argument("max_tokens must be >= 0");
+  const int64_t n_ctx = forward->n_ctx();
+  if (fresh) {
+    if (new_ids.empty()) return invalid_argument("the prompt is empty (and the model has no BOS token to start from)");
+    if (static_cast<int64_t>(new_ids.size()) >= n_ctx)
+      return invalid_argument("the prompt has " + std::to_string(new_ids.size()) +
                               " tokens, which does not fit the context of " + std::to_string(n_ctx) +
                               " (shorten the prompt or raise the context size)");
-    GenerationResult res;
-    res.prompt_tokens = prompt_ids;
-    res.load_ms = im.load_ms;
-    inference::SamplerParams sp;
-    sp.temperature = cfg.temperature;
-    sp.top_k = cfg.top_k;
-    sp.top_p = cfg.top_p;
-    sp.min_p = cfg.min_p;
-    sp.repeat_penalty = cfg.repeat_penalty;
-    sp.repeat_last_n = cfg.repeat_last_n;
-    sp.seed = cfg.seed;
-    inference::Sampler sampler(sp);
-    for (int32_t id : prompt_ids) sampler.accept(id);
+    reset_context();
+  }
+  const std::vector<int32_t> todo = pending_plus(new_ids);
+  if (todo.empty()) return invalid_argument("nothing to continue from: no new tokens and an empty context");
+  if (forward->n_past() + static_cast<int64_t>(todo.size()) >= n_ctx)
+    return out_of_range("context is full: " + std::to_string(context.size()) + " tokens in context + " +
+                        std::to_string(new_ids.size()) + " new leave no room to generate in the context of " +
+                        std::to_string(n_ctx) + " (start over, or raise the context size)");
 
-    im.forward->truncate(0);
-    std::vector<float> logits;
-    auto t0 = std::chrono::steady_clock::now();
-    BITNET_RETURN_IF_ERROR(im.forward->eval(prompt_ids.data(), static_cast<int64_t>(prompt_ids.size()), false, logits));
-    res.prompt_ms = ms_since(t0);
+  GenerationResult res;
+  res.prompt_tokens = new_ids;
+  res.load_ms = load_ms;
+  inference::SamplerParams sp;
+  sp.temperature = cfg.temperature;
+  sp.top_k = cfg.top_k;
+  sp.top_p = cfg.top_p;
+  sp.min_p = cfg.min_p;
+  sp.repeat_penalty = cfg.repeat_penalty;
+  sp.repeat_last_n = cfg.repeat_last_n;
+  sp.seed = cfg.seed;
+  inference::Sampler sampler(sp);
+  for (int32_t id : context) sampler.accept(id);
+  for (int32_t id : new_ids) sampler.accept(id);
 
-    const bool after_bos = prompt_ids.size() == 1 && prompt_ids[0] == im.tokenizer->bos();
-    StreamDecoder decoder(*im.tokenizer, after_bos);
-    res.stop_reason = "length";
-    t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < cfg.max_tokens; ++i) {
-      const int32_t id = sampler.sample(logits);
-      if (cfg.stop_at_eos && im.tokenizer->is_eog(id)) {
-        res.stop_reason = "eos";
-        break;
-      }
-      res.tokens.push_back(id);
-      sampler.accept(id);
-      const std::string piece = decoder.push(id);
-      res.text += piece;
-      if (on_token && !on_token(piece, id)) {
-        res.stop_reason = "callback";
-        break;
-      }
-      if (i + 1 == cfg.max_tokens) break;
-      if (im.forward->n_past() >= n_ctx) {
-        res.stop_reason = "context";
-        break;
-      }
-      BITNET_RETURN_IF_ERROR(im.forward->eval(&id, 1, false, logits));
+  // A failed forward pass leaves the KV cache half written: start over rather than keep a broken context.
+  auto eval = [&](const int32_t* ids, int64_t n, std::vector<float>& logits) {
+    Status s = forward->eval(ids, n, false, logits);
+    if (!s.ok()) reset_context();
+    return s;
+  };
+  std::vector<float> logits;
+  auto t0 = std::chrono::steady_clock::now();
+  BITNET_RETURN_IF_ERROR(eval(todo.data(), static_cast<int64_t>(todo.size()), logits));
+  context.insert(context.end(), new_ids.begin(), new_ids.end());
+  res.prompt_ms = ms_since(t0);
+
+  const bool after_bos = fresh && new_ids.size() == 1 && new_ids[0] == tokenizer->bos();
+  StreamDecoder decoder(*tokenizer, after_bos);
+  res.stop_reason = "length";
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < cfg.max_tokens; ++i) {
+    const int32_t id = sampler.sample(logits);
+    if (cfg.stop_at_eos && tokenizer->is_eog(id)) {
+      res.stop_reason = "eos";
+      break;
     }
-    const std::string rest = decoder.flush();
-    if (!rest.empty()) {
-      res.text += rest;
-      if (on_token) on_token(rest, -1);
+    res.tokens.push_back(id);
+    context.push_back(id);
+    sampler.accept(id);
+    const std::string piece = decoder.push(id);
+    res.text += piece;
+    if (on_token && !on_token(piece, id)) {
+      res.stop_reason = "callback";
+      break;
     }
-    res.generate_ms = ms_since(t0);
-    return res;
-  });
+    if (i + 1 == cfg.max_tokens) break;
+    if (forward->n_past() >= n_ctx) {
+      res.stop_reason = "context";
+      break;
+    }
+    BITNET_RETURN_IF_ERROR(eval(&id, 1, logits));
+  }
+  const std::string rest = decoder.flush();
+  if (!rest.empty()) {
+    res.text += rest;
+    if (on_token) on_token(rest, -1);
+  }
+  res.generate_ms = ms_since(t0);
+  res.n_context = static_cast<int64_t>(context.size());
+  return res;
 }
 
 }  // namespace bitnet

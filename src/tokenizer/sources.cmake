@@ -1,4 +1,5 @@
 list(APPEND BITNET_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/chat_template.cpp
   ${CMAKE_CURRENT_LIST_DIR}/llama2c_vocab.cpp
   ${CMAKE_CURRENT_LIST_DIR}/spm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
