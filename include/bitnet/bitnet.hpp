@@ -56,6 +56,7 @@ struct ModelInfo {
   int n_ctx = 0;  // the context this instance was loaded with
   int n_threads = 0;
   std::string weight_type;  // the type of the attention/FFN weights, e.g. "I2_S"
+  std::string isa = "scalar";  // the kernels in use: "scalar" until the kernel dispatch picks a SIMD set
 };
 
 class Model {

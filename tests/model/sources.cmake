@@ -1,4 +1,6 @@
 list(APPEND BITNET_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_fixture_models.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_synth.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_cli_bench.cpp
 )
