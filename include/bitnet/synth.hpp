@@ -30,7 +30,8 @@ std::vector<std::pair<std::string, std::string>> synth_shapes();
 // same ternary values whatever `type`, so files that differ only in type compute nearly the same logits.
 // Norms are 1 + small noise; the vocabulary is SentencePiece-style (<unk>, <s>, </s>, 256 byte tokens, then
 // made-up pieces). Tensors are generated and quantized one at a time and streamed to the file, so memory
-// stays near the largest single tensor in float (~235 MB for the 8b shape's FFN) whatever the model size.
+// stays near the largest single tensor (the quantized embedding, or a linear weight in float while it is
+// quantized) whatever the model size; the float embedding is never whole (quantized in row chunks).
 Status synthesize_model(const SynthOptions& options, const std::string& out_path);
 
 }  // namespace bitnet
