@@ -64,6 +64,7 @@ struct ModelInfo {
   int n_threads = 0;
   std::string weight_type;    // the type of the attention/FFN weights, e.g. "I2_S"
   std::string chat_template;  // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
+  std::string isa = "scalar";  // the kernels in use: scalar, avx2, avx512-vnni, neon, neon-dotprod
 };
 
 class Model {

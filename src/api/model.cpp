@@ -6,6 +6,7 @@
 #include <new>
 
 #include "bitnet/bitnet.hpp"
+#include "core/cpu_features.hpp"
 #include "core/thread_pool.hpp"
 #include "formats/gguf.hpp"
 #include "inference/sampler.hpp"
@@ -108,6 +109,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     info.n_ctx = static_cast<int>(n_ctx);
     info.n_threads = n_threads;
     info.weight_type = quant::type_name(im.weights->layers.front().wq.file_type);
+    info.isa = isa_name(im.forward->isa());
     auto chat_template = im.file->get_string_or("tokenizer.chat_template", "");
     if (!chat_template.ok()) return chat_template.status().with_context(path);
     info.chat_template = std::move(chat_template).value();

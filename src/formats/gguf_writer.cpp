@@ -224,8 +224,12 @@ void Writer::add_tensor(const std::string& name, uint32_t type, const std::vecto
   tensors_.push_back({name, type, ne, std::move(data)});
 }
 
-Result<std::vector<uint8_t>> Writer::to_bytes() const {
-  uint64_t alignment = kDefaultAlignment;
+void Writer::add_tensor_deferred(const std::string& name, uint32_t type, const std::vector<int64_t>& ne) {
+  tensors_.push_back({name, type, ne, {}, true});
+}
+
+Result<std::vector<uint8_t>> Writer::header(uint64_t& alignment) const {
+  alignment = kDefaultAlignment;
   for (const Entry& e : kv_) {
     if (e.key != "general.alignment") continue;
     const Value& v = e.value;
@@ -252,7 +256,7 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
       return invalid_argument(what + ": " + std::to_string(t.ne.size()) + " dimensions (1..4 allowed)");
     Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
     if (!nbytes.ok()) return nbytes.status().with_context(what);
-    if (*nbytes != t.data.size())
+    if (!t.deferred && *nbytes != t.data.size())
       return invalid_argument(what + ": " + std::to_string(t.data.size()) + " bytes of data, but " +
                               quant::type_name(t.type) + " of this shape needs " + std::to_string(*nbytes));
     out.str(t.name);
@@ -263,33 +267,88 @@ Result<std::vector<uint8_t>> Writer::to_bytes() const {
     offset += (*nbytes + alignment - 1) / alignment * alignment;
   }
   out.pad(alignment);
-  for (const Tensor& t : tensors_) {
-    out.bytes.insert(out.bytes.end(), t.data.begin(), t.data.end());
-    out.pad(alignment);
-  }
   return std::move(out.bytes);
 }
 
-Status Writer::write(const std::string& path) const {
-  BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, to_bytes());
+Result<std::vector<uint8_t>> Writer::to_bytes() const {
+  for (const Tensor& t : tensors_)
+    if (t.deferred)
+      return invalid_argument("tensor '" + t.name + "' has deferred data: write it to a file with a TensorSource");
+  uint64_t alignment = 0;
+  BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, header(alignment));
+  for (const Tensor& t : tensors_) {
+    bytes.insert(bytes.end(), t.data.begin(), t.data.end());
+    bytes.resize((bytes.size() + alignment - 1) / alignment * alignment, 0);
+  }
+  return bytes;
+}
+
+namespace {
+
+// PATH.tmp being written; removed unless commit() renamed it to PATH.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {}
+  ~TempFile() {
+    if (f_ != nullptr) std::fclose(f_);
+    if (!committed_) std::remove(tmp_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  Status open() {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (f_ == nullptr) return io_error("cannot create '" + tmp_ + "': " + std::strerror(errno));
+    return Status::Ok();
+  }
+  Status put(const uint8_t* p, size_t n) {
+    if (n > 0 && std::fwrite(p, 1, n, f_) != n) return io_error("cannot write '" + tmp_ + "': " + std::strerror(errno));
+    return Status::Ok();
+  }
+  Status commit() {
+    const int rc = std::fclose(f_);
+    f_ = nullptr;
+    if (rc != 0) return io_error("cannot write '" + tmp_ + "': " + std::strerror(errno));
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+      return io_error("cannot rename '" + tmp_ + "' to '" + path_ + "': " + std::strerror(errno));
+    committed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Status Writer::write(const std::string& path, const TensorSource& source) const {
+  uint64_t alignment = 0;
+  BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> head, header(alignment));
   // Write beside the target and rename, so a reader never sees a half-written file under the final name.
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return io_error("cannot create '" + tmp + "': " + std::strerror(errno));
-  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
-  const int write_errno = errno;
-  const bool ok = written == bytes.size();
-  if (std::fclose(f) != 0 || !ok) {
-    const int err = ok ? errno : write_errno;
-    std::remove(tmp.c_str());
-    return io_error("cannot write '" + tmp + "': " + std::strerror(err));
+  TempFile file(path);
+  BITNET_RETURN_IF_ERROR(file.open());
+  BITNET_RETURN_IF_ERROR(file.put(head.data(), head.size()));
+  const std::vector<uint8_t> zeros(alignment, 0);
+  for (const Tensor& t : tensors_) {
+    std::vector<uint8_t> produced;
+    if (t.deferred) {
+      if (!source) return invalid_argument("tensor '" + t.name + "' has deferred data but no TensorSource was given");
+      BITNET_ASSIGN_OR_RETURN(produced, source(t.name));
+      // header() validated the shape, so tensor_bytes succeeds here.
+      BITNET_ASSIGN_OR_RETURN(uint64_t want, quant::tensor_bytes(t.type, t.ne));
+      if (produced.size() != want)
+        return invalid_argument("tensor '" + t.name + "': the source produced " + std::to_string(produced.size()) +
+                                " bytes, but " + quant::type_name(t.type) + " of this shape needs " +
+                                std::to_string(want));
+    }
+    const std::vector<uint8_t>& data = t.deferred ? produced : t.data;
+    BITNET_RETURN_IF_ERROR(file.put(data.data(), data.size()));
+    const size_t rem = data.size() % alignment;
+    if (rem != 0) BITNET_RETURN_IF_ERROR(file.put(zeros.data(), alignment - rem));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    return io_error("cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(err));
-  }
-  return Status::Ok();
+  return file.commit();
 }
 
 }  // namespace bitnet::gguf

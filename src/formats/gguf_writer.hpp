@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "formats/gguf.hpp"
 
 namespace bitnet::gguf {
+
+// Produces the bytes of a tensor declared with add_tensor_deferred when write() reaches it (called once per
+// such tensor, in file order).
+using TensorSource = std::function<Result<std::vector<uint8_t>>(const std::string& name)>;
 
 class Writer {
  public:
@@ -31,10 +36,14 @@ class Writer {
 
   // `data` must hold exactly the bytes the type and shape need (quant::tensor_bytes); checked in write().
   void add_tensor(const std::string& name, uint32_t type, const std::vector<int64_t>& ne, std::vector<uint8_t> data);
+  // Declares a tensor whose bytes come from the TensorSource given to write(), so a file larger than memory
+  // is never held whole: only one deferred tensor's bytes exist at a time.
+  void add_tensor_deferred(const std::string& name, uint32_t type, const std::vector<int64_t>& ne);
 
-  // Serialises to bytes (for tests) or to a file (written to PATH.tmp, then renamed).
+  // Serialises to bytes (for tests; no deferred tensors) or to a file (written to PATH.tmp, then renamed;
+  // tensors are streamed out one at a time). `source` is needed only when tensors were deferred.
   Result<std::vector<uint8_t>> to_bytes() const;
-  Status write(const std::string& path) const;
+  Status write(const std::string& path, const TensorSource& source = {}) const;
 
  private:
   struct Entry {
@@ -46,8 +55,11 @@ class Writer {
     uint32_t type;
     std::vector<int64_t> ne;
     std::vector<uint8_t> data;
+    bool deferred = false;
   };
   void set(const std::string& key, Value v);
+  // Metadata, tensor descriptors and the padding up to the data section; checks every held tensor's size.
+  Result<std::vector<uint8_t>> header(uint64_t& alignment) const;
   std::vector<Entry> kv_;
   std::vector<Tensor> tensors_;
 };

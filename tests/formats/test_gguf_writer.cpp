@@ -3,6 +3,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "formats/gguf.hpp"
 #include "formats/gguf_test_util.hpp"
@@ -140,6 +142,47 @@ TEST(GgufWriter, WriteErrorsAreStatuses) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kIoError);
   EXPECT_NE(s.message().find("/nonexistent/dir/model.gguf.tmp"), std::string::npos) << s.message();
+}
+
+// Deferred tensors stream from a source while the file is written; the bytes equal those of held tensors.
+TEST(GgufWriter, DeferredTensorsWriteTheSameBytes) {
+  const std::vector<uint8_t> a(12, 7), b(20, 9);  // sizes not multiples of the alignment: padding runs
+  Writer held;
+  held.set_string("general.architecture", "llama");
+  held.add_tensor("a", quant::kF32, {3}, a);
+  held.add_tensor("b", quant::kF32, {5}, b);
+  auto want = held.to_bytes();
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+
+  Writer deferred;
+  deferred.set_string("general.architecture", "llama");
+  deferred.add_tensor("a", quant::kF32, {3}, a);
+  deferred.add_tensor_deferred("b", quant::kF32, {5});
+  EXPECT_FALSE(deferred.to_bytes().ok());  // to_bytes has no source to ask
+  const std::string dir = test::temp_dir();
+  const std::string path = dir + "/deferred.gguf";
+  std::vector<std::string> asked;
+  Status s = deferred.write(path, [&](const std::string& name) -> Result<std::vector<uint8_t>> {
+    asked.push_back(name);
+    return b;
+  });
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(asked, std::vector<std::string>{"b"});
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, *want);
+
+  // A source that produces the wrong size, fails, or is missing: an error, and no file left behind.
+  const std::string bad = dir + "/bad.gguf";
+  s = deferred.write(bad, [](const std::string&) -> Result<std::vector<uint8_t>> { return std::vector<uint8_t>(8); });
+  EXPECT_NE(s.message().find("tensor 'b': the source produced 8 bytes"), std::string::npos) << s.to_string();
+  s = deferred.write(bad, [](const std::string&) -> Result<std::vector<uint8_t>> { return io_error("disk gone"); });
+  EXPECT_NE(s.message().find("disk gone"), std::string::npos) << s.to_string();
+  s = deferred.write(bad);
+  EXPECT_NE(s.message().find("no TensorSource"), std::string::npos) << s.to_string();
+  EXPECT_FALSE(std::filesystem::exists(bad));
+  EXPECT_FALSE(std::filesystem::exists(bad + ".tmp"));
+  std::filesystem::remove_all(dir);
 }
 
 void expect_rejected(const Writer& w, const std::string& needle) {

@@ -50,6 +50,7 @@ void add_model(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::ExistingFile);
   conv->add_option("output", a->out, "Output GGUF file")->required();
   out.push_back({conv, [a] { return run_convert(*a); }});
+  add_model_synth(*model, out);
 }
 
 }  // namespace bitnet::cli

@@ -20,6 +20,8 @@ void add_logits(CLI::App& app, std::vector<Command>& out);
 void add_model(CLI::App& app, std::vector<Command>& out);
 void add_tokenize(CLI::App& app, std::vector<Command>& out);  // tokenize, detokenize
 void add_chat(CLI::App& app, std::vector<Command>& out);
+void add_model_synth(CLI::App& model, std::vector<Command>& out);
+void add_bench(CLI::App& app, std::vector<Command>& out);
 
 // Prints "error: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   bitnet::cli::add_model(app, commands);
   bitnet::cli::add_tokenize(app, commands);
   bitnet::cli::add_chat(app, commands);
+  bitnet::cli::add_bench(app, commands);
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands)
     if (c.app->parsed()) return c.run();

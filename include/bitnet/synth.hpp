@@ -1,0 +1,37 @@
+// Random-weight models of the real BitNet shapes, written as GGUF files that Model::load runs: the inputs of
+// benchmarks and tests where no trained model of that size is at hand. The text such a model writes is noise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bitnet/status.hpp"
+
+namespace bitnet {
+
+struct SynthOptions {
+  std::string arch = "bitnet";  // "bitnet" (SiLU-gated FFN) or "bitnet-b1.58" (2B-4T family: squared ReLU)
+  std::string shape = "tiny";   // see synth_shape_names(): 2b4t, large, 3b, 8b, tiny
+  std::string type = "i2_s";    // ternary linear layers: i2_s, tq1_0, tq2_0 (tl2: not supported yet)
+  std::string head = "q6_k";    // token embedding (and the head, tied or not): q6_k, q8_0, f16
+  uint64_t seed = 1;            // same options and seed: the same file, byte for byte
+  // Called now and then with a line of progress ("layer 3/30 ..."); may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+// The shape names, with a one-line description each ("2b4t: BitNet b1.58 2B-4T, ...").
+std::vector<std::pair<std::string, std::string>> synth_shapes();
+
+// Writes a model with random weights to out_path (via out_path.tmp, renamed at the end). Every ternary tensor
+// holds {-1, 0, +1} (about a third each) times one per-tensor scale; the same tensor name and seed give the
+// same ternary values whatever `type`, so files that differ only in type compute nearly the same logits.
+// Norms are 1 + small noise; the vocabulary is SentencePiece-style (<unk>, <s>, </s>, 256 byte tokens, then
+// made-up pieces). Tensors are generated and quantized one at a time and streamed to the file, so memory
+// stays near the largest single tensor (the quantized embedding, or a linear weight in float while it is
+// quantized) whatever the model size; the float embedding is never whole (quantized in row chunks).
+Status synthesize_model(const SynthOptions& options, const std::string& out_path);
+
+}  // namespace bitnet

@@ -1,0 +1,115 @@
+// bitnet-cli bench and model synth end to end: the JSON a script reads, the table, and the errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/cpu_features.hpp"
+#include "test_util.hpp"
+
+namespace bitnet {
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+};
+
+// stdout only, or stdout and stderr together; bench writes its progress lines to stderr.
+CliRun run_cli(const std::string& args, bool with_stderr) {
+  CliRun r;
+  const std::string cmd = test::cli_path() + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliBench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (test::cli_path().empty()) GTEST_SKIP() << "bitnet-cli not built";
+    dir_ = test::temp_dir();
+    model_ = dir_ + "/tiny.gguf";
+    CliRun r = run_cli("model synth --shape tiny --type i2_s --head q8_0 --seed 3 " + model_, true);
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  std::string dir_, model_;
+};
+
+TEST_F(CliBench, JsonHasEveryField) {
+  CliRun r = run_cli("bench --model " + model_ + " --json -p 8 -n 4 -r 1 -t 2", false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["model"], model_);
+  EXPECT_EQ(j["architecture"], "bitnet");
+  EXPECT_EQ(j["weight_type"], "I2_S");
+  EXPECT_EQ(j["isa"], isa_name(active_isa()));
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["repetitions"], 1);
+  EXPECT_EQ(j["model_size_bytes"].get<uint64_t>(), std::filesystem::file_size(model_));
+  EXPECT_GT(j["n_params"].get<uint64_t>(), 1000000u);
+  EXPECT_GT(j["load_ms"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  for (const char* test : {"pp", "tg"}) {
+    const auto& t = j[test];
+    ASSERT_TRUE(t.is_object()) << test;
+    EXPECT_EQ(t["n_tokens"], std::string(test) == "pp" ? 8 : 4);
+    EXPECT_GT(t["tokens_per_s_mean"].get<double>(), 0.0) << test;
+    EXPECT_EQ(t["tokens_per_s_sd"].get<double>(), 0.0) << test;  // one run
+    EXPECT_GT(t["ms_per_token_mean"].get<double>(), 0.0) << test;
+    EXPECT_EQ(t["runs_tokens_per_s"].size(), 1u) << test;
+  }
+}
+
+TEST_F(CliBench, TableByDefault) {
+  CliRun r = run_cli("bench -m " + model_ + " -p 4 -n 2 -r 2 --warmup 0", false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
+}
+
+TEST_F(CliBench, BadOptionsAreClearErrors) {
+  struct Case {
+    std::string args, needle;
+  };
+  const Case cases[] = {
+      {"model synth --shape huge " + dir_ + "/x.gguf", "shape 'huge' is not one of"},
+      {"model synth --shape tiny --type tl2 " + dir_ + "/x.gguf", "TL1/TL2 lookup-table formats are not supported"},
+      {"model synth --shape tiny --head q4_k " + dir_ + "/x.gguf", "head type 'q4_k'"},
+      {"model synth --arch llama " + dir_ + "/x.gguf", "--arch"},
+      {"bench --model " + model_ + " -p 0", "-p"},
+      {"bench --model " + dir_ + "/missing.gguf", "missing.gguf"},
+      {"bench --model " + model_ + " -p 64 -c 16", "context"},
+  };
+  for (const Case& c : cases) {
+    CliRun r = run_cli(c.args, true);
+    EXPECT_NE(r.code, 0) << c.args << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << "\n" << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/x.gguf"));
+}
+
+TEST_F(CliBench, HelpExplainsTheNewCommands) {
+  for (const char* sub : {"bench", "model synth"}) {
+    CliRun r = run_cli(std::string(sub) + " --help", true);
+    EXPECT_EQ(r.code, 0) << sub << "\n" << r.out;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+  CliRun r = run_cli("model synth --help", true);
+  for (const char* needle : {"2b4t", "large", "3b", "8b", "tiny", "i2_s", "q6_k", "--seed"})
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+}
+
+}  // namespace
+}  // namespace bitnet

@@ -1,0 +1,201 @@
+// bitnet-cli bench: load time, prompt-processing and generation speed and peak memory of one model, as a
+// table or one JSON object: the before/after figures of kernel work. Speed is measured here, never asserted.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "bitnet/bitnet.hpp"
+#include "commands.hpp"
+
+namespace bitnet::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int n_prompt = 128;
+  int n_gen = 64;
+  int threads = 2;
+  int reps = 3;
+  int warmup = 1;
+  int ctx_size = 0;
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+struct Stats {
+  double mean = 0, sd = 0;  // sd: sample standard deviation (0 for one run)
+  std::vector<double> runs;
+};
+
+Stats summarize(std::vector<double> runs) {
+  Stats s;
+  s.runs = std::move(runs);
+  for (double v : s.runs) s.mean += v;
+  s.mean /= static_cast<double>(s.runs.size());
+  if (s.runs.size() > 1) {
+    double ss = 0;
+    for (double v : s.runs) ss += (v - s.mean) * (v - s.mean);
+    s.sd = std::sqrt(ss / static_cast<double>(s.runs.size() - 1));
+  }
+  return s;
+}
+
+// Peak resident set of this process so far (weights touched through the mapping included).
+uint64_t peak_rss_bytes() {
+  struct rusage ru {};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+#ifdef __APPLE__
+  return static_cast<uint64_t>(ru.ru_maxrss);  // bytes on macOS
+#else
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // kilobytes on Linux
+#endif
+}
+
+// Prompt processing: the prompt evaluated as one batch (only the last position's logits), timed by the
+// library around that one forward pass. Returns tokens/s.
+Result<double> time_prompt(Model& m, const std::vector<int32_t>& prompt) {
+  GenerationConfig cfg;
+  cfg.max_tokens = 0;
+  cfg.temperature = 0;
+  cfg.stop_at_eos = false;
+  auto r = m.generate_ids(prompt, cfg);
+  if (!r.ok()) return r.status();
+  if (r->prompt_ms <= 0) return internal_error("prompt processing took no measurable time");
+  return 1000.0 * static_cast<double>(prompt.size()) / r->prompt_ms;
+}
+
+// Generation: n_gen tokens one at a time after a one-token prompt, greedy, EOS ignored. max_tokens is
+// n_gen + 1 because the first token comes from the prompt's logits: n_gen forward passes are timed.
+Result<double> time_generation(Model& m, int32_t first, int n_gen) {
+  GenerationConfig cfg;
+  cfg.max_tokens = n_gen + 1;
+  cfg.temperature = 0;
+  cfg.stop_at_eos = false;
+  auto r = m.generate_ids({first}, cfg);
+  if (!r.ok()) return r.status();
+  if (r->stop_reason != "length" || r->tokens.size() != static_cast<size_t>(n_gen) + 1)
+    return internal_error("generation stopped early (" + r->stop_reason + ")");
+  if (r->generate_ms <= 0) return internal_error("generation took no measurable time");
+  return 1000.0 * n_gen / r->generate_ms;
+}
+
+nlohmann::json stats_json(const Stats& s, int n_tokens) {
+  return {{"n_tokens", n_tokens},
+          {"tokens_per_s_mean", s.mean},
+          {"tokens_per_s_sd", s.sd},
+          {"ms_per_token_mean", s.mean > 0 ? 1000.0 / s.mean : 0.0},
+          {"runs_tokens_per_s", s.runs}};
+}
+
+int run_bench(const BenchArgs& a) {
+  LoadOptions lo;
+  lo.n_threads = a.threads;
+  // Room for the longer of the two tests and nothing more: a larger KV cache only adds to the resident set.
+  lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : std::max(a.n_prompt, a.n_gen + 1) + 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto loaded = Model::load(a.model, lo);
+  if (!loaded.ok()) return fail(loaded.status().to_string());
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  Model& m = *loaded.value();
+  const ModelInfo& info = m.info();
+  auto file = inspect_model_file(a.model);
+  if (!file.ok()) return fail(file.status().to_string());
+
+  // Random in-vocabulary ids: timing does not depend on which tokens they are.
+  std::mt19937_64 rng(a.seed);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(info.n_vocab - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(a.n_prompt));
+  for (int32_t& id : prompt) id = pick(rng);
+  const int32_t first = pick(rng);
+
+  std::vector<double> pp, tg;
+  for (int i = 0; i < a.warmup + a.reps; ++i) {
+    const bool warm = i < a.warmup;
+    std::fprintf(stderr, "%s run %d/%d\n", warm ? "warm-up" : "timed", warm ? i + 1 : i - a.warmup + 1,
+                 warm ? a.warmup : a.reps);
+    auto p = time_prompt(m, prompt);
+    if (!p.ok()) return fail("prompt processing: " + p.status().to_string());
+    auto g = time_generation(m, first, a.n_gen);
+    if (!g.ok()) return fail("generation: " + g.status().to_string());
+    if (i >= a.warmup) {
+      pp.push_back(*p);
+      tg.push_back(*g);
+    }
+  }
+  const Stats pps = summarize(pp), tgs = summarize(tg);
+  const uint64_t rss = peak_rss_bytes();
+  const std::string& isa = info.isa;
+
+  if (a.json) {
+    nlohmann::json j;
+    j["model"] = a.model;
+    j["architecture"] = info.architecture;
+    j["weight_type"] = info.weight_type;
+    j["n_params"] = file->n_params;
+    j["model_size_bytes"] = file->file_size;
+    j["isa"] = isa;
+    j["threads"] = info.n_threads;
+    j["n_ctx"] = info.n_ctx;
+    j["repetitions"] = a.reps;
+    j["warmup"] = a.warmup;
+    j["load_ms"] = load_ms;
+    j["pp"] = stats_json(pps, a.n_prompt);
+    j["tg"] = stats_json(tgs, a.n_gen);
+    j["peak_rss_bytes"] = rss;
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::printf("model:      %s\n", a.model.c_str());
+  std::printf("            %s, %s, %.3f B parameters, %.1f MB\n", info.architecture.c_str(), info.weight_type.c_str(),
+              static_cast<double>(file->n_params) / 1e9, static_cast<double>(file->file_size) / 1e6);
+  std::printf("isa:        %s, %d threads, context %d\n", isa.c_str(), info.n_threads, info.n_ctx);
+  std::printf("load:       %.1f ms\n", load_ms);
+  std::printf("%-10s  %8s  %22s  %12s\n", "test", "tokens", "tokens/s (mean +- sd)", "ms/token");
+  auto row = [](const std::string& name, int n, const Stats& s) {
+    char tps[64];
+    std::snprintf(tps, sizeof tps, "%.2f +- %.2f", s.mean, s.sd);
+    std::printf("%-10s  %8d  %22s  %12.2f\n", name.c_str(), n, tps, s.mean > 0 ? 1000.0 / s.mean : 0.0);
+  };
+  row("pp" + std::to_string(a.n_prompt), a.n_prompt, pps);
+  row("tg" + std::to_string(a.n_gen), a.n_gen, tgs);
+  std::printf("peak RSS:   %.1f MB\n", static_cast<double>(rss) / 1e6);
+  std::printf("runs:       %d timed after %d warm-up\n", a.reps, a.warmup);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app, std::vector<Command>& out) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "bench",
+      "Benchmark a model: load time, prompt processing (pp: one batch of -p random tokens) and generation (tg: -n "
+      "tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, peak RSS");
+  sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
+  sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("-t,--threads", a->threads, "Threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("-r,--repetitions", a->reps, "Timed runs of each test")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: just enough for the tests)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
+  sub->add_flag("--json", a->json, "Print one JSON object instead of the table");
+  out.push_back({sub, [a] { return run_bench(*a); }});
+}
+
+}  // namespace bitnet::cli

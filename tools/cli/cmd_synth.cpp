@@ -1,0 +1,53 @@
+// bitnet-cli model synth: write a random-weight model of a real BitNet shape (for benchmarks and tests).
+#include <cstdio>
+#include <iostream>
+
+#include "bitnet/synth.hpp"
+#include "commands.hpp"
+
+namespace bitnet::cli {
+namespace {
+
+struct SynthArgs {
+  SynthOptions options;
+  std::string out;
+  bool quiet = false;
+};
+
+int run_synth(const SynthArgs& a) {
+  SynthOptions o = a.options;
+  if (!a.quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  Status s = synthesize_model(o, a.out);
+  if (!s.ok()) return fail(s.to_string());
+  return 0;
+}
+
+}  // namespace
+
+void add_model_synth(CLI::App& model, std::vector<Command>& out) {
+  auto a = std::make_shared<SynthArgs>();
+  std::string shapes = "Shape:";
+  for (const auto& [name, description] : synth_shapes()) shapes += "\n  " + name + ": " + description;
+  CLI::App* sub = model.add_subcommand(
+      "synth",
+      "Write a GGUF model with random ternary weights of a real BitNet shape: loads and runs like the real model "
+      "(same tensors, sizes and speed) but its text is noise. For benchmarks and tests.");
+  sub->add_option("--arch", a->options.arch,
+                  "bitnet (llama.cpp naming, SiLU-gated FFN) or bitnet-b1.58 (2B-4T family, squared-ReLU FFN)")
+      ->check(CLI::IsMember({"bitnet", "bitnet-b1.58"}))
+      ->capture_default_str();
+  // Shape and type are checked by the library, so its error names the problem (e.g. tl2 is not supported).
+  sub->add_option("--shape", a->options.shape, shapes)->capture_default_str();
+  sub->add_option("--type", a->options.type,
+                  "Ternary weight type of the linear layers: i2_s (bitnet.cpp), tq1_0, tq2_0 (llama.cpp); tl2 is "
+                  "not supported yet")
+      ->capture_default_str();
+  sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0 or f16")
+      ->capture_default_str();
+  sub->add_option("--seed", a->options.seed, "Random seed; same options and seed, same file")->capture_default_str();
+  sub->add_flag("-q,--quiet", a->quiet, "No progress lines on stderr");
+  sub->add_option("output", a->out, "Output GGUF file")->required();
+  out.push_back({sub, [a] { return run_synth(*a); }});
+}
+
+}  // namespace bitnet::cli
