@@ -3,7 +3,7 @@
 # packages already present are left alone, so a second run does nothing.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache libgtest-dev nlohmann-json3-dev libcli11-dev)
+packages=(g++ cmake ninja-build ccache libgtest-dev nlohmann-json3-dev libcli11-dev libpcre2-dev)
 
 missing=()
 for p in "${packages[@]}"; do
