@@ -3,8 +3,8 @@
 # packages already present are left alone, so a second run does nothing.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev
-  g++-aarch64-linux-gnu qemu-user)
+packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev libpcre2-dev
+  g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,5 +18,7 @@ echo "setup: installing ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+# arm64 libraries for the aarch64 cross build (tested under qemu-user) come from Debian's multiarch archive.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then $sudo dpkg --add-architecture arm64; fi
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

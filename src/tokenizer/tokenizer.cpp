@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "tokenizer/bpe.hpp"
 #include "tokenizer/spm.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -12,7 +13,8 @@ namespace bitnet {
 Result<std::unique_ptr<Tokenizer>> Tokenizer::create(Vocab vocab) {
   BITNET_RETURN_IF_ERROR(check_vocab(vocab));
   if (vocab.model == "llama") return std::unique_ptr<Tokenizer>(new SpmTokenizer(std::move(vocab)));
-  return unsupported("tokenizer model '" + vocab.model + "' is not supported yet (only SentencePiece 'llama')");
+  if (vocab.model == "gpt2") return BpeTokenizer::create(std::move(vocab));
+  return unsupported("tokenizer model '" + vocab.model + "' is not supported (only 'llama' and 'gpt2')");
 }
 
 // The encoder put one space in front of the text; it comes back as the first character of the first piece

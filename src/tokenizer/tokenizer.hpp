@@ -1,7 +1,7 @@
 // Tokenizers: a Vocab (tokens, scores, types, merges, special ids) read from GGUF metadata or a llama2.c
 // tokenizer file, and a Tokenizer that encodes text to ids and decodes ids to bytes.
-// SentencePiece BPE (tokenizer.ggml.model = "llama") is implemented here; byte-level BPE ("gpt2") is
-// issue "Tokenizers" and reports unsupported until then.
+// SentencePiece BPE (tokenizer.ggml.model = "llama") and byte-level BPE ("gpt2": GPT-2, Llama 3) are
+// implemented; vocabularies come from GGUF, llama2.c tokenizer files or Hugging Face tokenizer.json.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,10 @@ enum class TokenType : int32_t {
 struct Vocab {
   std::string model = "llama";           // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (BPE)
   std::string pre;                       // tokenizer.ggml.pre (BPE pre-tokenizer name)
+  // BPE: the pre-tokenizer regexes, applied in order (a tokenizer.json's Split patterns). Empty: the llama.cpp
+  // preset named by `pre`. Not stored in GGUF (llama.cpp has no key for them either).
+  std::vector<std::string> pre_regexes;
+  bool ignore_merges = false;            // BPE: a pre-tokenized word that is a token is emitted whole (HF)
   std::vector<std::string> tokens;       // token text as stored ("▁the", "<0x0A>", "<s>")
   std::vector<float> scores;             // one per token (SentencePiece merge priority); may be all zero
   std::vector<int32_t> types;            // TokenType per token
@@ -44,6 +48,16 @@ struct Vocab {
 Status check_vocab(const Vocab& vocab);
 // Reads tokenizer.ggml.* keys. Validates: token count matches scores/types when present, special ids in range.
 Result<Vocab> vocab_from_gguf(const gguf::File& file);
+// Reads a Hugging Face tokenizer.json (byte-level BPE: model BPE, pre_tokenizer ByteLevel or a Sequence of
+// Split + ByteLevel) and, when present beside it, tokenizer_config.json for the BOS/EOS texts and
+// add_bos_token. added_tokens keep their ids: "special" ones become control tokens, the others user-defined.
+// add_bos: tokenizer_config's add_bos_token when given; else true when the post_processor puts the BOS token
+// first or the BOS token is Llama 3's <|begin_of_text|> (its tokenizer.json leaves BOS to the engine).
+// Normalizers, Metaspace/Digits/other pre-tokenizers and ByteLevel add_prefix_space are unsupported errors.
+Result<Vocab> vocab_from_tokenizer_json(const std::string& path);
+// Sets vocab.eot, when it is unset, from the text of a known end-of-turn token (<|eot_id|>, <|im_end|>,
+// <|end|>, <end_of_turn>, <|endoftext|>, first found wins), as llama.cpp's loader does.
+void detect_eot(Vocab& vocab);
 // Reads a llama2.c tokenizer file (tok512.bin: i32 max_token_length, then per token f32 score, i32 length,
 // bytes). The file stores no types or special ids: <unk>=0, <s>=1, </s>=2 are the llama2.c convention,
 // <0xNN> tokens are bytes, everything else normal. `expected_size` (> 0) is checked against the file.
@@ -53,7 +67,8 @@ void vocab_to_gguf(const Vocab& vocab, gguf::Writer& writer);
 
 class Tokenizer {
  public:
-  // SentencePiece for model "llama"; unsupported for others until issue "Tokenizers".
+  // SentencePiece for model "llama", byte-level BPE for "gpt2" (an unknown vocab.pre is unsupported);
+  // unsupported for other models.
   static Result<std::unique_ptr<Tokenizer>> create(Vocab vocab);
   virtual ~Tokenizer() = default;
 

@@ -1,10 +1,12 @@
 // Vocabulary from and to GGUF metadata (tokenizer.ggml.*), and the consistency check every loader shares.
-// Defaults follow llama.cpp's loader: for model "llama" BOS=1, EOS=2, UNK=0, add BOS, add a space prefix.
+// Defaults follow llama.cpp's loader: for model "llama" BOS=1, EOS=2, UNK=0, add BOS, add a space prefix; for
+// "gpt2" add BOS only where the pre-tokenizer preset says so (Llama 3); EOT found by its text when unset.
 #include <cmath>
 #include <string>
 
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
+#include "tokenizer/pretokenize.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
@@ -58,6 +60,19 @@ Status check_special_id(const char* name, int32_t id, int32_t n) {
 }
 
 }  // namespace
+
+void detect_eot(Vocab& vocab) {
+  if (vocab.eot >= 0) return;
+  for (const char* text : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>"}) {
+    // The last id with that text, as a text -> id map would give.
+    for (int32_t id = vocab.size() - 1; id >= 0; --id) {
+      if (vocab.tokens[id] == text) {
+        vocab.eot = id;
+        return;
+      }
+    }
+  }
+}
 
 Status check_vocab(const Vocab& vocab) {
   const size_t n = vocab.tokens.size();
@@ -153,9 +168,15 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   BITNET_RETURN_IF_ERROR(read_special_id(file, kUnk, is_spm ? 0 : -1, size, &v.unk));
   BITNET_RETURN_IF_ERROR(read_special_id(file, kPad, -1, size, &v.pad));
   BITNET_RETURN_IF_ERROR(read_special_id(file, kEot, -1, size, &v.eot));
-  BITNET_ASSIGN_OR_RETURN(v.add_bos, file.get_bool_or(kAddBos, is_spm));
+  bool add_bos_default = is_spm;
+  if (v.model == "gpt2") {
+    const auto preset = pre_tokenizer_preset(v.pre);
+    add_bos_default = preset.ok() && preset->add_bos && v.bos >= 0;  // no BOS: nothing to add
+  }
+  BITNET_ASSIGN_OR_RETURN(v.add_bos, file.get_bool_or(kAddBos, add_bos_default));
   BITNET_ASSIGN_OR_RETURN(v.add_eos, file.get_bool_or(kAddEos, false));
   BITNET_ASSIGN_OR_RETURN(v.add_space_prefix, file.get_bool_or(kAddSpacePrefix, is_spm));
+  detect_eot(v);
   if (v.add_bos && v.bos < 0) return format_error(std::string(kAddBos) + " is true but the vocabulary has no BOS");
   if (v.add_eos && v.eos < 0) return format_error(std::string(kAddEos) + " is true but the vocabulary has no EOS");
 

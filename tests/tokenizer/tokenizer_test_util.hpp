@@ -1,4 +1,5 @@
-// Helpers shared by the tokenizer tests: id lists from fixture files, UTF-8 validity, building tokenizers.
+// Helpers shared by the tokenizer tests: id lists and llama.cpp test vectors from fixture files, UTF-8
+// validity, building tokenizers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -32,6 +33,38 @@ inline bool is_valid_utf8(std::string_view s) {
     i += n;
   }
   return true;
+}
+
+struct Case {
+  std::string text;
+  std::vector<int32_t> ids;
+};
+
+// llama.cpp's test-tokenizer-0 reads the .inp file whole and splits it at "\n__ggml_vocab_test__\n"
+// (so a text's own trailing newline is the one before the separator's); line i of .out holds text i's ids.
+inline std::vector<Case> read_cases(const std::string& base) {
+  auto inp = read_text_file(base + ".inp");
+  auto out = read_text_file(base + ".out");
+  EXPECT_TRUE(inp.ok() && out.ok());
+  if (!inp.ok() || !out.ok()) return {};
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t pos = 0; pos < inp->size();) {
+    const size_t next = inp->find(sep, pos);
+    if (next == std::string::npos) {
+      texts.push_back(inp->substr(pos));
+      break;
+    }
+    texts.push_back(inp->substr(pos, next - pos));
+    pos = next + sep.size();
+  }
+  std::vector<std::string> lines;
+  std::istringstream lines_in(*out);
+  for (std::string line; std::getline(lines_in, line);) lines.push_back(line);
+  EXPECT_EQ(texts.size(), lines.size());
+  std::vector<Case> cases;
+  for (size_t i = 0; i < texts.size() && i < lines.size(); ++i) cases.push_back({texts[i], parse_ids(lines[i])});
+  return cases;
 }
 
 inline std::unique_ptr<Tokenizer> make_tokenizer(Vocab vocab) {
