@@ -35,14 +35,18 @@ TokenizerHandle::~TokenizerHandle() = default;
 
 Result<std::unique_ptr<TokenizerHandle>> TokenizerHandle::load(const std::string& path) {
   return guarded([&]() -> Result<std::unique_ptr<TokenizerHandle>> {
-    if (ends_with(path, ".json"))
-      // TODO(tokenizers): load with vocab_from_tokenizer_json (branch `bpe`) once it lands.
-      return unsupported(path +
-                         ": Hugging Face tokenizer.json files are not supported yet; use a GGUF file "
-                         "(a model or a vocabulary-only GGUF)");
-    auto file = gguf::File::open(path);
-    if (!file.ok()) return file.status().with_context(path);
-    auto vocab = vocab_from_gguf(*file.value());
+    // By extension: Hugging Face tokenizer.json, SentencePiece tokenizer.model, otherwise GGUF (a model or a
+    // vocabulary-only file).
+    Result<Vocab> vocab = Status(StatusCode::kInternal, "unset");
+    if (ends_with(path, ".json")) {
+      vocab = vocab_from_tokenizer_json(path);
+    } else if (ends_with(path, ".model")) {
+      vocab = vocab_from_sentencepiece_model(path);
+    } else {
+      auto file = gguf::File::open(path);
+      if (!file.ok()) return file.status().with_context(path);
+      vocab = vocab_from_gguf(*file.value());
+    }
     if (!vocab.ok()) return vocab.status().with_context(path);
     auto tok = Tokenizer::create(std::move(vocab).value());
     if (!tok.ok()) return tok.status().with_context(path);

@@ -209,7 +209,14 @@ Status convert_llama2c(const std::string& kind, const std::string& in_path, cons
     gguf::Writer w;
     auto n_vocab = kind == "llama2c" ? convert_float(*in.value(), w) : convert_ternary(*in.value(), w);
     if (!n_vocab.ok()) return n_vocab.status().with_context(in_path);
-    auto vocab = vocab_from_llama2c(tokenizer_path, n_vocab.value());
+    // The tokenizer: llama2.c's tok*.bin, or the SentencePiece tokenizer.model it was exported from.
+    const bool sp_model =
+        tokenizer_path.size() >= 6 && tokenizer_path.compare(tokenizer_path.size() - 6, 6, ".model") == 0;
+    auto vocab =
+        sp_model ? vocab_from_sentencepiece_model(tokenizer_path) : vocab_from_llama2c(tokenizer_path, n_vocab.value());
+    if (vocab.ok() && vocab->size() != n_vocab.value())
+      return format_error(tokenizer_path + ": the tokenizer has " + std::to_string(vocab->size()) +
+                          " tokens but the checkpoint's vocabulary has " + std::to_string(n_vocab.value()));
     if (!vocab.ok()) return vocab.status().with_context(tokenizer_path);
     vocab_to_gguf(vocab.value(), w);
     return w.write(out_path);

@@ -1,5 +1,6 @@
 list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/chat_template.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sentencepiece_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bpe.cpp
   ${CMAKE_CURRENT_LIST_DIR}/llama2c_vocab.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pretokenize.cpp

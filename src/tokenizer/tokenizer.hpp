@@ -55,6 +55,10 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file);
 // first or the BOS token is Llama 3's <|begin_of_text|> (its tokenizer.json leaves BOS to the engine).
 // Normalizers, Metaspace/Digits/other pre-tokenizers and ByteLevel add_prefix_space are unsupported errors.
 Result<Vocab> vocab_from_tokenizer_json(const std::string& path);
+// Reads a SentencePiece `tokenizer.model` (protobuf ModelProto; BPE models only: unigram models are
+// `unsupported`). Pieces, scores and types map one to one onto GGUF's; special ids from the trainer spec.
+Result<Vocab> vocab_from_sentencepiece_model(const std::string& path);
+Result<Vocab> vocab_from_sentencepiece_bytes(const uint8_t* data, size_t size);
 // Sets vocab.eot, when it is unset, from the text of a known end-of-turn token (<|eot_id|>, <|im_end|>,
 // <|end|>, <end_of_turn>, <|endoftext|>, first found wins), as llama.cpp's loader does.
 void detect_eot(Vocab& vocab);

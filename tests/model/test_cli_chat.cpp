@@ -141,7 +141,6 @@ TEST(CliTokenize, SpecialTokensOnlyWithSpecial) {
 TEST(CliTokenize, ClearErrors) {
   REQUIRE_CLI();
   const std::string vocab = test::fixture("tokenizers/llama-spm/ggml-vocab-llama-spm.gguf");
-  const std::string json = test::fixture("tokenizers/llama3/tokenizer.json");
   BITNET_REQUIRE_FIXTURE(vocab);
   CliResult none = run_cli("tokenize --text hi");
   EXPECT_EQ(none.code, 1);
@@ -152,11 +151,21 @@ TEST(CliTokenize, ClearErrors) {
   CliResult junk = run_cli("detokenize --tokenizer " + vocab + " --ids '1 two'");
   EXPECT_EQ(junk.code, 1);
   EXPECT_NE(junk.err.find("two"), std::string::npos) << junk.err;
-  if (test::file_exists(json)) {
-    CliResult j = run_cli("tokenize --tokenizer " + json + " --text hi");
-    EXPECT_EQ(j.code, 1);
-    EXPECT_NE(j.err.find("not supported yet"), std::string::npos) << j.err;
-  }
+}
+
+TEST(CliTokenize, TokenizerJsonAndSentencePieceModelFiles) {
+  REQUIRE_CLI();
+  const std::string json = test::fixture("tokenizers/llama3/tokenizer.json");
+  const std::string model = test::fixture("stories260k/tok512.model");
+  BITNET_REQUIRE_FIXTURE(json);
+  BITNET_REQUIRE_FIXTURE(model);
+  // the first case of tokenizers/llama3/cases.inp/.out
+  CliResult j = run_cli("tokenize --tokenizer " + json + " --no-bos", "ied 4 \u00bd months");
+  EXPECT_EQ(j.code, 0) << j.err;
+  EXPECT_EQ(j.out, "1142 220 19 220 27154 4038\n");
+  CliResult m = run_cli("tokenize --tokenizer " + model + " --text 'Once upon a time'");
+  EXPECT_EQ(m.code, 0) << m.err;
+  EXPECT_EQ(m.out, "1 403 407 261 378\n");
 }
 
 struct TurnStats {

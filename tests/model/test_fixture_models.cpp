@@ -90,6 +90,20 @@ TEST(ModelStories260K, ConvertedBinGreedy200MatchesLlama2c) {
                       test::fixture("stories260k/expected_greedy_200.txt"), 200);
 }
 
+TEST(ModelStories260K, ConvertedWithSentencePieceModelTokenizer) {
+  const std::string bin = test::fixture("stories260k/stories260K.bin");
+  const std::string tok = test::fixture("stories260k/tok512.model");
+  BITNET_REQUIRE_FIXTURE(bin);
+  BITNET_REQUIRE_FIXTURE(tok);
+  const std::string out = test::temp_dir() + "/stories260K.gguf";
+  Status s = convert_llama2c("llama2c", bin, tok, out);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  auto m = load_or_die(out);
+  ASSERT_NE(m, nullptr);
+  expect_greedy_story(*m, test::fixture("stories260k/expected_greedy_200.ids"),
+                      test::fixture("stories260k/expected_greedy_200.txt"), 200);
+}
+
 TEST(ModelTinyStoriesTernary, ConvertedGreedy150MatchesReference) {
   const std::string bin = test::fixture("tinystories-ternary/bit_model_3M.bin");
   const std::string tok = test::fixture("tinystories-ternary/tok512.bin");
