@@ -62,11 +62,13 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w.codes.data() + r * w.row_bytes();
     const float* ws = w.scales.data() + r * groups;
-    for (int64_t t0 = 0; t0 < n; t0 += kTile) {
+    for (int64_t t0 = 0; t0 < n;) {
+      // tiles of kTile tokens; the remainder (and generation's single token) one token at a time
+      const int nt = n - t0 >= kTile ? kTile : 1;
       int64_t tok[kTile];
       const int8_t* p[kTile];
-      for (int i = 0; i < kTile; ++i) {
-        tok[i] = t0 + i < n ? t0 + i : n - 1;
+      for (int i = 0; i < nt; ++i) {
+        tok[i] = t0 + i;
         p[i] = a.perm.data() + tok[i] * cols;
       }
       for (int64_t g = 0; g < groups; ++g) {
@@ -74,18 +76,19 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
         int32x4_t acc[kTile] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
         for (int64_t c = gb; c < ge_full; c += 128) {
           const uint8x16_t v0 = vld1q_u8(row + c / 4), v1 = vld1q_u8(row + c / 4 + 16);
-          for (int i = 0; i < kTile; ++i) acc[i] = block_dot<kDot>(acc[i], v0, v1, p[i] + c);
+          for (int i = 0; i < nt; ++i) acc[i] = block_dot<kDot>(acc[i], v0, v1, p[i] + c);
         }
         const int64_t tail_begin = gb > full ? gb : full;
-        for (int i = 0; i < kTile; ++i) {
+        for (int i = 0; i < nt; ++i) {
           int32_t s = vaddvq_s32(acc[i]);
           if (tail_begin < gb + group) s += tail_code_dot(row, a.qa.q.data() + tok[i] * cols, tail_begin, gb + group);
           idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
         }
       }
-      for (int i = 0; i < kTile && t0 + i < n; ++i)
+      for (int i = 0; i < nt; ++i)
         y[(t0 + i) * y_stride + r] =
             ternary_epilogue(a.qa.rule, idot[i], groups, ws, a.qa.scales.data() + (t0 + i) * at_stride);
+      t0 += nt;
     }
   }
 }
