@@ -2,6 +2,7 @@
 // so a pool of N threads uses N-1 workers. No allocation per call.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -35,8 +36,11 @@ class ThreadPool {
   std::condition_variable done_cv_;
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
   int64_t job_n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  // Bumped (under mu_) for every job. Workers spin on it briefly before sleeping, and the caller spins on
+  // pending_, because a forward pass issues hundreds of short jobs per token and a sleep/wake round trip
+  // per job costs tens of microseconds.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stop_ = false;
 };
 
