@@ -5,6 +5,7 @@
 #include <exception>
 #include <new>
 
+#include "api/guarded.hpp"
 #include "bitnet/bitnet.hpp"
 #include "core/cpu_features.hpp"
 #include "core/thread_pool.hpp"
@@ -25,16 +26,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-template <class F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return out_of_range("out of memory");
-  } catch (const std::exception& e) {
-    return internal_error(std::string("unexpected exception: ") + e.what());
-  }
-}
 }  // namespace
 
 struct Model::Impl {

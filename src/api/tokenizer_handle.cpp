@@ -2,6 +2,7 @@
 #include <exception>
 #include <new>
 
+#include "api/guarded.hpp"
 #include "bitnet/tokenizer.hpp"
 #include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -11,17 +12,6 @@ namespace {
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-template <class F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return out_of_range("out of memory");
-  } catch (const std::exception& e) {
-    return internal_error(std::string("unexpected exception: ") + e.what());
-  }
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ struct BigramLess {
 
 }  // namespace
 
-SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
+SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)), splitter_(vocab_) {
   const Vocab& v = vocab_;
   const int32_t n = v.size();
   ids_.reserve(static_cast<size_t>(n));
@@ -91,14 +91,7 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {
       default:  // control, unknown, unused, undefined: nothing unless rendered as special
         break;
     }
-    if (has_type(v, id, TokenType::kControl) || has_type(v, id, TokenType::kUserDefined) ||
-        has_type(v, id, TokenType::kUnknown)) {
-      if (!text.empty()) specials_.push_back(id);  // an empty text would match everywhere
-    }
   }
-  // Longest first so that a special token containing another is matched whole; ties by id for determinism.
-  std::stable_sort(specials_.begin(), specials_.end(),
-                   [&](int32_t a, int32_t b) { return v.tokens[a].size() > v.tokens[b].size(); });
 
   constexpr const char* kHex = "0123456789ABCDEF";  // llama.cpp writes byte tokens in upper case
   for (int b = 0; b < 256; ++b) {
@@ -120,38 +113,6 @@ std::string SpmTokenizer::token_to_piece(int32_t id, bool render_special) const 
     return render_special ? vocab_.tokens[id] : std::string();
   }
   return pieces_[id];
-}
-
-// Splits the text around special tokens, one special token at a time (longest first), as llama.cpp's
-// tokenizer_st_partition does. User-defined tokens are always split out; control and unknown ones only
-// when parse_special.
-std::vector<SpmTokenizer::Fragment> SpmTokenizer::partition(std::string_view text, bool parse_special) const {
-  std::vector<Fragment> frags{{-1, 0, text.size()}};
-  std::vector<Fragment> next;
-  for (const int32_t id : specials_) {
-    if (!parse_special && !has_type(vocab_, id, TokenType::kUserDefined)) continue;
-    const std::string& special = vocab_.tokens[id];
-    next.clear();
-    for (const Fragment& f : frags) {
-      if (f.token >= 0) {
-        next.push_back(f);
-        continue;
-      }
-      const size_t end = f.start + f.len;
-      const std::string_view window = text.substr(0, end);
-      size_t pos = f.start;
-      while (pos < end) {
-        const size_t match = window.find(special, pos);
-        if (match == std::string_view::npos) break;
-        if (match > pos) next.push_back({-1, pos, match - pos});
-        next.push_back({id, match, special.size()});
-        pos = match + special.size();
-      }
-      if (pos < end) next.push_back({-1, pos, end - pos});
-    }
-    frags.swap(next);
-  }
-  return frags;
 }
 
 Status SpmTokenizer::encode_escaped(std::string_view text, std::vector<int32_t>& out) const {
@@ -224,7 +185,7 @@ Result<std::vector<int32_t>> SpmTokenizer::encode(std::string_view text, bool ad
   // special token, so "<s>Hello" encodes "Hello" as " Hello".
   bool prev_special = true;
   std::string escaped;
-  for (const Fragment& f : partition(text, parse_special)) {
+  for (const Fragment& f : splitter_.split(text, parse_special)) {
     if (f.token >= 0) {
       out.push_back(f.token);
       prev_special = true;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/special_split.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
@@ -24,25 +25,19 @@ class SpmTokenizer final : public Tokenizer {
   std::string token_to_piece(int32_t id, bool render_special) const override;
 
  private:
-  struct Fragment {
-    int32_t token;  // >= 0: a special token matched in the text; -1: raw text [start, start + len)
-    size_t start;
-    size_t len;
-  };
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
   int32_t find_token(std::string_view text) const;
-  std::vector<Fragment> partition(std::string_view text, bool parse_special) const;
   // Encodes one raw fragment whose spaces are already "▁" (and which carries its space prefix, if any).
   Status encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
 
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;
   std::array<int32_t, 256> byte_ids_{};  // byte fallback: <0xNN>, else the one-byte token, else unk, else -1
   std::vector<std::string> pieces_;      // what each id decodes to ("" for control/unknown/unused)
-  std::vector<int32_t> specials_;        // control, user-defined and unknown ids, longest text first
+  SpecialSplitter splitter_;             // special-token text in the input (refers to vocab_)
 };
 
 }  // namespace bitnet

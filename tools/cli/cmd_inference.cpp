@@ -16,13 +16,7 @@ struct InferenceArgs {
   std::string prompt;
   std::string prompt_ids;
   int n_predict = 128;
-  float temperature = 0.8f;
-  int top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  int repeat_last_n = 64;
-  int64_t seed = -1;
+  SamplingArgs sampling;
   int threads = 0;
   int ctx_size = 0;
   bool json = false;
@@ -41,13 +35,7 @@ int run_inference(const InferenceArgs& a) {
 
   GenerationConfig cfg;
   cfg.max_tokens = a.n_predict;
-  cfg.temperature = a.temperature;
-  cfg.top_k = a.top_k;
-  cfg.top_p = a.top_p;
-  cfg.min_p = a.min_p;
-  cfg.repeat_penalty = a.repeat_penalty;
-  cfg.repeat_last_n = a.repeat_last_n;
-  cfg.seed = a.seed >= 0 ? static_cast<uint64_t>(a.seed) : std::random_device{}();
+  apply_sampling(a.sampling, cfg);
   cfg.add_bos = !a.no_bos;
   cfg.parse_special = a.special;
   cfg.stop_at_eos = !a.ignore_eos;
@@ -114,26 +102,7 @@ void add_inference(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sub->add_option("--temperature,--temp", a->temperature, "Sampling temperature; 0 = greedy")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub->add_option("--top-k", a->top_k, "Keep the k most likely tokens; 0 = off")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub->add_option("--top-p", a->top_p, "Nucleus sampling mass; 1 = off")
-      ->check(CLI::Range(0.0f, 1.0f))
-      ->capture_default_str();
-  sub->add_option("--min-p", a->min_p, "Drop tokens below min-p x the top probability; 0 = off")
-      ->check(CLI::Range(0.0f, 1.0f))
-      ->capture_default_str();
-  sub->add_option("--repeat-penalty", a->repeat_penalty, "Penalty for recently seen tokens; 1 = off")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  sub->add_option("--repeat-last-n", a->repeat_last_n, "How many recent tokens the penalty considers")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  sub->add_option("-s,--seed", a->seed, "Random seed (default: random); same seed, same output")
-      ->check(CLI::NonNegativeNumber);
+  add_sampling_options(sub, a->sampling);
   sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);

@@ -45,7 +45,8 @@ void add_model(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::IsMember({"llama2c", "bitllama2c"}))
       ->capture_default_str();
   conv->add_option("input", a->in, "Input checkpoint (.bin)")->required()->check(CLI::ExistingFile);
-  conv->add_option("--tokenizer", a->tokenizer, "Tokenizer: llama2.c tokenizer file (tok512.bin format) or SentencePiece tokenizer.model")
+  conv->add_option("--tokenizer", a->tokenizer,
+                   "Tokenizer: llama2.c tokenizer file (tok512.bin format) or SentencePiece tokenizer.model")
       ->required()
       ->check(CLI::ExistingFile);
   conv->add_option("output", a->out, "Output GGUF file")->required();

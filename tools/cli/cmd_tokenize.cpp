@@ -42,7 +42,8 @@ void add_source_options(CLI::App* sub, TokenizerSource& src) {
   CLI::Option* m =
       sub->add_option("-m,--model", src.model, "Model file (GGUF): use its tokenizer")->check(CLI::ExistingFile);
   CLI::Option* t = sub->add_option("--tokenizer", src.tokenizer,
-                                   "Tokenizer file: Hugging Face tokenizer.json, SentencePiece tokenizer.model, or a GGUF (model or vocabulary-only)")
+                                   "Tokenizer file: Hugging Face tokenizer.json, SentencePiece tokenizer.model, or a "
+                                   "GGUF (model or vocabulary-only)")
                        ->check(CLI::ExistingFile);
   m->excludes(t);
 }

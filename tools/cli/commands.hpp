@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bitnet/bitnet.hpp"
+
 namespace bitnet::cli {
 
 // A registered subcommand: run() is called when it was the one parsed; returns the exit code.
@@ -22,6 +24,19 @@ void add_tokenize(CLI::App& app, std::vector<Command>& out);  // tokenize, detok
 void add_chat(CLI::App& app, std::vector<Command>& out);
 void add_model_synth(CLI::App& model, std::vector<Command>& out);
 void add_bench(CLI::App& app, std::vector<Command>& out);
+
+// Sampling flags shared by inference and chat (defaults as GenerationConfig's; seed -1 = random).
+struct SamplingArgs {
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  int64_t seed = -1;
+};
+void add_sampling_options(CLI::App* sub, SamplingArgs& s);
+void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg);
 
 // Prints "error: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);
