@@ -21,17 +21,19 @@ struct LoadOptions {
 };
 
 struct GenerationConfig {
-  int max_tokens = 128;         // tokens to generate at most (-n)
-  float temperature = 0.8f;     // 0: greedy
-  int top_k = 40;               // 0: off
-  float top_p = 0.95f;          // 1: off
-  float min_p = 0.05f;          // 0: off
-  float repeat_penalty = 1.0f;  // 1: off
-  int repeat_last_n = 64;
-  uint64_t seed = 0;           // same seed, same prompt, same settings: same output
-  bool add_bos = true;         // prepend BOS to a text prompt (when the model's vocabulary has one)
-  bool parse_special = false;  // recognise special-token text ("<s>") in the prompt
-  bool stop_at_eos = true;     // stop at end-of-generation tokens
+  int max_tokens = 128;            // tokens to generate at most (-n)
+  float temperature = 0.8f;        // 0: greedy
+  int top_k = 40;                  // 0: off
+  float top_p = 0.95f;             // 1: off
+  float min_p = 0.05f;             // 0: off
+  float repeat_penalty = 1.0f;     // 1: off
+  int repeat_last_n = 64;          // tokens the penalties look back over (prompt included)
+  float presence_penalty = 0.0f;   // 0: off; OpenAI's rule: logit -= presence for every token seen
+  float frequency_penalty = 0.0f;  // 0: off; OpenAI's rule: logit -= frequency * times seen
+  uint64_t seed = 0;               // same seed, same prompt, same settings: same output
+  bool add_bos = true;             // prepend BOS to a text prompt (when the model's vocabulary has one)
+  bool parse_special = false;      // recognise special-token text ("<s>") in the prompt
+  bool stop_at_eos = true;         // stop at end-of-generation tokens
 };
 
 struct GenerationResult {
@@ -62,9 +64,44 @@ struct ModelInfo {
   double rope_theta = 0;
   int n_ctx = 0;  // the context this instance was loaded with
   int n_threads = 0;
-  std::string weight_type;    // the type of the attention/FFN weights, e.g. "I2_S"
-  std::string chat_template;  // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
+  std::string weight_type;     // the type of the attention/FFN weights, e.g. "I2_S"
+  std::string chat_template;   // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
   std::string isa = "scalar";  // the kernels in use: scalar, avx2, avx512-vnni, neon, neon-dotprod
+};
+
+class Model;
+
+// One sequence of batched generation (Model::new_sequence): its own KV cache, sampler and streaming text
+// decoder. It must not outlive its Model, and is used from the thread that drives the Model.
+class Sequence {
+ public:
+  ~Sequence();
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+
+  int64_t n_ctx() const;   // positions its KV cache holds
+  int64_t n_past() const;  // positions filled
+  // Starts over: empties the KV cache and sets the sampler up from cfg (temperature, top_k/p, min_p, penalties,
+  // seed); `prompt` is recorded for the penalties, and text decoding starts after it.
+  void reset(const GenerationConfig& cfg, const std::vector<int32_t>& prompt);
+  // Picks the next token from this sequence's logits row ([n_vocab]) and records it for the penalties.
+  int32_t sample(const float* logits);
+  // The text a generated token adds: only complete UTF-8 (a split character comes with a later token).
+  std::string push_text(int32_t id);
+  std::string flush_text();  // whatever text is still held back
+  bool is_end_of_generation(int32_t id) const;
+
+ private:
+  friend class Model;
+  Sequence();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Tokens to append to one sequence (at its n_past) in a batched evaluation.
+struct BatchItem {
+  Sequence* sequence = nullptr;
+  std::vector<int32_t> tokens;
 };
 
 class Model {
@@ -103,6 +140,18 @@ class Model {
   const std::vector<int32_t>& context_tokens() const;
   // Empties the context (the next generate_continue starts from nothing).
   void clear_context();
+
+  // Continuous batching. new_sequence: a sequence with its own KV cache of n_ctx positions (0: this model's
+  // context; no more than it). decode_batch: one forward pass over the tokens of all items (every weight read
+  // once for all of them; attention per sequence), appending them to their sequences' caches. Returns the
+  // logits of each item's last token, [items.size()][n_vocab]. Each row equals, bit for bit, what the same
+  // sequence gives evaluated alone (activations are quantized per token; no arithmetic mixes rows). On an error
+  // no sequence advances. Neither touches the single-sequence context of generate()/evaluate().
+  Result<std::unique_ptr<Sequence>> new_sequence(int n_ctx = 0);
+  Result<std::vector<float>> decode_batch(const std::vector<BatchItem>& items);
+
+  // tokenize, detokenize and apply_chat_template only read the tokenizer: they may run on other threads while
+  // one thread drives generation or decode_batch.
 
   // Renders a conversation with a chat template. template_name: "bitnet", "llama3", "llama2" or "chatml", or a
   // Jinja template string to recognise; empty: the model's own tokenizer.chat_template (an error if it has

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "api/guarded.hpp"
+#include "api/model_impl.hpp"
 #include "bitnet/bitnet.hpp"
 #include "core/cpu_features.hpp"
 #include "core/thread_pool.hpp"
@@ -27,32 +28,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 }  // namespace
-
-struct Model::Impl {
-  std::unique_ptr<gguf::File> file;
-  std::unique_ptr<model::Weights> weights;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<model::Forward> forward;
-  ModelInfo info;
-  double load_ms = 0;
-  // The tokens of the current context. Every one but possibly the last is in the KV cache: a token generated
-  // last is evaluated by the next call that continues (so n_past is context.size() or context.size() - 1).
-  std::vector<int32_t> context;
-
-  void reset_context() {
-    forward->truncate(0);
-    context.clear();
-  }
-  // The context tokens not yet in the KV cache, followed by `ids`: what a continuing call must evaluate.
-  std::vector<int32_t> pending_plus(const std::vector<int32_t>& ids) const {
-    std::vector<int32_t> out(context.begin() + forward->n_past(), context.end());
-    out.insert(out.end(), ids.begin(), ids.end());
-    return out;
-  }
-  Result<GenerationResult> run(const std::vector<int32_t>& new_ids, bool fresh, const GenerationConfig& cfg,
-                               const TokenCallback& on_token);
-};
 
 Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::~Model() = default;
@@ -216,15 +191,7 @@ Result<GenerationResult> Model::Impl::run(const std::vector<int32_t>& new_ids, b
   GenerationResult res;
   res.prompt_tokens = new_ids;
   res.load_ms = load_ms;
-  inference::SamplerParams sp;
-  sp.temperature = cfg.temperature;
-  sp.top_k = cfg.top_k;
-  sp.top_p = cfg.top_p;
-  sp.min_p = cfg.min_p;
-  sp.repeat_penalty = cfg.repeat_penalty;
-  sp.repeat_last_n = cfg.repeat_last_n;
-  sp.seed = cfg.seed;
-  inference::Sampler sampler(sp);
+  inference::Sampler sampler(sampler_params(cfg));
   for (int32_t id : context) sampler.accept(id);
   for (int32_t id : new_ids) sampler.accept(id);
 

@@ -18,6 +18,21 @@ void apply_repeat_penalty(std::vector<float>& logits, const std::deque<int32_t>&
   }
 }
 
+void apply_presence_frequency_penalty(std::vector<float>& logits, const std::deque<int32_t>& recent, float presence,
+                                      float frequency) {
+  if (presence == 0.0f && frequency == 0.0f) return;
+  std::vector<int32_t> seen(recent.begin(), recent.end());
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size();) {
+    size_t j = i;
+    while (j < seen.size() && seen[j] == seen[i]) ++j;
+    const int32_t id = seen[i];
+    if (id >= 0 && static_cast<size_t>(id) < logits.size())
+      logits[static_cast<size_t>(id)] -= presence + frequency * static_cast<float>(j - i);
+    i = j;
+  }
+}
+
 void sort_and_top_k(std::vector<Candidate>& c, int k) {
   auto by_logit = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
@@ -83,6 +98,7 @@ void Sampler::accept(int32_t id) {
 
 int32_t Sampler::sample(std::vector<float>& logits) {
   apply_repeat_penalty(logits, recent_, params_.repeat_penalty);
+  apply_presence_frequency_penalty(logits, recent_, params_.presence_penalty, params_.frequency_penalty);
   if (params_.temperature <= 0.0f) return argmax(logits.data(), static_cast<int64_t>(logits.size()));
   cand_.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) cand_[i] = {static_cast<int32_t>(i), logits[i], 0.0f};

@@ -16,11 +16,9 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
       pool_(pool),
       n_ctx_(n_ctx),
       kv_dim_(weights.hp.head_dim * weights.hp.n_head_kv),
+      own_(weights.hp, n_ctx),
       kernel_(&kernels::ternary_kernel(active_isa())) {
   const HParams& hp = w_.hp;
-  const size_t cache = static_cast<size_t>(hp.n_layer * n_ctx_ * kv_dim_);
-  k_cache_.assign(cache, 0.0f);
-  v_cache_.assign(cache, 0.0f);
   // RoPE angles in double: pos * theta^(-2i/d), then cos/sin rounded once to float.
   const int64_t half = hp.rope_dim / 2;
   rope_cos_.resize(static_cast<size_t>(n_ctx_ * half));
@@ -37,7 +35,7 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
   row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
 }
 
-void Forward::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
+void Forward::truncate(int64_t n) { own_.truncate(n); }
 
 void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const {
   for (int64_t t = 0; t < n; ++t) {
@@ -93,13 +91,14 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
   return Status::Ok();
 }
 
-void Forward::rope(float* x, int64_t n, int64_t n_heads, int64_t pos0) const {
+// Rotates each token's heads by the angle of its own position (pos_of_).
+void Forward::rope(float* x, int64_t n, int64_t n_heads) const {
   const int64_t hd = w_.hp.head_dim;
   const int64_t half = w_.hp.rope_dim / 2;
   const bool neox = w_.arch->rope == RopeStyle::kNeox;
   for (int64_t t = 0; t < n; ++t) {
-    const float* c = rope_cos_.data() + (pos0 + t) * half;
-    const float* s = rope_sin_.data() + (pos0 + t) * half;
+    const float* c = rope_cos_.data() + pos_of_[static_cast<size_t>(t)] * half;
+    const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * hd;
       for (int64_t i = 0; i < half; ++i) {
@@ -113,19 +112,22 @@ void Forward::rope(float* x, int64_t n, int64_t n_heads, int64_t pos0) const {
   }
 }
 
-void Forward::attention(int64_t layer, int64_t n, int64_t pos0) {
+// Each token attends to positions 0..its own of its own sequence's cache (causal within the batch too: a
+// sequence's earlier tokens in this batch were written to the cache before attention runs).
+void Forward::attention(int64_t layer, int64_t n) {
   const HParams& hp = w_.hp;
   const int64_t hd = hp.head_dim;
   const int64_t group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const float* kc = k_cache_.data() + layer * n_ctx_ * kv_dim_;
-  const float* vc = v_cache_.data() + layer * n_ctx_ * kv_dim_;
   att_.resize(static_cast<size_t>(n * hp.n_embd));
   pool_.parallel_for(n * hp.n_head, [&](int64_t b, int64_t e, int thread) {
     float* sc = scores_.data() + static_cast<size_t>(thread) * n_ctx_;
     for (int64_t job = b; job < e; ++job) {
       const int64_t t = job / hp.n_head, h = job % hp.n_head, kvh = h / group;
-      const int64_t last = pos0 + t;  // causal: attend to positions 0..last
+      const int64_t last = pos_of_[static_cast<size_t>(t)];  // causal: attend to positions 0..last
+      const KvCache& cache = *cache_of_[static_cast<size_t>(t)];
+      const float* kc = cache.k(layer, 0);
+      const float* vc = cache.v(layer, 0);
       const float* q = q_.data() + (t * hp.n_head + h) * hd;
       float max = -INFINITY;
       for (int64_t j = 0; j <= last; ++j) {
@@ -150,16 +152,43 @@ void Forward::attention(int64_t layer, int64_t n, int64_t pos0) {
 }
 
 Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits) {
+  if (n <= 0) return invalid_argument("no tokens to evaluate");
+  if (own_.n_past() + n > n_ctx_)
+    return out_of_range("context is full: " + std::to_string(own_.n_past()) + " + " + std::to_string(n) +
+                        " tokens exceed the context size " + std::to_string(n_ctx_));
+  own_batch_.resize(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) own_batch_[static_cast<size_t>(t)] = {tokens[t], &own_, all_logits || t == n - 1};
+  return eval_batch(own_batch_.data(), n, logits);
+}
+
+Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits) {
   const HParams& hp = w_.hp;
   if (n <= 0) return invalid_argument("no tokens to evaluate");
-  if (n_past_ + n > n_ctx_)
-    return out_of_range("context is full: " + std::to_string(n_past_) + " + " + std::to_string(n) +
-                        " tokens exceed the context size " + std::to_string(n_ctx_));
-  for (int64_t t = 0; t < n; ++t)
-    if (tokens[t] < 0 || tokens[t] >= hp.n_vocab)
-      return out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary (0.." +
+  // Positions: each token takes the next free one of its cache (ends_ counts per cache, batches are small).
+  cache_of_.resize(static_cast<size_t>(n));
+  pos_of_.resize(static_cast<size_t>(n));
+  ends_.clear();
+  logit_rows_.clear();
+  for (int64_t t = 0; t < n; ++t) {
+    const BatchToken& b = batch[t];
+    if (b.cache == nullptr) return invalid_argument("a batch token has no KV cache");
+    if (b.cache->n_ctx() > n_ctx_)
+      return invalid_argument("a KV cache of " + std::to_string(b.cache->n_ctx()) +
+                              " positions is larger than the model's context of " + std::to_string(n_ctx_));
+    if (b.token < 0 || b.token >= hp.n_vocab)
+      return out_of_range("token id " + std::to_string(b.token) + " is outside the vocabulary (0.." +
                           std::to_string(hp.n_vocab - 1) + ")");
-  const int64_t d = hp.n_embd, pos0 = n_past_;
+    auto it = std::find_if(ends_.begin(), ends_.end(), [&](const auto& e) { return e.first == b.cache; });
+    if (it == ends_.end()) it = ends_.insert(ends_.end(), {b.cache, b.cache->n_past()});
+    if (it->second >= b.cache->n_ctx())
+      return out_of_range("context is full: " + std::to_string(b.cache->n_past()) + " + " +
+                          std::to_string(it->second - b.cache->n_past() + 1) + " tokens exceed the context size " +
+                          std::to_string(b.cache->n_ctx()));
+    cache_of_[static_cast<size_t>(t)] = b.cache;
+    pos_of_[static_cast<size_t>(t)] = it->second++;
+    if (b.logits) logit_rows_.push_back(t);
+  }
+  const int64_t d = hp.n_embd;
   auto grow = [](std::vector<float>& v, int64_t size) {
     if (v.size() < static_cast<size_t>(size)) v.resize(static_cast<size_t>(size));
   };
@@ -172,8 +201,8 @@ Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vec
   grow(ffb_, n * hp.n_ff);
 
   for (int64_t t = 0; t < n; ++t)
-    BITNET_RETURN_IF_ERROR(
-        quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, tokens[t], 1, x_.data() + t * d));
+    BITNET_RETURN_IF_ERROR(quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, batch[t].token,
+                                                  1, x_.data() + t * d));
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const Layer& L = w_.layers[static_cast<size_t>(l)];
@@ -186,13 +215,15 @@ Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vec
     BITNET_RETURN_IF_ERROR(linear(L.wq, in, n, q_.data()));
     BITNET_RETURN_IF_ERROR(linear(L.wk, in, n, k_.data()));
     BITNET_RETURN_IF_ERROR(linear(L.wv, in, n, v_.data()));
-    rope(q_.data(), n, hp.n_head, pos0);
-    rope(k_.data(), n, hp.n_head_kv, pos0);
-    float* kc = k_cache_.data() + (l * n_ctx_ + pos0) * kv_dim_;
-    float* vc = v_cache_.data() + (l * n_ctx_ + pos0) * kv_dim_;
-    std::copy(k_.begin(), k_.begin() + n * kv_dim_, kc);
-    std::copy(v_.begin(), v_.begin() + n * kv_dim_, vc);
-    attention(l, n, pos0);
+    rope(q_.data(), n, hp.n_head);
+    rope(k_.data(), n, hp.n_head_kv);
+    for (int64_t t = 0; t < n; ++t) {
+      KvCache& cache = *cache_of_[static_cast<size_t>(t)];
+      const int64_t pos = pos_of_[static_cast<size_t>(t)];
+      std::copy_n(k_.data() + t * kv_dim_, kv_dim_, cache.k(l, pos));
+      std::copy_n(v_.data() + t * kv_dim_, kv_dim_, cache.v(l, pos));
+    }
+    attention(l, n);
     const float* att = att_.data();
     if (!L.attn_sub_norm.empty()) {
       rms_norm(att_.data(), L.attn_sub_norm, n, d, h_.data());
@@ -227,12 +258,13 @@ Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vec
     for (int64_t i = 0; i < n * d; ++i) x_[i] += q_[i];
   }
 
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t rows = n - first;
-  rms_norm(x_.data() + first * d, w_.output_norm, rows, d, h_.data());
+  // The head runs over the wanted rows only (gathered; per-row results do not depend on which rows come along).
+  const int64_t rows = static_cast<int64_t>(logit_rows_.size());
+  for (int64_t r = 0; r < rows; ++r)
+    rms_norm(x_.data() + logit_rows_[static_cast<size_t>(r)] * d, w_.output_norm, 1, d, h_.data() + r * d);
   logits.resize(static_cast<size_t>(rows * hp.n_vocab));
-  BITNET_RETURN_IF_ERROR(linear(w_.output, h_.data(), rows, logits.data()));
-  n_past_ += n;
+  if (rows > 0) BITNET_RETURN_IF_ERROR(linear(w_.output, h_.data(), rows, logits.data()));
+  for (const auto& [cache, end] : ends_) cache->set_n_past(end);
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 // The forward pass of every supported architecture, built from shared blocks (norm, attention, FFN) and
-// driven by the ArchSpec flags. Owns the KV cache and the scratch buffers of one sequence.
+// driven by the ArchSpec flags. Owns the scratch buffers and the KV cache of its own sequence; eval_batch also
+// runs tokens of several sequences together, each against its own KvCache.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,18 @@
 #include "bitnet/status.hpp"
 #include "core/thread_pool.hpp"
 #include "kernels/ternary.hpp"
+#include "model/kv_cache.hpp"
 #include "model/weights.hpp"
 
 namespace bitnet::model {
+
+// One token of a batch: it goes to the next free position of `cache` (positions are assigned in batch order,
+// so a sequence's tokens must appear in the order they are in the text); `logits`: produce its logits row.
+struct BatchToken {
+  int32_t token;
+  KvCache* cache;
+  bool logits;
+};
 
 class Forward {
  public:
@@ -19,32 +29,43 @@ class Forward {
   Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool);
 
   int64_t n_ctx() const { return n_ctx_; }
-  int64_t n_past() const { return n_past_; }
+  int64_t n_past() const { return own_.n_past(); }
   IsaLevel isa() const { return kernel_->isa; }
   // Forget everything from position `n` on (n <= n_past()).
   void truncate(int64_t n);
+  const HParams& hparams() const { return w_.hp; }
 
   // Runs `n` tokens at positions [n_past, n_past + n) as one batch, appending their keys and values to the
   // cache. logits: all_logits ? [n][n_vocab] : [n_vocab] for the last token.
   Status eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits);
 
+  // Runs the tokens of one or more sequences as one batch: every linear layer over all rows at once (each
+  // weight read once per batch), attention per token against its own cache. Every cache must hold at most
+  // n_ctx() positions. logits: [rows with logits set][n_vocab], in batch order. On an error before the pass
+  // starts nothing changes; a failure inside the pass leaves the touched caches' new positions unset.
+  Status eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits);
+
  private:
   Status linear(const Linear& l, const float* x, int64_t n, float* y);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
-  void rope(float* x, int64_t n, int64_t n_heads, int64_t pos0) const;
-  void attention(int64_t layer, int64_t n, int64_t pos0);
+  void rope(float* x, int64_t n, int64_t n_heads) const;
+  void attention(int64_t layer, int64_t n);
 
   const Weights& w_;
   ThreadPool& pool_;
   int64_t n_ctx_;
-  int64_t n_past_ = 0;
   int64_t kv_dim_;
-  std::vector<float> k_cache_, v_cache_;    // [layer][n_ctx][kv_dim]
+  KvCache own_;                             // the cache of eval()'s single sequence
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
   // scratch, grown on demand
   std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, tmp_;
-  std::vector<float> scores_;       // [threads][n_ctx]
-  std::vector<float> row_scratch_;  // [threads][max row length]
+  std::vector<float> scores_;                       // [threads][n_ctx]
+  std::vector<float> row_scratch_;                  // [threads][max row length]
+  std::vector<BatchToken> own_batch_;               // eval()'s tokens as a batch
+  std::vector<KvCache*> cache_of_;                  // per batch token: its cache
+  std::vector<int64_t> pos_of_;                     // per batch token: its position in that cache
+  std::vector<std::pair<KvCache*, int64_t>> ends_;  // per cache in the batch: its n_past after the batch
+  std::vector<int64_t> logit_rows_;                 // batch rows whose logits are wanted
   kernels::PreparedActs acts_;
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };

@@ -51,6 +51,39 @@ TEST(Sampler, RepeatPenaltyFollowsLlamaCppRule) {
   EXPECT_FLOAT_EQ(logits[2], 1.0f);
 }
 
+TEST(Sampler, PresencePenaltySubtractsOncePerSeenToken) {
+  std::vector<float> logits = {2.0f, -2.0f, 1.0f};
+  std::deque<int32_t> recent = {0, 1, 1, 7};  // 7 is outside the vocabulary: ignored
+  apply_presence_frequency_penalty(logits, recent, 0.5f, 0.0f);
+  EXPECT_FLOAT_EQ(logits[0], 1.5f);
+  EXPECT_FLOAT_EQ(logits[1], -2.5f);  // once, although seen twice
+  EXPECT_FLOAT_EQ(logits[2], 1.0f);   // unseen: unchanged
+}
+
+TEST(Sampler, FrequencyPenaltySubtractsPerOccurrence) {
+  std::vector<float> logits = {2.0f, -2.0f, 1.0f};
+  std::deque<int32_t> recent = {1, 0, 1, 1, -3};
+  apply_presence_frequency_penalty(logits, recent, 0.0f, 0.25f);
+  EXPECT_FLOAT_EQ(logits[0], 1.75f);
+  EXPECT_FLOAT_EQ(logits[1], -2.75f);  // three times
+  EXPECT_FLOAT_EQ(logits[2], 1.0f);
+  // Both together; negative values (OpenAI allows -2..2) encourage repetition.
+  std::vector<float> l2 = {0.0f, 0.0f};
+  apply_presence_frequency_penalty(l2, {1, 1}, -1.0f, 0.5f);
+  EXPECT_FLOAT_EQ(l2[0], 0.0f);
+  EXPECT_FLOAT_EQ(l2[1], 0.0f);  // -(-1 + 0.5 * 2)
+}
+
+TEST(Sampler, PenaltiesChangeTheGreedyChoice) {
+  SamplerParams p;
+  p.temperature = 0.0f;
+  p.presence_penalty = 1.0f;
+  Sampler s(p);
+  s.accept(1);
+  std::vector<float> logits = {0.1f, 5.0f, 4.5f};
+  EXPECT_EQ(s.sample(logits), 2);  // 5 - 1 < 4.5
+}
+
 TEST(Sampler, GreedyIsArgmax) {
   SamplerParams p;
   p.temperature = 0.0f;
