@@ -24,6 +24,7 @@ void add_tokenize(CLI::App& app, std::vector<Command>& out);  // tokenize, detok
 void add_chat(CLI::App& app, std::vector<Command>& out);
 void add_model_synth(CLI::App& model, std::vector<Command>& out);
 void add_bench(CLI::App& app, std::vector<Command>& out);
+void add_serve(CLI::App& app, std::vector<Command>& out);  // only when built with the server
 
 // Sampling flags shared by inference and chat (defaults as GenerationConfig's; seed -1 = random).
 struct SamplingArgs {

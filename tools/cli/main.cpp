@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   bitnet::cli::add_tokenize(app, commands);
   bitnet::cli::add_chat(app, commands);
   bitnet::cli::add_bench(app, commands);
+#ifdef BITNET_WITH_SERVER
+  bitnet::cli::add_serve(app, commands);
+#endif
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands)
     if (c.app->parsed()) return c.run();
