@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev libpcre2-dev
-  g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64)
+  libcpp-httplib-dev pkg-config g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -12,13 +12,21 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all build dependencies present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  # arm64 libraries for the aarch64 cross build (tested under qemu-user) come from Debian's multiarch archive.
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then $sudo dpkg --add-architecture arm64; fi
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "setup: installing ${missing[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-# arm64 libraries for the aarch64 cross build (tested under qemu-user) come from Debian's multiarch archive.
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then $sudo dpkg --add-architecture arm64; fi
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The official openai npm client, pinned by tests/server/package-lock.json, for the server's client test (node and
+# npm come with the machine: not from apt here, where a NodeSource node would conflict with Debian's npm).
+# Installed once; the test skips (visibly) where node_modules is absent.
+server_tests="$(dirname "$0")/../tests/server"
+if command -v npm > /dev/null && [ ! -f "$server_tests/node_modules/openai/package.json" ]; then
+  (cd "$server_tests" && npm ci --no-audit --no-fund --loglevel=error) || echo "setup: npm ci failed; the openai client test will skip"
+fi

@@ -110,6 +110,8 @@ Result<std::unique_ptr<Server>> Server::start(Model& model, const ServerOptions&
   return s;
 }
 
+void Server::hold_queue(bool on) { impl_->scheduler->hold(on); }
+
 void Server::stop() {
   Impl& im = *impl_;
   if (im.stopped) return;

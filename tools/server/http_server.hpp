@@ -24,6 +24,8 @@ class Server {
   Metrics& metrics();
   // Stops accepting, ends running and queued generations with an error event, joins every thread.
   void stop();
+  // Holds (or releases) admission of queued requests; running ones continue. For tests and draining.
+  void hold_queue(bool on);
 
  private:
   Server();

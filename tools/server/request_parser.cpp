@@ -197,6 +197,10 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(const std::st
     if (auto e = number(j, "presence_penalty", -2.0, 2.0, cfg.presence_penalty)) return *e;
     if (auto e = number(j, "frequency_penalty", -2.0, 2.0, cfg.frequency_penalty)) return *e;
     if (auto e = boolean(j, "stream", r.stream)) return *e;
+    // Not OpenAI's, llama.cpp server's: keep generating past end-of-sequence tokens (up to max_tokens).
+    bool ignore_eos = false;
+    if (auto e = boolean(j, "ignore_eos", ignore_eos)) return *e;
+    cfg.stop_at_eos = !ignore_eos;
     if (auto it = j.find("stream_options"); it != j.end() && !it->is_null()) {
       if (!it->is_object()) return bad_request("'stream_options' must be an object", "stream_options");
       if (auto e = boolean(*it, "include_usage", r.include_usage)) return *e;

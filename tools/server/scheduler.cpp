@@ -65,6 +65,14 @@ void Scheduler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Scheduler::hold(bool on) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = on;
+  }
+  cv_.notify_all();
+}
+
 Scheduler::Submit Scheduler::submit(std::unique_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -83,9 +91,9 @@ void Scheduler::loop() {
     std::vector<std::unique_ptr<Job>> incoming;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || (!queue_.empty() && !held_) || !active_.empty(); });
       if (stopping_) break;
-      while (!queue_.empty() && incoming.size() < free_slots_.size()) {
+      while (!held_ && !queue_.empty() && incoming.size() < free_slots_.size()) {
         incoming.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

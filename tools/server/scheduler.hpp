@@ -62,6 +62,8 @@ class Scheduler {
   enum class Submit { kAccepted, kQueueFull, kStopping };
   Submit submit(std::unique_ptr<Job> job);
   void stop();
+  // While held, queued jobs are not admitted (running ones go on): lets tests line jobs up deterministically.
+  void hold(bool on);
 
  private:
   struct Active;
@@ -82,6 +84,7 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Job>> queue_;
   bool stopping_ = false;
+  bool held_ = false;
   size_t idle_slots_ = 0;  // slots the next step will have free (the queue bound does not count jobs they take)
   std::thread thread_;
 };
