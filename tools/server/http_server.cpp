@@ -182,6 +182,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   job->prompt = std::move(r.prompt);
   job->cfg = r.cfg;
   job->stop = std::move(r.stop);
+  job->stream = r.stream;
   std::shared_ptr<JobChannel> channel = job->channel;
   switch (scheduler->submit(std::move(job))) {
     case Scheduler::Submit::kAccepted:

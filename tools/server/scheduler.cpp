@@ -33,6 +33,7 @@ struct Scheduler::Active {
   StopText stop;
   std::vector<int32_t> pending;  // what the next pass feeds: the prompt first, then the last sampled token
   int completion_tokens = 0;
+  std::string text;  // a non-streamed job's text so far
   bool prefilled = false;
   bool done = false;
 };
@@ -124,7 +125,7 @@ void Scheduler::admit(std::vector<std::unique_ptr<Job>>& incoming) {
       ++metrics_.requests_cancelled;
       continue;
     }
-    Active a{std::move(job), std::move(free_slots_.back()), StopText({}), {}, 0, false, false};
+    Active a{std::move(job), std::move(free_slots_.back()), StopText({}), {}, 0, {}, false, false};
     free_slots_.pop_back();
     a.stop = StopText(a.job->stop);
     a.seq->reset(a.job->cfg, a.job->prompt);
@@ -140,9 +141,11 @@ void Scheduler::finish(Active& a, const std::string& reason) {
     bool stopped = false;
     tail.text = a.stop.push(a.seq->flush_text(), stopped);
     if (!stopped) tail.text += a.stop.flush();
-    if (!tail.text.empty()) a.job->channel->push(std::move(tail));
+    if (!tail.text.empty() && a.job->stream) a.job->channel->push(std::move(tail));
+    if (!a.job->stream) a.text += tail.text;
   }
   JobEvent end;
+  end.text = std::move(a.text);
   end.done = true;
   end.finish_reason = reason == "stop_sequence" ? "stop" : reason;
   end.prompt_tokens = static_cast<int>(a.job->prompt.size());
@@ -208,7 +211,10 @@ void Scheduler::step() {
     bool stopped = false;
     JobEvent e;
     e.text = a.stop.push(a.seq->push_text(id), stopped);
-    if (!e.text.empty()) a.job->channel->push(std::move(e));
+    if (!a.job->stream)
+      a.text += e.text;
+    else if (!e.text.empty())
+      a.job->channel->push(std::move(e));
     if (stopped) {
       finish(a, "stop_sequence");
     } else if (a.completion_tokens >= a.job->cfg.max_tokens || a.seq->n_past() >= a.seq->n_ctx()) {

@@ -49,6 +49,7 @@ struct Job {
   std::vector<int32_t> prompt;
   GenerationConfig cfg;  // max_tokens and sampling
   std::vector<std::string> stop;
+  bool stream = true;  // false: the text comes in the final event only (the reader is woken once)
   std::shared_ptr<JobChannel> channel = std::make_shared<JobChannel>();
 };
 
