@@ -219,7 +219,8 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
         events.pop_front();
       }
       if (!done) continue;
-      if (!last.error.empty()) return send_error(res, {500, last.error, "server_error", "", ""});
+      if (!last.error.empty())
+        return send_error(res, {last.shutting_down ? 503 : 500, last.error, "server_error", "", ""});
       res.set_content(dump(completion_json(meta, text, last.finish_reason, last.prompt_tokens, last.completion_tokens)),
                       "application/json");
       return;

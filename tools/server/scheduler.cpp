@@ -110,6 +110,7 @@ void Scheduler::loop() {
   JobEvent bye;
   bye.done = true;
   bye.error = "the server is shutting down";
+  bye.shutting_down = true;
   for (Active& a : active_) a.job->channel->push(bye);
   active_.clear();
   std::lock_guard<std::mutex> lock(mu_);

@@ -22,8 +22,9 @@ namespace bitnet::server {
 struct JobEvent {
   std::string text;
   bool done = false;
-  std::string finish_reason;  // "stop" (EOS or a stop sequence), "length" (max_tokens or the context)
-  std::string error;          // set when generation failed (the final event)
+  std::string finish_reason;   // "stop" (EOS or a stop sequence), "length" (max_tokens or the context)
+  std::string error;           // set when generation failed (the final event)
+  bool shutting_down = false;  // with error: failed because the server is stopping (503, not 500)
   int prompt_tokens = 0;
   int completion_tokens = 0;
 };
