@@ -14,7 +14,9 @@ TEST(ServerOpenAiNode, OfficialClientChatStreamAndCompletion) {
   BITNET_REQUIRE_SERVER_MODEL();
   const std::string dir = std::string(BITNET_SOURCE_DIR) + "/tests/server";
   if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node not found, skipping";
-  BITNET_REQUIRE_FIXTURE(dir + "/node_modules/openai/package.json");
+  if (!::bitnet::test::file_exists(dir + "/node_modules/openai/package.json"))
+    GTEST_SKIP() << "the openai npm package is not installed in " << dir
+                 << "/node_modules (scripts/setup.sh runs npm ci there), skipping";
   ServerOptions opts;
   opts.api_key = "sk-bitnet-test";
   auto r = start_server(opts);
