@@ -5,6 +5,11 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev libpcre2-dev
   libcpp-httplib-dev pkg-config g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64)
+# PyTorch for the trainer's parity test (tools/train/parity_test.py, run by ctest). `--no-trainer` leaves it out
+# (scripts/run.sh: generating text needs none of it).
+if [ "${1:-}" != "--no-trainer" ]; then
+  packages+=(python3-torch python3-sentencepiece python3-numpy)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,8 @@
 // bitnet-cli inference: generate text from a prompt, streaming tokens as they are produced.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -25,7 +27,33 @@ struct InferenceArgs {
   bool ignore_eos = false;
 };
 
-int run_inference(const InferenceArgs& a) {
+constexpr const char* kDemoModel = "bitnet-kjv-4m.gguf";
+
+// The model to use without --model: $BITNET_MODEL, else the shipped demo model in models/ of the source tree
+// (found from the executable: build/bin/ -> ../../models/) or beside an installed bin/ (../models/).
+Result<std::string> default_model() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("BITNET_MODEL"); env != nullptr && *env != '\0') return std::string(env);
+  std::string looked = "$BITNET_MODEL is not set";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const char* rel : {"../../models", "../models"}) {
+      const fs::path candidate = (exe.parent_path() / rel / kDemoModel).lexically_normal();
+      if (fs::is_regular_file(candidate, ec)) return candidate.string();
+      looked += ", no " + candidate.string();
+    }
+  }
+  return not_found("no --model given and no default model found (" + looked + ")");
+}
+
+int run_inference(const InferenceArgs& args) {
+  InferenceArgs a = args;
+  if (a.model.empty()) {
+    auto found = default_model();
+    if (!found.ok()) return fail(found.status().to_string());
+    a.model = found.value();
+  }
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
@@ -96,7 +124,10 @@ int run_inference(const InferenceArgs& a) {
 void add_inference(CLI::App& app, std::vector<Command>& out) {
   auto a = std::make_shared<InferenceArgs>();
   CLI::App* sub = app.add_subcommand("inference", "Generate text from a prompt (streams tokens as they come)");
-  sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
+  sub->add_option(
+         "-m,--model", a->model,
+         std::string("Model file (GGUF); default: $BITNET_MODEL, else models/") + kDemoModel + " of the source tree")
+      ->check(CLI::ExistingFile);
   sub->add_option("-p,--prompt", a->prompt, "Prompt text (empty: start from BOS alone)");
   sub->add_option("--prompt-ids", a->prompt_ids, "Prompt as token ids, e.g. \"1 450 4996\" (overrides --prompt)");
   sub->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most")
