@@ -8,15 +8,8 @@ void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_
   const QuantizedActs& qa = out.qa;
   const int64_t groups = cols / qa.group;
   out.sums.assign(static_cast<size_t>(n_tokens * groups), 0);
-  out.perm.resize(static_cast<size_t>(n_tokens * cols));
-  const int64_t full = cols / 128 * 128;
   for (int64_t t = 0; t < n_tokens; ++t) {
     const int8_t* q = qa.q.data() + t * cols;
-    int8_t* p = out.perm.data() + t * cols;
-    for (int64_t b = 0; b < full; b += 128)
-      for (int64_t j = 0; j < 4; ++j)
-        for (int64_t k = 0; k < 32; ++k) p[b + j * 32 + k] = q[b + 4 * k + j];
-    for (int64_t c = full; c < cols; ++c) p[c] = q[c];
     int32_t* s = out.sums.data() + t * groups;
     for (int64_t c = 0; c < cols; ++c) s[c / qa.group] += q[c];
   }

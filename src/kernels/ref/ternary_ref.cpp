@@ -38,10 +38,10 @@ void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, i
   }
 }
 
-int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first) {
+int32_t ternary_dot_ref(const uint8_t* row, int64_t cols, const int8_t* q, int64_t first, int64_t n) {
   int32_t sum = 0;
   for (int64_t j = first; j < first + n; ++j) {
-    const int w = static_cast<int>((codes[j / 4] >> (2 * (j % 4))) & 3) - 1;
+    const int w = static_cast<int>(quant::ternary_code(row, cols, j)) - 1;
     sum += w * q[j - first];
   }
   return sum;
@@ -55,9 +55,9 @@ void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, f
     const int8_t* qt = a.q.data() + t * a.cols;
     const float* at = a.scales.data() + t * (a.cols / a.group);
     for (int64_t r = row_begin; r < row_end; ++r) {
-      const uint8_t* row = w.codes.data() + r * w.row_bytes();
+      const uint8_t* row = w.row(r);
       for (int64_t g = 0; g < groups; ++g)
-        idot[static_cast<size_t>(g)] = ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group);
+        idot[static_cast<size_t>(g)] = ternary_dot_ref(row, w.cols, qt + g * w.group, g * w.group, w.group);
       y[t * y_stride + r] = ternary_epilogue(a.rule, idot.data(), groups, w.scales.data() + r * groups, at);
     }
   }

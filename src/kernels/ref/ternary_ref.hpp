@@ -46,8 +46,9 @@ inline float ternary_epilogue(quant::ActQuant rule, const int32_t* idot, int64_t
   return out;
 }
 
-// Exact integer dot product of one ternary row segment with int8 activations: sum (w) * q.
-int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first);
+// Exact integer dot product of columns [first, first + n) of one ternary row (`row`, a row of `cols` columns in
+// the layout of quant/ternary.hpp) with int8 activations q[0..n): sum w * q.
+int32_t ternary_dot_ref(const uint8_t* row, int64_t cols, const int8_t* q, int64_t first, int64_t n);
 
 // y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) and every token, with the scales applied
 // in the reference engine's order: per-token rule: (float)idot / s * w_scale; Q8_K rule: for each 256-block,
