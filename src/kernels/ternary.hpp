@@ -20,6 +20,9 @@ struct PreparedActs {
 
 // Quantizes x[n_tokens][cols] by `rule` and sums each scale group (kernels sum code * q, then subtract).
 void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out);
+// The same in two steps, for threads: size `out`, then prepare tokens [t_begin, t_end) (x points at token 0).
+void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, PreparedActs& out);
+void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out);
 
 using TernaryMatmulFn = void (*)(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                  int64_t row_begin, int64_t row_end);

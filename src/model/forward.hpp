@@ -29,7 +29,9 @@ class Forward {
   Status eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits);
 
  private:
-  Status linear(const Linear& l, const float* x, int64_t n, float* y);
+  // same_input: x is the input of the previous linear() call, unchanged since, so its quantized activations
+  // are reused when the rule and shape match (q/k/v and gate/up share their input).
+  Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rope(float* x, int64_t n, int64_t n_heads, int64_t pos0) const;
   void attention(int64_t layer, int64_t n, int64_t pos0);
@@ -46,6 +48,7 @@ class Forward {
   std::vector<float> scores_;       // [threads][n_ctx]
   std::vector<float> row_scratch_;  // [threads][max row length]
   kernels::PreparedActs acts_;
+  const float* acts_from_ = nullptr;      // the x that acts_ was prepared from
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };
 

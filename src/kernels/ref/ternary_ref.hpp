@@ -29,6 +29,10 @@ float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q);
 
 // Quantizes x[n_tokens][cols] by `rule` (kPerTokenAbsmax or kQ8K) into `out` (resized as needed).
 void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out);
+// The same in two steps, so that token ranges can be quantized in parallel: size `out` for n_tokens x cols,
+// then quantize tokens [t_begin, t_end) of x (x points at token 0).
+void size_quantized_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, QuantizedActs& out);
+void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out);
 
 // The float epilogue shared by every kernel (and the reference): combines one row's per-group integer dots
 // with weight scales ws[groups] and the token's activation scales at[], in the reference engines' order.
