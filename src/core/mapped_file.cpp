@@ -52,6 +52,16 @@ std::unique_ptr<MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes) {
   return f;
 }
 
+void MappedFile::drop_pages(const uint8_t* p, size_t n) const {
+  if (map_ == nullptr || p < data_ || n > size_ || p - data_ > static_cast<ptrdiff_t>(size_ - n)) return;
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (page_size <= 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(page_size);
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (map_ != nullptr) ::munmap(map_, size_);
 }

@@ -23,6 +23,10 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the whole pages inside [p, p + n) from this process's resident set (madvise DONTNEED) when the file
+  // is memory-mapped: for bytes already copied elsewhere (a repacked tensor). They are read back from the file
+  // if touched again. A no-op for in-memory files.
+  void drop_pages(const uint8_t* p, size_t n) const;
 
  private:
   MappedFile() = default;

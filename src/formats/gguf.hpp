@@ -67,6 +67,8 @@ class File {
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }  // start of the data section in the file
   uint64_t file_size() const { return mapping_->size(); }
+  // See MappedFile::drop_pages: for tensor bytes the loader has copied into another layout.
+  void drop_pages(const uint8_t* p, uint64_t n) const { mapping_->drop_pages(p, static_cast<size_t>(n)); }
   const std::string& path() const { return mapping_->path(); }
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }

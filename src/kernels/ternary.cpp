@@ -3,23 +3,29 @@
 
 namespace bitnet::kernels {
 
-void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out) {
-  quantize_acts_ref(rule, x, n_tokens, cols, out.qa);
-  const QuantizedActs& qa = out.qa;
-  const int64_t groups = cols / qa.group;
-  out.sums.assign(static_cast<size_t>(n_tokens * groups), 0);
-  out.perm.resize(static_cast<size_t>(n_tokens * cols));
-  const int64_t full = cols / 128 * 128;
-  for (int64_t t = 0; t < n_tokens; ++t) {
+void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, PreparedActs& out) {
+  size_quantized_acts(rule, n_tokens, cols, out.qa);
+  out.sums.resize(static_cast<size_t>(n_tokens * (cols / out.qa.group)));
+}
+
+void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out) {
+  QuantizedActs& qa = out.qa;
+  quantize_acts_rows_ref(qa.rule, x, t_begin, t_end, qa);
+  const int64_t cols = qa.cols, group = qa.group, groups = cols / group;
+  for (int64_t t = t_begin; t < t_end; ++t) {
     const int8_t* q = qa.q.data() + t * cols;
-    int8_t* p = out.perm.data() + t * cols;
-    for (int64_t b = 0; b < full; b += 128)
-      for (int64_t j = 0; j < 4; ++j)
-        for (int64_t k = 0; k < 32; ++k) p[b + j * 32 + k] = q[b + 4 * k + j];
-    for (int64_t c = full; c < cols; ++c) p[c] = q[c];
     int32_t* s = out.sums.data() + t * groups;
-    for (int64_t c = 0; c < cols; ++c) s[c / qa.group] += q[c];
+    for (int64_t g = 0; g < groups; ++g) {
+      int32_t sum = 0;
+      for (int64_t c = 0; c < group; ++c) sum += q[g * group + c];
+      s[g] = sum;
+    }
   }
+}
+
+void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out) {
+  size_prepared_acts(rule, n_tokens, cols, out);
+  prepare_acts_rows(x, 0, n_tokens, out);
 }
 
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

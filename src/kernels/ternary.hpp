@@ -1,6 +1,6 @@
 // Ternary matmul kernels with run-time ISA dispatch. Every kernel computes the exact integer dot products
 // of the scalar reference (kernels/ref/ternary_ref.hpp) and applies the same float epilogue, so outputs are
-// bit-equal across ISA levels. Activations are quantized once per matmul and laid out for the kernels.
+// bit-equal across ISA levels. Activations are quantized once per matmul; kernels read them in natural order.
 #pragma once
 
 #include <cstdint>
@@ -14,16 +14,15 @@ namespace bitnet::kernels {
 
 // Activations ready for a ternary kernel.
 struct PreparedActs {
-  QuantizedActs qa;  // natural order (the reference reads this)
-  // Per 128-column block, q reordered to match the 2-bit code layout: within block b,
-  // perm[b*128 + j*32 + k] = q[b*128 + 4k + j], so shifting 32 code bytes right by 2j lines up with a
-  // contiguous 32-byte run of activations. Columns past the last full block stay in natural order.
-  std::vector<int8_t> perm;
+  QuantizedActs qa;
   std::vector<int32_t> sums;  // [n_tokens][cols/group]: sum of q over each scale group
 };
 
-// Quantizes x[n_tokens][cols] by `rule` and prepares the layouts above.
+// Quantizes x[n_tokens][cols] by `rule` and sums each scale group (kernels sum code * q, then subtract).
 void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out);
+// The same in two steps, for threads: size `out`, then prepare tokens [t_begin, t_end) (x points at token 0).
+void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, PreparedActs& out);
+void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out);
 
 using TernaryMatmulFn = void (*)(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                  int64_t row_begin, int64_t row_end);

@@ -53,11 +53,13 @@ void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, i
   }
 }
 
-Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
+Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input) {
   std::atomic<bool> failed{false};
   Status first_error;
   std::mutex error_mu;
-  if (l.ternary) {
+  if (!same_input) acts_from_ = nullptr;  // whatever x held before may have been overwritten since
+  if (l.ternary &&
+      !(acts_from_ == x && acts_.qa.rule == l.tern.act_quant && acts_.qa.n_tokens == n && acts_.qa.cols == l.in)) {
     const float* in = x;
     if (w_.arch->bitlinear_input_norm) {
       // bitllama2c: x / (||x||_2 * sqrt(n)) per token before quantization (see fixtures' FORMAT.md).
@@ -71,7 +73,11 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y) {
       }
       in = tmp_.data();
     }
-    kernels::prepare_acts(l.tern.act_quant, in, n, l.in, acts_);
+    kernels::size_prepared_acts(l.tern.act_quant, n, l.in, acts_);
+    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { kernels::prepare_acts_rows(in, b, e, acts_); });
+    acts_from_ = x;
+  }
+  if (l.ternary) {
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
   } else {
@@ -213,8 +219,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       in = h_.data();
     }
     BITNET_RETURN_IF_ERROR(linear(L.wq, in, n, q_.data()));
-    BITNET_RETURN_IF_ERROR(linear(L.wk, in, n, k_.data()));
-    BITNET_RETURN_IF_ERROR(linear(L.wv, in, n, v_.data()));
+    BITNET_RETURN_IF_ERROR(linear(L.wk, in, n, k_.data(), true));
+    BITNET_RETURN_IF_ERROR(linear(L.wv, in, n, v_.data(), true));
     rope(q_.data(), n, hp.n_head);
     rope(k_.data(), n, hp.n_head_kv);
     for (int64_t t = 0; t < n; ++t) {
@@ -239,7 +245,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       in = h_.data();
     }
     BITNET_RETURN_IF_ERROR(linear(L.gate, in, n, ffa_.data()));
-    BITNET_RETURN_IF_ERROR(linear(L.up, in, n, ffb_.data()));
+    BITNET_RETURN_IF_ERROR(linear(L.up, in, n, ffb_.data(), true));
     const int64_t nf = n * hp.n_ff;
     if (w_.arch->ffn_act == FfnAct::kSilu) {
       for (int64_t i = 0; i < nf; ++i) ffa_[i] = ffa_[i] / (1.0f + std::exp(-ffa_[i])) * ffb_[i];

@@ -46,7 +46,9 @@ class Forward {
   Status eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits);
 
  private:
-  Status linear(const Linear& l, const float* x, int64_t n, float* y);
+  // same_input: x is the input of the previous linear() call, unchanged since, so its quantized activations
+  // are reused when the rule and shape match (q/k/v and gate/up share their input).
+  Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rope(float* x, int64_t n, int64_t n_heads) const;
   void attention(int64_t layer, int64_t n);
@@ -67,6 +69,7 @@ class Forward {
   std::vector<std::pair<KvCache*, int64_t>> ends_;  // per cache in the batch: its n_past after the batch
   std::vector<int64_t> logit_rows_;                 // batch rows whose logits are wanted
   kernels::PreparedActs acts_;
+  const float* acts_from_ = nullptr;      // the x that acts_ was prepared from
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };
 

@@ -1,5 +1,5 @@
 // Loading a model from GGUF: hyper-parameters from `<arch>.*` keys, tensors checked by name, type and
-// shape, ternary tensors repacked once into the compute layout.
+// shape; I2_S tensors used in place, other ternary types repacked once into the compute layout.
 #include <cmath>
 #include <cstring>
 
@@ -58,6 +58,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
   if (traits->ternary) {
     BITNET_ASSIGN_OR_RETURN(l.tern, quant::to_ternary(t->type, t->data, in, out));
     l.ternary = true;
+    if (l.tern.view == nullptr) f.drop_pages(t->data, t->nbytes);  // repacked: the file's copy is not read again
   } else {
     l.rows = kernels::FloatRows{t->type, t->data, in, out};
   }

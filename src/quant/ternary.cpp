@@ -1,5 +1,5 @@
-// to_ternary: unpacks TQ1_0 / TQ2_0 / I2_S tensors into the engine's TernaryMatrix (quant/ternary.hpp).
-// TQ*: one scale per 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
+// to_ternary: I2_S in place; TQ1_0 / TQ2_0 repacked into the same layout (quant/ternary.hpp). TQ*: one scale per
+// 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
 #include "quant/ternary.hpp"
 
 #include <string>
@@ -10,11 +10,6 @@
 
 namespace bitnet::quant {
 namespace {
-
-// Stores code c (0..2) of element (r, j) in the TernaryMatrix layout: bits 2*(j%4)+1..2*(j%4) of byte j/4.
-inline void put_code(TernaryMatrix& m, int64_t r, int64_t j, uint8_t c) {
-  m.codes[static_cast<size_t>(r * m.row_bytes() + j / 4)] |= static_cast<uint8_t>(c << (2 * (j % 4)));
-}
 
 Status invalid_code(uint32_t type, int64_t r, int64_t j) {
   return format_error(type_name(type) + " row " + std::to_string(r) + ", column " + std::to_string(j) +
@@ -29,22 +24,18 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
     return invalid_argument("to_ternary: " + type_name(type) + " is not a ternary type (TQ1_0, TQ2_0 or I2_S)");
   BITNET_ASSIGN_OR_RETURN(uint64_t nbytes, tensor_bytes(type, {ne0, n_rows}));
   (void)nbytes;  // validates the shape (block multiple, no overflow); data must hold this many bytes
+  if (ne0 % 4 != 0)
+    return format_error(type_name(type) + ": rows of " + std::to_string(ne0) + " columns (not a multiple of 4)");
   TernaryMatrix m;
   m.rows = n_rows;
   m.cols = ne0;
   m.act_quant = t->act_quant;
-  m.codes.assign(static_cast<size_t>(n_rows * (ne0 / 4)), 0);
 
   if (type == kI2_S) {
     const int64_t n = ne0 * n_rows;
     m.group = ne0;
     m.scales.assign(static_cast<size_t>(ne0 == 0 ? 0 : n_rows), i2_s_scale(data, n));
-    for (int64_t r = 0; r < n_rows; ++r)
-      for (int64_t j = 0; j < ne0; ++j) {
-        const uint8_t c = i2_s_code(data, r * ne0 + j);
-        if (c == 3) return invalid_code(type, r, j);
-        put_code(m, r, j, c);
-      }
+    m.view = data;  // rows are whole 128-blocks (tensor_bytes checked): the file's bytes are the compute layout
     return m;
   }
 
@@ -52,9 +43,11 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
   const int64_t block_bytes = static_cast<int64_t>(t->block_bytes);
   const int64_t blocks_per_row = ne0 / 256;
   m.group = 256;
+  m.owned.assign(static_cast<size_t>(n_rows * m.row_bytes()), 0);
   m.scales.resize(static_cast<size_t>(n_rows * blocks_per_row));
   uint8_t codes[256];
-  for (int64_t r = 0; r < n_rows; ++r)
+  for (int64_t r = 0; r < n_rows; ++r) {
+    uint8_t* row = m.owned.data() + r * m.row_bytes();
     for (int64_t b = 0; b < blocks_per_row; ++b) {
       const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
       if (tq1) {
@@ -66,9 +59,10 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
       }
       for (int64_t i = 0; i < 256; ++i) {
         if (codes[i] == 3) return invalid_code(type, r, b * 256 + i);
-        put_code(m, r, b * 256 + i, codes[i]);
+        put_ternary_code(row, ne0, b * 256 + i, codes[i]);
       }
     }
+  }
   return m;
 }
 

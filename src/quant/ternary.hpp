@@ -1,5 +1,5 @@
-// The engine's portable compute layout for ternary weights, made once at load from any ternary type.
-// Kernels (src/kernels) read this; the per-ISA repacks of issue "Fast CPU kernels" start from it.
+// The engine's compute layout for ternary weights: bitnet.cpp I2_S's own 128-column blocks, so I2_S tensors
+// are used in place from the mapped file and every other ternary type is repacked into it once, at load.
 #pragma once
 
 #include <cstdint>
@@ -10,26 +10,53 @@
 
 namespace bitnet::quant {
 
+// Layout of one row of `cols` columns (cols % 4 == 0), cols / 4 bytes, code = w + 1 (0 -> -1, 1 -> 0,
+// 2 -> +1; 3 reads as +2 everywhere, as in bitnet.cpp's kernels and dequantize_i2_s):
+//  - each full 128-column block b is 32 bytes; column 128b + 32j + k sits in byte 32b + k at shift 6 - 2j,
+//    so (byte >> (6 - 2j)) & 3 over the block's 32 bytes lines up with 32 consecutive activations;
+//  - the cols % 128 tail columns, after the full blocks: column c in byte c / 4 at shift 2 * (c % 4).
+// Rows of a multiple of 128 columns are exactly I2_S's bytes (whose blocks run over the flattened tensor).
+// Every file type has whole blocks (I2_S 128, TQ* 256 columns); the tail serves narrower in-memory matrices.
+inline constexpr int64_t kTernaryBlock = 128;
+
+inline int ternary_code_shift(int64_t cols, int64_t c) {
+  return c < cols / kTernaryBlock * kTernaryBlock ? 6 - 2 * static_cast<int>(c % kTernaryBlock / 32)
+                                                  : 2 * static_cast<int>(c % 4);
+}
+inline int64_t ternary_code_byte(int64_t cols, int64_t c) {
+  return c < cols / kTernaryBlock * kTernaryBlock ? c / kTernaryBlock * 32 + c % 32 : c / 4;
+}
+inline uint8_t ternary_code(const uint8_t* row, int64_t cols, int64_t c) {
+  return static_cast<uint8_t>((row[ternary_code_byte(cols, c)] >> ternary_code_shift(cols, c)) & 3);
+}
+// ORs code (0..3) of column c into a zeroed row.
+inline void put_ternary_code(uint8_t* row, int64_t cols, int64_t c, uint8_t code) {
+  row[ternary_code_byte(cols, c)] |= static_cast<uint8_t>(code << ternary_code_shift(cols, c));
+}
+
 struct TernaryMatrix {
   int64_t rows = 0;   // output features
   int64_t cols = 0;   // input features (the dot-product length)
   int64_t group = 0;  // columns sharing one weight scale: 256 for TQ1_0/TQ2_0, cols for per-tensor scales
   ActQuant act_quant = ActQuant::kPerTokenAbsmax;
-  // Row-major 2-bit codes, 4 per byte: element j of a row sits in bits 2*(j%4)+1..2*(j%4) of byte j/4 of
-  // that row; code = w + 1 (0 -> -1, 1 -> 0, 2 -> +1; 3 never occurs). Rows are cols/4 bytes (cols % 4 == 0).
-  std::vector<uint8_t> codes;
+  // The codes, rows * row_bytes() bytes in the layout above: `view` when they are used in place (an I2_S
+  // tensor in the mapped file, which must outlive this matrix), else `owned`.
+  const uint8_t* view = nullptr;
+  std::vector<uint8_t> owned;
   // rows * (cols / group) scales, row-major: weight (r, j) = (code - 1) * scales[r * (cols/group) + j/group].
   std::vector<float> scales;
 
+  const uint8_t* codes() const { return view != nullptr ? view : owned.data(); }
+  const uint8_t* row(int64_t r) const { return codes() + r * row_bytes(); }
   int64_t row_bytes() const { return cols / 4; }
   int64_t groups_per_row() const { return group == 0 ? 0 : cols / group; }
-  int weight(int64_t r, int64_t c) const {
-    return static_cast<int>((codes[static_cast<size_t>(r * row_bytes() + c / 4)] >> (2 * (c % 4))) & 3) - 1;
-  }
+  int weight(int64_t r, int64_t c) const { return static_cast<int>(ternary_code(row(r), cols, c)) - 1; }
 };
 
-// Unpacks a ternary tensor [n_rows][ne0] of type TQ1_0, TQ2_0 or I2_S (data: tensor_bytes bytes) into the
-// compute layout. Any other type is invalid_argument.
+// The compute layout of a ternary tensor [n_rows][ne0] of type TQ1_0, TQ2_0 or I2_S (data: tensor_bytes
+// bytes; rows are whole blocks of the type, else a format error). I2_S is a view of `data`, which must outlive
+// the result; TQ* are repacked. TQ* code 3 is a format error (llama.cpp's TQ2_0 has no meaning for it); I2_S is not
+// scanned. Any other type is invalid_argument.
 Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows);
 
 }  // namespace bitnet::quant

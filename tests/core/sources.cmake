@@ -1,3 +1,4 @@
 list(APPEND BITNET_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_core.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_mapped_file.cpp
 )

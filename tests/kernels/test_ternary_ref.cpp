@@ -15,12 +15,10 @@ quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, int64_t group, st
   m.rows = rows;
   m.cols = cols;
   m.group = group;
-  m.codes.assign(static_cast<size_t>(rows * cols / 4), 0);
+  m.owned.assign(static_cast<size_t>(rows * cols / 4), 0);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const int code = static_cast<int>(rng() % 3);
-      m.codes[static_cast<size_t>(r * cols / 4 + c / 4)] |= static_cast<uint8_t>(code << (2 * (c % 4)));
-    }
+    for (int64_t c = 0; c < cols; ++c)
+      quant::put_ternary_code(m.owned.data() + r * m.row_bytes(), cols, c, static_cast<uint8_t>(rng() % 3));
   std::uniform_real_distribution<float> s(0.5f, 2.0f);
   for (int64_t i = 0; i < rows * (cols / group); ++i) m.scales.push_back(s(rng));
   return m;
@@ -64,7 +62,7 @@ TEST(KernelRef, TernaryMatmulMatchesDirectComputation) {
         const float got = y[static_cast<size_t>(t * rows + r)];
         // two float roundings (divide, multiply) after an exact integer: relative error <= 2^-23
         EXPECT_NEAR(got, want, std::fabs(want) * 2.4e-7 + 1e-30) << rows << "x" << cols << " t" << t << " r" << r;
-        EXPECT_EQ(ternary_dot_ref(w.codes.data() + r * w.row_bytes(), a.q.data() + t * cols, cols, 0), idot);
+        EXPECT_EQ(ternary_dot_ref(w.row(r), cols, a.q.data() + t * cols, 0, cols), idot);
       }
   }
 }

@@ -14,12 +14,17 @@ using test::put_f32;
 using test::put_u16;
 
 TEST(QuantTernary, ToTernaryAgreesWithDequantize) {
-  for (uint32_t type : {kTQ1_0, kTQ2_0, kI2_S})
-    for (int64_t rows : {1, 3, 4}) {
-      const int64_t ne0 = 768;
+  struct Case {
+    uint32_t type;
+    int64_t ne0;
+  };
+  for (Case k : {Case{kTQ1_0, 768}, Case{kTQ2_0, 768}, Case{kTQ2_0, 256}, Case{kI2_S, 768}, Case{kI2_S, 384}})
+    for (int64_t rows : {2, 4, 6}) {
+      const uint32_t type = k.type;
+      const int64_t ne0 = k.ne0;
       const std::vector<float> x = test::ternary_data(rows, ne0, type == kI2_S ? ne0 : 256, 40 + rows);
       auto q = quantize_tensor(type, x.data(), ne0, rows);
-      ASSERT_TRUE(q.ok());
+      ASSERT_TRUE(q.ok()) << q.status().to_string();
       std::vector<float> y(x.size());
       ASSERT_TRUE(dequantize_rows(type, q->data(), ne0, rows, 0, rows, y.data()).ok());
       auto m = to_ternary(type, q->data(), ne0, rows);
@@ -28,7 +33,13 @@ TEST(QuantTernary, ToTernaryAgreesWithDequantize) {
       EXPECT_EQ(m->cols, ne0);
       EXPECT_EQ(m->group, type == kI2_S ? ne0 : 256);
       EXPECT_EQ(m->act_quant, find_type(type)->act_quant);
-      EXPECT_EQ(m->codes.size(), static_cast<size_t>(rows * ne0 / 4));
+      if (type == kI2_S) {
+        EXPECT_EQ(m->codes(), q->data()) << "I2_S is used in place";
+        EXPECT_TRUE(m->owned.empty());
+      } else {
+        EXPECT_EQ(m->view, nullptr);
+        EXPECT_EQ(m->owned.size(), static_cast<size_t>(rows * ne0 / 4));
+      }
       ASSERT_EQ(m->scales.size(), static_cast<size_t>(rows * m->groups_per_row()));
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < ne0; ++c) {
@@ -68,12 +79,39 @@ TEST(QuantTernary, RejectsCodeThreeNamingTheRow) {
   EXPECT_EQ(m.status().code(), StatusCode::kFormatError);
   EXPECT_NE(m.status().message().find("row 2"), std::string::npos) << m.status().message();
   EXPECT_NE(m.status().message().find("column 42"), std::string::npos) << m.status().message();
+}
 
+// I2_S is used in place, unscanned: code 3 reads as +2, as in dequantize_i2_s and bitnet.cpp's kernels.
+TEST(QuantTernary, I2sCodeThreeReadsAsPlusTwo) {
   std::vector<uint8_t> i2(3 * 128 / 4 + 32, 0x55);
+  put_f32(i2, 3 * 32, 0.5f);
   i2[32 + 5] = 0xd5;  // second 128-block = row 1, bits 7:6 = 11: element 5 of that row
   auto n = to_ternary(kI2_S, i2.data(), 128, 3);
-  ASSERT_FALSE(n.ok());
-  EXPECT_NE(n.status().message().find("row 1"), std::string::npos) << n.status().message();
+  ASSERT_TRUE(n.ok()) << n.status().to_string();
+  EXPECT_EQ(n->weight(1, 5), 2);
+  EXPECT_EQ(n->weight(1, 4), 0);
+  std::vector<float> y(3 * 128);
+  ASSERT_TRUE(dequantize_rows(kI2_S, i2.data(), 128, 3, 0, 3, y.data()).ok());
+  EXPECT_EQ(y[128 + 5], 1.0f);
+}
+
+// The compute layout, pinned by hand: full 128-blocks as I2_S (column 32j + k in byte k at shift 6 - 2j), the
+// tail LSB-first (column c in byte c / 4 at shift 2 * (c % 4)).
+TEST(QuantTernary, ComputeLayoutIsPinned) {
+  const int64_t cols = 136;
+  std::vector<uint8_t> row(cols / 4, 0);
+  put_ternary_code(row.data(), cols, 0, 2);    // byte 0, bits 7:6
+  put_ternary_code(row.data(), cols, 33, 1);   // byte 1, bits 5:4
+  put_ternary_code(row.data(), cols, 127, 3);  // byte 31, bits 1:0
+  put_ternary_code(row.data(), cols, 129, 2);  // tail: byte 32, bits 3:2
+  put_ternary_code(row.data(), cols, 135, 1);  // tail: byte 33, bits 7:6
+  EXPECT_EQ(row[0], 0x80);
+  EXPECT_EQ(row[1], 0x10);
+  EXPECT_EQ(row[31], 0x03);
+  EXPECT_EQ(row[32], 0x08);
+  EXPECT_EQ(row[33], 0x40);
+  EXPECT_EQ(ternary_code(row.data(), cols, 129), 2);
+  EXPECT_EQ(ternary_code(row.data(), cols, 128), 0);
 }
 
 TEST(QuantTernary, RejectsBadShapes) {
@@ -81,6 +119,8 @@ TEST(QuantTernary, RejectsBadShapes) {
   EXPECT_EQ(to_ternary(kTQ2_0, data.data(), 100, 1).status().code(), StatusCode::kFormatError);
   EXPECT_EQ(to_ternary(kI2_S, data.data(), 64, 1).status().code(), StatusCode::kFormatError);
   EXPECT_EQ(to_ternary(kTQ1_0, data.data(), 256, -1).status().code(), StatusCode::kFormatError);
+  // I2_S rows must be whole 128-blocks (the file's blocks then never straddle rows, so it is used in place)
+  EXPECT_EQ(to_ternary(kI2_S, data.data(), 192, 2).status().code(), StatusCode::kFormatError);
 }
 
 }  // namespace

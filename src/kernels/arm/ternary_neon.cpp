@@ -1,5 +1,5 @@
-// NEON ternary matmuls for aarch64: the activation layout of kernels/ternary.hpp (per 128-column block,
-// code bytes shifted right by 2j line up with 32 contiguous activations). Plain NEON widens with
+// NEON ternary matmuls for aarch64 on the layout of quant/ternary.hpp (per 128-column block, the 32 code
+// bytes shifted right by 6 - 2j line up with activations 32j..32j+31 in natural order). Plain NEON widens with
 // vmull_s8 + vpadalq_s16; with the dotprod extension, sdot sums four products at a time. Exact integers,
 // shared float epilogue: bit-equal to the scalar reference.
 #if defined(__aarch64__)
@@ -13,7 +13,7 @@ namespace {
 constexpr int kTile = 4;
 constexpr int64_t kMaxGroups = 256;
 
-// sum(code * q) over one 16-byte half of a block: codes in c (0..2, as s8), activations at a.
+// sum(code * q) over one 16-byte half of a block: codes in c (0..3, as s8), activations at a.
 inline int32x4_t dot16_neon(int32x4_t acc, int8x16_t c, const int8_t* a) {
   const int8x16_t q = vld1q_s8(a);
   acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(c), vget_low_s8(q)));
@@ -30,8 +30,8 @@ template <bool kDot>
 inline int32x4_t block_dot(int32x4_t acc, uint8x16_t v0, uint8x16_t v1, const int8_t* a) {
   const uint8x16_t m3 = vdupq_n_u8(3);
   for (int j = 0; j < 4; ++j) {
-    const int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v0, vdupq_n_s8(static_cast<int8_t>(-2 * j))), m3));
-    const int8x16_t c1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v1, vdupq_n_s8(static_cast<int8_t>(-2 * j))), m3));
+    const int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v0, vdupq_n_s8(static_cast<int8_t>(2 * j - 6))), m3));
+    const int8x16_t c1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v1, vdupq_n_s8(static_cast<int8_t>(2 * j - 6))), m3));
     if constexpr (kDot) {
       acc = dot16_sdot(acc, c0, a + 32 * j);
       acc = dot16_sdot(acc, c1, a + 32 * j + 16);
@@ -60,7 +60,7 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
   const int64_t full = cols / 128 * 128, n = a.qa.n_tokens, at_stride = cols / a.qa.group;
   int32_t idot[kTile][kMaxGroups];
   for (int64_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w.codes.data() + r * w.row_bytes();
+    const uint8_t* row = w.row(r);
     const float* ws = w.scales.data() + r * groups;
     for (int64_t t0 = 0; t0 < n;) {
       // tiles of kTile tokens; the remainder (and generation's single token) one token at a time
@@ -69,7 +69,7 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
       const int8_t* p[kTile];
       for (int i = 0; i < nt; ++i) {
         tok[i] = t0 + i;
-        p[i] = a.perm.data() + tok[i] * cols;
+        p[i] = a.qa.q.data() + tok[i] * cols;
       }
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;

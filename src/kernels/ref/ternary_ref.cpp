@@ -9,25 +9,31 @@
 namespace bitnet::kernels {
 
 float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q) {
-  double max = 0.00001;
-  for (int64_t i = 0; i < n; ++i) max = std::max(max, std::fabs(static_cast<double>(x[i])));
+  // max|x| in float is the same value as in double (max is exact); the floor applies in double.
+  float fmax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    fmax = fmax < a ? a : fmax;
+  }
+  const double max = std::max(0.00001, static_cast<double>(fmax));
   const float s = static_cast<float>(127.0 / max);
   for (int64_t i = 0; i < n; ++i) {
-    double v = std::round(static_cast<double>(x[i] * s));
-    v = std::clamp(v, -128.0, 127.0);
-    q[i] = static_cast<int8_t>(v);
+    // clamp(round(v)) == round(clamp(v)) for the bounds -128 and 127; then round half away from zero by hand
+    // (no libm call): v - trunc(v) is exact for |v| <= 128.
+    float v = x[i] * s;
+    v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
+    if (v != v) v = 0.0f;  // NaN input
+    int r = static_cast<int>(v);
+    const float frac = v - static_cast<float>(r);
+    r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
+    q[i] = static_cast<int8_t>(r);
   }
   return s;
 }
 
-void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out) {
-  out.rule = rule;
-  out.cols = cols;
-  out.n_tokens = n_tokens;
-  out.group = rule == quant::ActQuant::kQ8K ? 256 : cols;
-  out.q.resize(static_cast<size_t>(n_tokens * cols));
-  out.scales.resize(static_cast<size_t>(n_tokens * (cols / out.group)));
-  for (int64_t t = 0; t < n_tokens; ++t) {
+void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out) {
+  const int64_t cols = out.cols;
+  for (int64_t t = t_begin; t < t_end; ++t) {
     const float* xt = x + t * cols;
     int8_t* qt = out.q.data() + t * cols;
     if (rule == quant::ActQuant::kQ8K) {
@@ -38,10 +44,24 @@ void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, i
   }
 }
 
-int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first) {
+void size_quantized_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, QuantizedActs& out) {
+  out.rule = rule;
+  out.cols = cols;
+  out.n_tokens = n_tokens;
+  out.group = rule == quant::ActQuant::kQ8K ? 256 : cols;
+  out.q.resize(static_cast<size_t>(n_tokens * cols));
+  out.scales.resize(static_cast<size_t>(n_tokens * (cols / out.group)));
+}
+
+void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out) {
+  size_quantized_acts(rule, n_tokens, cols, out);
+  quantize_acts_rows_ref(rule, x, 0, n_tokens, out);
+}
+
+int32_t ternary_dot_ref(const uint8_t* row, int64_t cols, const int8_t* q, int64_t first, int64_t n) {
   int32_t sum = 0;
   for (int64_t j = first; j < first + n; ++j) {
-    const int w = static_cast<int>((codes[j / 4] >> (2 * (j % 4))) & 3) - 1;
+    const int w = static_cast<int>(quant::ternary_code(row, cols, j)) - 1;
     sum += w * q[j - first];
   }
   return sum;
@@ -55,9 +75,9 @@ void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, f
     const int8_t* qt = a.q.data() + t * a.cols;
     const float* at = a.scales.data() + t * (a.cols / a.group);
     for (int64_t r = row_begin; r < row_end; ++r) {
-      const uint8_t* row = w.codes.data() + r * w.row_bytes();
+      const uint8_t* row = w.row(r);
       for (int64_t g = 0; g < groups; ++g)
-        idot[static_cast<size_t>(g)] = ternary_dot_ref(row, qt + g * w.group, w.group, g * w.group);
+        idot[static_cast<size_t>(g)] = ternary_dot_ref(row, w.cols, qt + g * w.group, g * w.group, w.group);
       y[t * y_stride + r] = ternary_epilogue(a.rule, idot.data(), groups, w.scales.data() + r * groups, at);
     }
   }

@@ -29,6 +29,10 @@ float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q);
 
 // Quantizes x[n_tokens][cols] by `rule` (kPerTokenAbsmax or kQ8K) into `out` (resized as needed).
 void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out);
+// The same in two steps, so that token ranges can be quantized in parallel: size `out` for n_tokens x cols,
+// then quantize tokens [t_begin, t_end) of x (x points at token 0).
+void size_quantized_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, QuantizedActs& out);
+void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out);
 
 // The float epilogue shared by every kernel (and the reference): combines one row's per-group integer dots
 // with weight scales ws[groups] and the token's activation scales at[], in the reference engines' order.
@@ -46,8 +50,9 @@ inline float ternary_epilogue(quant::ActQuant rule, const int32_t* idot, int64_t
   return out;
 }
 
-// Exact integer dot product of one ternary row segment with int8 activations: sum (w) * q.
-int32_t ternary_dot_ref(const uint8_t* codes, const int8_t* q, int64_t n, int64_t first);
+// Exact integer dot product of columns [first, first + n) of one ternary row (`row`, a row of `cols` columns in
+// the layout of quant/ternary.hpp) with int8 activations q[0..n): sum w * q.
+int32_t ternary_dot_ref(const uint8_t* row, int64_t cols, const int8_t* q, int64_t first, int64_t n);
 
 // y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) and every token, with the scales applied
 // in the reference engine's order: per-token rule: (float)idot / s * w_scale; Q8_K rule: for each 256-block,

@@ -9,7 +9,7 @@
 
 namespace bitnet::kernels {
 
-// |code * q| <= 2 * 128, two products per s16 lane: <= 512; four blocks' worth summed: <= 2048 (no saturation).
+// |code * q| <= 3 * 128, two products per s16 lane: <= 768; four sets summed: <= 3072 (no saturation).
 #define BITNET_BLOCK_DOT(acc, c0, c1, c2, c3, a)                                      \
   do {                                                                                \
     const __m256i* ap_ = reinterpret_cast<const __m256i*>(a);                         \
