@@ -82,9 +82,10 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
   } else {
     const kernels::RowDotFn dot = kernels::float_row_dot(l.rows.type, kernel_->isa);
+    const kernels::RowDotMultiFn multi = kernels::float_row_dot_multi(l.rows.type, kernel_->isa);
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
       float* scratch = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
-      Status s = kernels::float_matmul(l.rows, dot, x, n, y, l.out, b, e, scratch);
+      Status s = kernels::float_matmul(l.rows, dot, multi, x, n, y, l.out, b, e, scratch);
       if (!s.ok() && !failed.exchange(true)) {
         std::lock_guard<std::mutex> lock(error_mu);
         first_error = s;
