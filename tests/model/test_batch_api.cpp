@@ -6,27 +6,15 @@
 #include <fstream>
 
 #include "bitnet/bitnet.hpp"
+#include "model/model_test_util.hpp"
 #include "test_util.hpp"
 
 namespace bitnet {
 namespace {
 
-std::unique_ptr<Model> load(const std::string& path) {
-  LoadOptions lo;
-  lo.n_threads = 2;
-  lo.n_ctx = 128;
-  auto m = Model::load(path, lo);
-  EXPECT_TRUE(m.ok()) << m.status().to_string();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
+using test::greedy;
 
-GenerationConfig greedy(int n) {
-  GenerationConfig cfg;
-  cfg.temperature = 0.0f;
-  cfg.max_tokens = n;
-  cfg.stop_at_eos = false;
-  return cfg;
-}
+std::unique_ptr<Model> load(const std::string& path) { return test::load_model(path, 128); }
 
 // Prompts of different lengths made from the vocabulary's ids (every id valid for any of the fixtures).
 std::vector<std::vector<int32_t>> prompts(int32_t n_vocab) {

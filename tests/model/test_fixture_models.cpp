@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "bitnet/bitnet.hpp"
+#include "model/model_test_util.hpp"
 #include "test_util.hpp"
 
 namespace bitnet {
@@ -30,22 +31,8 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-std::unique_ptr<Model> load_or_die(const std::string& path, int n_ctx = 0) {
-  LoadOptions lo;
-  lo.n_threads = 2;
-  lo.n_ctx = n_ctx;
-  auto m = Model::load(path, lo);
-  EXPECT_TRUE(m.ok()) << m.status().to_string();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
-
-GenerationConfig greedy(int n) {
-  GenerationConfig cfg;
-  cfg.temperature = 0.0f;
-  cfg.max_tokens = n;
-  cfg.stop_at_eos = false;
-  return cfg;
-}
+using test::greedy;
+using test::load_model;
 
 void expect_greedy_story(Model& m, const std::string& ids_path, const std::string& txt_path, size_t n_compare) {
   const std::vector<int32_t> expected = read_ids(ids_path);
@@ -69,39 +56,33 @@ void expect_greedy_story(Model& m, const std::string& ids_path, const std::strin
 TEST(ModelStories260K, GgufGreedy200MatchesLlama2c) {
   const std::string model = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(model);
-  auto m = load_or_die(model);
+  auto m = load_model(model);
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->info().architecture, "llama");
   expect_greedy_story(*m, test::fixture("stories260k/expected_greedy_200.ids"),
                       test::fixture("stories260k/expected_greedy_200.txt"), 200);
 }
 
-TEST(ModelStories260K, ConvertedBinGreedy200MatchesLlama2c) {
+// stories260K.bin converted with the tokenizer `tok` (a fixture path) must tell llama2.c's greedy story.
+void expect_converted_stories260k_story(const std::string& tok) {
   const std::string bin = test::fixture("stories260k/stories260K.bin");
-  const std::string tok = test::fixture("stories260k/tok512.bin");
   BITNET_REQUIRE_FIXTURE(bin);
   BITNET_REQUIRE_FIXTURE(tok);
   const std::string out = test::temp_dir() + "/stories260K.gguf";
   Status s = convert_llama2c("llama2c", bin, tok, out);
   ASSERT_TRUE(s.ok()) << s.to_string();
-  auto m = load_or_die(out);
+  auto m = load_model(out);
   ASSERT_NE(m, nullptr);
   expect_greedy_story(*m, test::fixture("stories260k/expected_greedy_200.ids"),
                       test::fixture("stories260k/expected_greedy_200.txt"), 200);
 }
 
+TEST(ModelStories260K, ConvertedBinGreedy200MatchesLlama2c) {
+  expect_converted_stories260k_story(test::fixture("stories260k/tok512.bin"));
+}
+
 TEST(ModelStories260K, ConvertedWithSentencePieceModelTokenizer) {
-  const std::string bin = test::fixture("stories260k/stories260K.bin");
-  const std::string tok = test::fixture("stories260k/tok512.model");
-  BITNET_REQUIRE_FIXTURE(bin);
-  BITNET_REQUIRE_FIXTURE(tok);
-  const std::string out = test::temp_dir() + "/stories260K.gguf";
-  Status s = convert_llama2c("llama2c", bin, tok, out);
-  ASSERT_TRUE(s.ok()) << s.to_string();
-  auto m = load_or_die(out);
-  ASSERT_NE(m, nullptr);
-  expect_greedy_story(*m, test::fixture("stories260k/expected_greedy_200.ids"),
-                      test::fixture("stories260k/expected_greedy_200.txt"), 200);
+  expect_converted_stories260k_story(test::fixture("stories260k/tok512.model"));
 }
 
 TEST(ModelTinyStoriesTernary, ConvertedGreedy150MatchesReference) {
@@ -112,7 +93,7 @@ TEST(ModelTinyStoriesTernary, ConvertedGreedy150MatchesReference) {
   const std::string out = test::temp_dir() + "/bit_model_3M.gguf";
   Status s = convert_llama2c("bitllama2c", bin, tok, out);
   ASSERT_TRUE(s.ok()) << s.to_string();
-  auto m = load_or_die(out);
+  auto m = load_model(out);
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->info().architecture, "bitllama2c");
   EXPECT_EQ(m->info().weight_type, "I2_S");
@@ -157,7 +138,7 @@ TEST_P(SyntheticLogits, MatchReferenceEngine) {
   BITNET_REQUIRE_FIXTURE(ref_path);
   const std::vector<int32_t> prompt = read_ids(test::fixture("synthetic/prompt.ids"));
   ASSERT_EQ(prompt.size(), 24u);
-  auto m = load_or_die(model);
+  auto m = load_model(model);
   ASSERT_NE(m, nullptr);
   auto logits = m->evaluate(prompt);
   ASSERT_TRUE(logits.ok()) << logits.status().to_string();
@@ -185,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SyntheticLogits,
 TEST(ModelErrors, PromptLongerThanContextIsAClearError) {
   const std::string model = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(model);
-  auto m = load_or_die(model, 16);
+  auto m = load_model(model, 16);
   ASSERT_NE(m, nullptr);
   std::vector<int32_t> ids(40, 300);
   auto res = m->generate_ids(ids, greedy(4));
@@ -218,7 +199,7 @@ TEST(ModelErrors, MissingAndNonModelFiles) {
 TEST(ModelSampling, SameSeedSameOutput) {
   const std::string model = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(model);
-  auto m = load_or_die(model);
+  auto m = load_model(model);
   ASSERT_NE(m, nullptr);
   GenerationConfig cfg;
   cfg.temperature = 1.0f;
