@@ -20,8 +20,6 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
         return row_dot_f16_avx2;
       case quant::kQ8_0:
         return row_dot_q8_0_avx2;
-      case quant::kQ6_K:
-        return row_dot_q6_k_avx2;
       default:
         break;
     }
@@ -33,36 +31,17 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
   return nullptr;
 }
 
-RowDotMultiFn float_row_dot_multi(uint32_t type, IsaLevel level) {
-#if defined(__x86_64__)
-  if (type == quant::kQ6_K && float_row_dot(type, level) == row_dot_q6_k_avx2) return rows_dot_q6_k_avx2;
-#else
-  (void)type;
-  (void)level;
-#endif
-  return nullptr;
-}
-
 }  // namespace bitnet::kernels
 
 namespace bitnet::kernels {
 
-Status float_matmul(const FloatRows& w, RowDotFn dot, RowDotMultiFn multi, const float* x, int64_t n_tokens, float* y,
+Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y,
                     int64_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
   if (dot == nullptr) return float_matmul_ref(w, x, n_tokens, y, y_stride, row_begin, row_end, scratch);
   BITNET_ASSIGN_OR_RETURN(const uint64_t row_bytes, quant::tensor_bytes(w.type, {w.ne0, 1}));
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* row = w.data + static_cast<uint64_t>(r) * row_bytes;
-    int64_t t = 0;
-    if (multi != nullptr && n_tokens > 1) {
-      float out[kRowDotMaxTokens];
-      for (; t < n_tokens; t += kRowDotMaxTokens) {
-        const int nt = static_cast<int>(std::min<int64_t>(kRowDotMaxTokens, n_tokens - t));
-        multi(row, x + t * w.ne0, w.ne0, nt, w.ne0, out);
-        for (int i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
-      }
-    }
-    for (; t < n_tokens; ++t) y[t * y_stride + r] = dot(row, x + t * w.ne0, w.ne0);
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = dot(row, x + t * w.ne0, w.ne0);
   }
   return Status::Ok();
 }

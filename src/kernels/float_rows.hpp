@@ -1,6 +1,7 @@
-// Fast dot products of one weight row stored in a float or block-quantized type (F32, F16, Q8_0, Q6_K) with
-// float activations: the output head and float linear layers. Each has a scalar twin (dequantize the row,
-// then kernels::dot_f32); results differ from it only by float summation order (bound in the parity test).
+// Fast dot products of one weight row stored in a float or block-quantized type (F32, F16, Q8_0) with float
+// activations: output heads and float linear layers (Q6_K takes integer dots instead: kquant.hpp). Each has
+// a scalar twin (dequantize the row, then kernels::dot_f32); results differ from it only by float summation
+// order (bound in the parity test).
 #pragma once
 
 #include <cstdint>
@@ -14,21 +15,10 @@ using RowDotFn = float (*)(const uint8_t* row, const float* x, int64_t n);
 // The fast row dot for `type` at or below `level`, or nullptr (callers then use the scalar path).
 RowDotFn float_row_dot(uint32_t type, IsaLevel level);
 
-// One row against n_tokens (1..kRowDotMaxTokens) activation vectors x + t * x_stride, out[t]: the row is
-// decoded once for all of them. Each out[t] is bit-equal to float_row_dot's result for that token, so a
-// sequence's logits do not depend on what it is batched with.
-inline constexpr int kRowDotMaxTokens = 4;
-using RowDotMultiFn = void (*)(const uint8_t* row, const float* x, int64_t x_stride, int n_tokens, int64_t n,
-                               float* out);
-// The multi-token row dot for `type` at or below `level`, or nullptr where none is faster than the one-token dot.
-RowDotMultiFn float_row_dot_multi(uint32_t type, IsaLevel level);
-
 #if defined(__x86_64__)
 float row_dot_f32_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_q8_0_avx2(const uint8_t* row, const float* x, int64_t n);
-float row_dot_q6_k_avx2(const uint8_t* row, const float* x, int64_t n);
-void rows_dot_q6_k_avx2(const uint8_t* row, const float* x, int64_t x_stride, int n_tokens, int64_t n, float* out);
 #endif
 
 }  // namespace bitnet::kernels
@@ -38,10 +28,9 @@ void rows_dot_q6_k_avx2(const uint8_t* row, const float* x, int64_t x_stride, in
 
 namespace bitnet::kernels {
 
-// y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) with `dot` (from float_row_dot), or `multi`
-// (from float_row_dot_multi, may be nullptr) for tiles of tokens; falls back to float_matmul_ref (scratch:
-// ne0 floats) when dot is nullptr.
-Status float_matmul(const FloatRows& w, RowDotFn dot, RowDotMultiFn multi, const float* x, int64_t n_tokens, float* y,
+// y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) with `dot` (from float_row_dot); falls back to
+// float_matmul_ref (scratch: ne0 floats) when dot is nullptr.
+Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y,
                     int64_t y_stride, int64_t row_begin, int64_t row_end, float* scratch);
 
 }  // namespace bitnet::kernels

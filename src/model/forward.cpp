@@ -80,12 +80,16 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   if (l.ternary) {
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
+  } else if (const kernels::KQuantMatmulFn kq = kernels::kquant_matmul(l.rows.type, kernel_->isa)) {
+    // K-quant weights take Q8_K activations and integer dots, as in llama.cpp and bitnet.cpp.
+    kernels::size_q8k_acts(n, l.in, q8k_);
+    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { kernels::prepare_q8k_acts_rows(x, b, e, q8k_); });
+    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { kq(l.rows, q8k_, y, l.out, b, e); });
   } else {
     const kernels::RowDotFn dot = kernels::float_row_dot(l.rows.type, kernel_->isa);
-    const kernels::RowDotMultiFn multi = kernels::float_row_dot_multi(l.rows.type, kernel_->isa);
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
       float* scratch = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
-      Status s = kernels::float_matmul(l.rows, dot, multi, x, n, y, l.out, b, e, scratch);
+      Status s = kernels::float_matmul(l.rows, dot, x, n, y, l.out, b, e, scratch);
       if (!s.ok() && !failed.exchange(true)) {
         std::lock_guard<std::mutex> lock(error_mu);
         first_error = s;

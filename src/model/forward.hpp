@@ -8,6 +8,7 @@
 
 #include "bitnet/status.hpp"
 #include "core/thread_pool.hpp"
+#include "kernels/kquant.hpp"
 #include "kernels/ternary.hpp"
 #include "model/kv_cache.hpp"
 #include "model/weights.hpp"
@@ -69,6 +70,7 @@ class Forward {
   std::vector<std::pair<KvCache*, int64_t>> ends_;  // per cache in the batch: its n_past after the batch
   std::vector<int64_t> logit_rows_;                 // batch rows whose logits are wanted
   kernels::PreparedActs acts_;
+  kernels::Q8KActs q8k_;                  // activations of K-quant (Q6_K) linears
   const float* acts_from_ = nullptr;      // the x that acts_ was prepared from
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };

@@ -1,0 +1,108 @@
+// AVX2 Q6_K x Q8_K: the 6-bit codes of a block are unpacked once (unsigned, 0..63) and multiplied with the
+// int8 activations of up to 4 tokens by vpmaddubsw (pairs of products: |sum| <= 2 * 63 * 128, no saturation),
+// then by the sub-block scales with vpmaddwd; the -32 offset is subtracted through the activations' 16-element
+// sums (32 * sum_j sc[j] * bsums[j]). Exact int32 per block, then the shared float step (kquant.hpp).
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/half.hpp"
+#include "kernels/kquant.hpp"
+#include "quant/q6_k.hpp"
+#include "quant/q8_k.hpp"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int kTokTile = 4;
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Byte shuffles that spread scales 8h + 2k and 8h + 2k + 1 over 8 lanes each (then widened to int16).
+inline __m128i scale_mask(int h, int k) {
+  const char a = static_cast<char>(8 * h + 2 * k), b = static_cast<char>(a + 1);
+  return _mm_setr_epi8(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+}
+
+// One row's dot with T tokens starting at t0; out[t] gets the float result.
+template <int T>
+void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+  __m128i masks[2][4];
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 4; ++k) masks[h][k] = scale_mask(h, k);
+  float acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+  const int64_t cols = a.cols;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * quant::kQ6KBlockBytes;
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    __m256i isum[T];
+    for (int t = 0; t < T; ++t) {
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums.data() + (t0 + t) * (cols / 16) + b * 16));
+      isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256i lo0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+      const __m256i lo1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
+      __m256i u[4];
+      u[0] = _mm256_or_si256(_mm256_and_si256(lo0, m4), _mm256_and_si256(_mm256_slli_epi16(hi, 4), m30));
+      u[1] = _mm256_or_si256(_mm256_and_si256(lo1, m4), _mm256_and_si256(_mm256_slli_epi16(hi, 2), m30));
+      u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo0, 4), m4), _mm256_and_si256(hi, m30));
+      u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo1, 4), m4),
+                             _mm256_and_si256(_mm256_srli_epi16(hi, 2), m30));
+      for (int k = 0; k < 4; ++k) {
+        const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, masks[h][k]));
+        for (int t = 0; t < T; ++t) {
+          const int8_t* q = a.q.data() + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h + 32 * k;
+          const __m256i p = _mm256_maddubs_epi16(u[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+          isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
+        }
+      }
+    }
+    uint16_t dh;
+    std::memcpy(&dh, blk + 208, sizeof dh);
+    const float dw = _cvtsh_ss(dh);
+    for (int t = 0; t < T; ++t)
+      acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, hsum_epi32(isum[t]));
+  }
+  for (int t = 0; t < T; ++t) out[t] = acc[t];
+}
+
+}  // namespace
+
+void q6_k_matmul_avx2(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                      int64_t row_end) {
+  const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
+  const int64_t n = a.n_tokens;
+  float out[kTokTile];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = w.data + r * nb * quant::kQ6KBlockBytes;
+    int64_t t = 0;
+    for (; t + kTokTile <= n; t += kTokTile) {
+      row_tokens<kTokTile>(row, nb, a, t, out);
+      for (int i = 0; i < kTokTile; ++i) y[(t + i) * y_stride + r] = out[i];
+    }
+    const int64_t rest = n - t;
+    if (rest == 3) row_tokens<3>(row, nb, a, t, out);
+    if (rest == 2) row_tokens<2>(row, nb, a, t, out);
+    if (rest == 1) row_tokens<1>(row, nb, a, t, out);
+    for (int i = 0; i < rest; ++i) y[(t + i) * y_stride + r] = out[i];
+  }
+}
+
+}  // namespace bitnet::kernels
+
+#pragma GCC pop_options
+#endif
