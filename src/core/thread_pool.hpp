@@ -1,5 +1,7 @@
 // A persistent pool of worker threads running one parallel-for at a time. The calling thread works too,
-// so a pool of N threads uses N-1 workers. No allocation per call.
+// so a pool of N threads uses N-1 workers. Work goes out in chunks claimed from a shared counter, so a thread
+// that the OS deschedules (a busy machine) does not hold up the others: whoever is running takes the next
+// chunk. No allocation per call.
 #pragma once
 
 #include <atomic>
@@ -20,27 +22,34 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Splits [0, n) into one contiguous chunk per thread and calls fn(begin, end, thread_index) on each.
-  // Returns when all chunks are done. fn must not throw.
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+  // Calls fn(begin, end, thread_index) over chunks that cover [0, n) once; every chunk but the last starts and
+  // ends on a multiple of `grain` (kernels pass their row tile). About four chunks per thread. Returns when
+  // all chunks are done. fn must not throw; thread_index < size() names the running thread (for scratch).
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
 
   static int default_threads();
 
  private:
   void worker(int index);
+  // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
+  void run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int64_t chunk,
+                  int index);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
+  // The current job, written under mu_ before generation_ is bumped; workers copy it under mu_.
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
   int64_t job_n_ = 0;
-  // Bumped (under mu_) for every job. Workers spin on it briefly before sleeping, and the caller spins on
-  // pending_, because a forward pass issues hundreds of short jobs per token and a sleep/wake round trip
-  // per job costs tens of microseconds.
+  int64_t job_chunk_ = 0;
+  // Workers spin on generation_ briefly before sleeping, and the caller spins on done_, because a forward pass
+  // issues hundreds of short jobs per token and a sleep/wake round trip per job costs tens of microseconds.
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // (job generation << 32) | next chunk index: a claim is a compare-and-swap that fails once the job is over.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> done_{0};  // chunks of the current job finished
   bool stop_ = false;
 };
 

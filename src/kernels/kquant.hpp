@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/cpu_features.hpp"
 #include "kernels/ref/float_ref.hpp"
 
@@ -18,7 +19,7 @@ namespace bitnet::kernels {
 struct Q8KActs {
   int64_t n_tokens = 0;
   int64_t cols = 0;
-  std::vector<int8_t> q;       // [n_tokens][cols]
+  AlignedVector<int8_t> q;     // [n_tokens][cols]
   std::vector<float> d;        // [n_tokens][cols / 256]
   std::vector<int16_t> bsums;  // [n_tokens][cols / 16]: sums of 16 consecutive q
 };

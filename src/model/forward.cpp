@@ -79,7 +79,8 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   }
   if (l.ternary) {
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
-    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
+    // Chunks of whole 64-row groups: the AVX-512 kernel's L2 blocking and every kernel's row tiles.
+    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); }, 64);
   } else if (const kernels::KQuantMatmulFn kq = kernels::kquant_matmul(l.rows.type, kernel_->isa)) {
     // K-quant weights take Q8_K activations and integer dots, as in llama.cpp and bitnet.cpp.
     kernels::size_q8k_acts(n, l.in, q8k_);

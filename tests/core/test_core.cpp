@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "bitnet/status.hpp"
@@ -45,6 +47,59 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
         });
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 3) << threads << " " << n;
     }
+  }
+}
+
+TEST(ThreadPool, ChunksRespectGrainAndThreadIndex) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {5, 64, 65, 1000, 6912}) {
+      for (int64_t grain : {1, 4, 64}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<bool> bad{false};
+        pool.parallel_for(
+            n,
+            [&](int64_t b, int64_t e, int index) {
+              if (b % grain != 0 || (e != n && e % grain != 0) || b >= e || index < 0 || index >= threads) bad = true;
+              for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+            },
+            grain);
+        EXPECT_FALSE(bad) << threads << " " << n << " " << grain;
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
+      }
+    }
+  }
+}
+
+// A worker that stalls inside a chunk must not hold up the rest: the caller takes every other chunk meanwhile.
+// The caller's first chunk waits for the worker to stall; the stalled chunk waits (with a time-out) until the
+// other 7 of the 8 chunks are done, which never happens with fixed per-thread ranges. No work may be lost.
+TEST(ThreadPool, StalledThreadDoesNotHoldTheRest) {
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 20; ++rep) {
+    const int64_t n = 800;  // 2 threads x 4 chunks of 100
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int> done{0};
+    std::atomic<bool> stalled{false}, timed_out{false};
+    pool.parallel_for(n, [&](int64_t b, int64_t e, int index) {
+      if (index != 0 && !stalled.exchange(true)) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (done.load() < 7 && !timed_out)
+          if (std::chrono::steady_clock::now() > deadline) timed_out = true;
+          else std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      if (index == 0 && b == 0) {  // the caller's first chunk: make sure the worker has joined and stalled
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!stalled && !timed_out)
+          if (std::chrono::steady_clock::now() > deadline) timed_out = true;
+          else std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      done++;
+    });
+    EXPECT_FALSE(timed_out);
+    EXPECT_EQ(done.load(), 8);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.hpp"
+
 #include "quant/ternary.hpp"
 
 namespace bitnet::kernels {
@@ -15,7 +17,7 @@ struct QuantizedActs {
   int64_t cols = 0;
   int64_t n_tokens = 0;
   int64_t group = 0;      // values per scale: cols (per token) or 256 (Q8_K)
-  std::vector<int8_t> q;  // [n_tokens][cols]
+  AlignedVector<int8_t> q;  // [n_tokens][cols], 64-byte aligned
   // [n_tokens][cols/group]. kPerTokenAbsmax stores s = 127/max|x| (a divisor, bitnet.cpp's convention);
   // kQ8K stores d = 1/iscale (a multiplier, llama.cpp's convention).
   std::vector<float> scales;
