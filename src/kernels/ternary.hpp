@@ -39,6 +39,8 @@ const TernaryKernel& ternary_kernel(IsaLevel level);
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 #if defined(__x86_64__)
+// quantize_row_absmax_ref, bit-equal (used by prepare_acts_rows at ISA level AVX2 and above).
+float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q);
 void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                          int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

@@ -3,6 +3,8 @@
 // is shared, so outputs must be bit-equal.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -110,6 +112,38 @@ TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
     }
   }
 }
+
+#if defined(__x86_64__)
+// The AVX2 absmax quantizer against the scalar one, bit for bit: odd and even lengths, random scales, exact
+// ties (x * s landing on k + 0.5), values beyond the clamp after rounding, zeros, NaN and infinities.
+TEST(KernelParity, AbsmaxQuantizerAvx2) {
+  if (static_cast<int>(max_supported_isa()) < static_cast<int>(IsaLevel::kAvx2)) GTEST_SKIP() << "no AVX2 here";
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (int64_t n : {1, 7, 8, 31, 32, 33, 100, 2560, 6913}) {
+    for (int variant = 0; variant < 6; ++variant) {
+      std::vector<float> x(static_cast<size_t>(n));
+      const float scale = std::ldexp(1.0f, static_cast<int>(rng() % 40) - 20);
+      for (auto& v : x) v = nd(rng) * scale;
+      if (variant == 1) {  // exact halves: with max 127 the scale is 1, so x * s = x
+        for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 254) - 127) + 0.5f * static_cast<float>(rng() % 2);
+        x[0] = 127.0f;
+      }
+      if (variant == 2) std::fill(x.begin(), x.end(), 0.0f);
+      if (variant == 3) x[rng() % x.size()] = std::nanf("");
+      if (variant == 4) x[rng() % x.size()] = -INFINITY;
+      if (variant == 5) x[rng() % x.size()] = 1e30f;
+      std::vector<int8_t> qr(x.size()), qa(x.size());
+      const float sr = quantize_row_absmax_ref(x.data(), n, qr.data());
+      const float sa = quantize_row_absmax_avx2(x.data(), n, qa.data());
+      ASSERT_EQ(std::memcmp(&sr, &sa, sizeof sr), 0) << "n " << n << " variant " << variant << " seed " << seed;
+      ASSERT_EQ(qr, qa) << "n " << n << " variant " << variant << " seed " << seed;
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace bitnet::kernels
