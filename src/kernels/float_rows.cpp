@@ -35,8 +35,8 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
 
 namespace bitnet::kernels {
 
-Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y,
-                    int64_t y_stride, int64_t row_begin, int64_t row_end, float* scratch) {
+Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y, int64_t y_stride,
+                    int64_t row_begin, int64_t row_end, float* scratch) {
   if (dot == nullptr) return float_matmul_ref(w, x, n_tokens, y, y_stride, row_begin, row_end, scratch);
   BITNET_ASSIGN_OR_RETURN(const uint64_t row_bytes, quant::tensor_bytes(w.type, {w.ne0, 1}));
   for (int64_t r = row_begin; r < row_end; ++r) {

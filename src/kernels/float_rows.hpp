@@ -30,7 +30,7 @@ namespace bitnet::kernels {
 
 // y[t * y_stride + r] = W[r] . x[t] for rows [row_begin, row_end) with `dot` (from float_row_dot); falls back to
 // float_matmul_ref (scratch: ne0 floats) when dot is nullptr.
-Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y,
-                    int64_t y_stride, int64_t row_begin, int64_t row_end, float* scratch);
+Status float_matmul(const FloatRows& w, RowDotFn dot, const float* x, int64_t n_tokens, float* y, int64_t y_stride,
+                    int64_t row_begin, int64_t row_end, float* scratch);
 
 }  // namespace bitnet::kernels

@@ -38,7 +38,12 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
 void Forward::truncate(int64_t n) { own_.truncate(n); }
 
 void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const {
-  for (int64_t t = 0; t < n; ++t) {
+  pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { rms_norm_rows(x, w, b, e, dim, y); });
+}
+
+void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
+                            float* y) const {
+  for (int64_t t = t_begin; t < t_end; ++t) {
     const float* xt = x + t * dim;
     float* yt = y + t * dim;
     double sum = 0.0;
@@ -80,7 +85,8 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   if (l.ternary) {
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
     // Chunks of whole 64-row groups: the AVX-512 kernel's L2 blocking and every kernel's row tiles.
-    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); }, 64);
+    pool_.parallel_for(
+        l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); }, 64);
   } else if (const kernels::KQuantMatmulFn kq = kernels::kquant_matmul(l.rows.type, kernel_->isa)) {
     // K-quant weights take Q8_K activations and integer dots, as in llama.cpp and bitnet.cpp.
     kernels::size_q8k_acts(n, l.in, q8k_);
@@ -103,25 +109,34 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   return Status::Ok();
 }
 
+// x[t] += y[t] for n rows of d, over the pool's threads.
+void Forward::add_rows(float* x, const float* y, int64_t n, int64_t d) {
+  pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b * d; i < e * d; ++i) x[i] += y[i];
+  });
+}
+
 // Rotates each token's heads by the angle of its own position (pos_of_).
 void Forward::rope(float* x, int64_t n, int64_t n_heads) const {
   const int64_t hd = w_.hp.head_dim;
   const int64_t half = w_.hp.rope_dim / 2;
   const bool neox = w_.arch->rope == RopeStyle::kNeox;
-  for (int64_t t = 0; t < n; ++t) {
-    const float* c = rope_cos_.data() + pos_of_[static_cast<size_t>(t)] * half;
-    const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + (t * n_heads + h) * hd;
-      for (int64_t i = 0; i < half; ++i) {
-        const int64_t a = neox ? i : 2 * i;
-        const int64_t b = neox ? i + half : 2 * i + 1;
-        const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c[i] - x1 * s[i];
-        v[b] = x0 * s[i] + x1 * c[i];
+  pool_.parallel_for(n, [&](int64_t t_begin, int64_t t_end, int) {
+    for (int64_t t = t_begin; t < t_end; ++t) {
+      const float* c = rope_cos_.data() + pos_of_[static_cast<size_t>(t)] * half;
+      const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + (t * n_heads + h) * hd;
+        for (int64_t i = 0; i < half; ++i) {
+          const int64_t a = neox ? i : 2 * i;
+          const int64_t b = neox ? i + half : 2 * i + 1;
+          const float x0 = v[a], x1 = v[b];
+          v[a] = x0 * c[i] - x1 * s[i];
+          v[b] = x0 * s[i] + x1 * c[i];
+        }
       }
     }
-  }
+  });
 }
 
 // Each token attends to positions 0..its own of its own sequence's cache (causal within the batch too: a
@@ -242,7 +257,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       att = h_.data();
     }
     BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data()));
-    for (int64_t i = 0; i < n * d; ++i) x_[i] += q_[i];
+    add_rows(x_.data(), q_.data(), n, d);
 
     // feed-forward block: down(sub_norm(act(gate x) * up x))
     in = x_.data();
@@ -252,22 +267,27 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     }
     BITNET_RETURN_IF_ERROR(linear(L.gate, in, n, ffa_.data()));
     BITNET_RETURN_IF_ERROR(linear(L.up, in, n, ffb_.data(), true));
-    const int64_t nf = n * hp.n_ff;
-    if (w_.arch->ffn_act == FfnAct::kSilu) {
-      for (int64_t i = 0; i < nf; ++i) ffa_[i] = ffa_[i] / (1.0f + std::exp(-ffa_[i])) * ffb_[i];
-    } else {
-      for (int64_t i = 0; i < nf; ++i) {
-        const float r = std::max(ffa_[i], 0.0f);
-        ffa_[i] = r * r * ffb_[i];
+    const int64_t nf = hp.n_ff;
+    const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
+    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+      float* a = ffa_.data();
+      const float* u = ffb_.data();
+      if (silu) {
+        for (int64_t i = b * nf; i < e * nf; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * u[i];
+      } else {
+        for (int64_t i = b * nf; i < e * nf; ++i) {
+          const float r = std::max(a[i], 0.0f);
+          a[i] = r * r * u[i];
+        }
       }
-    }
+    });
     const float* ff = ffa_.data();
     if (!L.ffn_sub_norm.empty()) {
       rms_norm(ffa_.data(), L.ffn_sub_norm, n, hp.n_ff, ffb_.data());
       ff = ffb_.data();
     }
     BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data()));
-    for (int64_t i = 0; i < n * d; ++i) x_[i] += q_[i];
+    add_rows(x_.data(), q_.data(), n, d);
   }
 
   // The head runs over the wanted rows only (gathered; per-row results do not depend on which rows come along).

@@ -51,6 +51,9 @@ class Forward {
   // are reused when the rule and shape match (q/k/v and gate/up share their input).
   Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
+  void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
+                     float* y) const;
+  void add_rows(float* x, const float* y, int64_t n, int64_t d);
   void rope(float* x, int64_t n, int64_t n_heads) const;
   void attention(int64_t layer, int64_t n);
 

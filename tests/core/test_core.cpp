@@ -81,19 +81,17 @@ TEST(ThreadPool, StalledThreadDoesNotHoldTheRest) {
     std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
     std::atomic<int> done{0};
     std::atomic<bool> stalled{false}, timed_out{false};
+    auto wait_until = [&](auto ready) {  // polls, giving up after 10 s (then the test fails, not hangs)
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!ready() && !timed_out) {
+        if (std::chrono::steady_clock::now() > deadline) timed_out = true;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    };
     pool.parallel_for(n, [&](int64_t b, int64_t e, int index) {
-      if (index != 0 && !stalled.exchange(true)) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (done.load() < 7 && !timed_out)
-          if (std::chrono::steady_clock::now() > deadline) timed_out = true;
-          else std::this_thread::sleep_for(std::chrono::microseconds(100));
-      }
-      if (index == 0 && b == 0) {  // the caller's first chunk: make sure the worker has joined and stalled
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!stalled && !timed_out)
-          if (std::chrono::steady_clock::now() > deadline) timed_out = true;
-          else std::this_thread::sleep_for(std::chrono::microseconds(100));
-      }
+      if (index != 0 && !stalled.exchange(true)) wait_until([&] { return done.load() >= 7; });
+      // The caller's first chunk: make sure the worker has joined and stalled.
+      if (index == 0 && b == 0) wait_until([&] { return stalled.load(); });
       for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
       done++;
     });

@@ -99,8 +99,8 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
         fn(fr, a, y.data(), rows, 0, 3);
         fn(fr, a, y.data(), rows, 3, rows);
         for (size_t i = 0; i < y.size(); ++i)
-          ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " tokens " << n_tokens << " index "
-                                  << i << " seed " << seed;
+          ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " tokens " << n_tokens << " index " << i
+                                  << " seed " << seed;
         ++checked;
       }
       // Batch independence: each token alone gives what it gives in the batch.
@@ -110,11 +110,14 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
         prepare_q8k_acts_rows(x.data() + t * n, 0, 1, one);
         std::vector<float> y1(static_cast<size_t>(rows));
         kquant_matmul(quant::kQ6_K, max_supported_isa())(fr, one, y1.data(), rows, 0, rows);
-        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(y1[static_cast<size_t>(r)], ref[static_cast<size_t>(t * rows + r)]);
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(y1[static_cast<size_t>(r)], ref[static_cast<size_t>(t * rows + r)]);
       }
     }
   }
-  if (max_supported_isa() != IsaLevel::kScalar) EXPECT_GT(checked, 0);
+  if (max_supported_isa() != IsaLevel::kScalar) {
+    EXPECT_GT(checked, 0);
+  }
   RecordProperty("isa_checks", checked);
 }
 

@@ -128,7 +128,8 @@ TEST(KernelParity, AbsmaxQuantizerAvx2) {
       const float scale = std::ldexp(1.0f, static_cast<int>(rng() % 40) - 20);
       for (auto& v : x) v = nd(rng) * scale;
       if (variant == 1) {  // exact halves: with max 127 the scale is 1, so x * s = x
-        for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 254) - 127) + 0.5f * static_cast<float>(rng() % 2);
+        for (auto& v : x)
+          v = static_cast<float>(static_cast<int>(rng() % 254) - 127) + 0.5f * static_cast<float>(rng() % 2);
         x[0] = 127.0f;
       }
       if (variant == 2) std::fill(x.begin(), x.end(), 0.0f);

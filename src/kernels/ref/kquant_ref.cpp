@@ -1,10 +1,9 @@
 // Scalar Q6_K x Q8_K: the definition the SIMD kernels are held to, plus Q8_K activation preparation and the
 // dispatcher.
-#include "kernels/kquant.hpp"
-
 #include <cstring>
 
 #include "core/half.hpp"
+#include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
 #include "quant/q8_k.hpp"
 #include "quant/quant.hpp"
@@ -22,8 +21,8 @@ void size_q8k_acts(int64_t n_tokens, int64_t cols, Q8KActs& out) {
 void prepare_q8k_acts_rows(const float* x, int64_t t_begin, int64_t t_end, Q8KActs& out) {
   const int64_t cols = out.cols;
   for (int64_t t = t_begin; t < t_end; ++t)
-    quant::quantize_q8_k(x + t * cols, cols, out.q.data() + t * cols,
-                         out.d.data() + t * (cols / quant::kQ8KBlockElems), out.bsums.data() + t * (cols / 16));
+    quant::quantize_q8_k(x + t * cols, cols, out.q.data() + t * cols, out.d.data() + t * (cols / quant::kQ8KBlockElems),
+                         out.bsums.data() + t * (cols / 16));
 }
 
 // Element e = 128h + 32k + l (h < 2, k < 4, l < 32): low nibble of ql[64h + l + 32(k & 1)] (the high nibble

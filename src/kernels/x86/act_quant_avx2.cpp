@@ -36,8 +36,8 @@ float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q) {
     __m256i r[4];
     for (int k = 0; k < 4; ++k) {
       __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), vs);
-      v = _mm256_max_ps(lo, _mm256_min_ps(hi, v));                      // NaN passes through both
-      v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);       // NaN -> 0
+      v = _mm256_max_ps(lo, _mm256_min_ps(hi, v));                 // NaN passes through both
+      v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v);  // NaN -> 0
       const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
       const __m256 frac = _mm256_sub_ps(v, t);
       __m256 rounded = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), one));

@@ -49,7 +49,8 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     __m256i isum[T];
     for (int t = 0; t < T; ++t) {
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums.data() + (t0 + t) * (cols / 16) + b * 16));
+      const __m256i bs =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums.data() + (t0 + t) * (cols / 16) + b * 16));
       isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
     }
     for (int h = 0; h < 2; ++h) {
