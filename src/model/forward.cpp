@@ -58,13 +58,10 @@ void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t
   }
 }
 
-Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input) {
-  std::atomic<bool> failed{false};
-  Status first_error;
-  std::mutex error_mu;
+// Quantizes x for ternary linear l into acts_, unless acts_ already holds exactly that (same_input).
+void Forward::prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input) {
   if (!same_input) acts_from_ = nullptr;  // whatever x held before may have been overwritten since
-  if (l.ternary &&
-      !(acts_from_ == x && acts_.qa.rule == l.tern.act_quant && acts_.qa.n_tokens == n && acts_.qa.cols == l.in)) {
+  if (!(acts_from_ == x && acts_.qa.rule == l.tern.act_quant && acts_.qa.n_tokens == n && acts_.qa.cols == l.in)) {
     const float* in = x;
     if (w_.arch->bitlinear_input_norm) {
       // bitllama2c: x / (||x||_2 * sqrt(n)) per token before quantization (see fixtures' FORMAT.md).
@@ -82,7 +79,15 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
     pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { kernels::prepare_acts_rows(in, b, e, acts_); });
     acts_from_ = x;
   }
+}
+
+Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input) {
+  std::atomic<bool> failed{false};
+  Status first_error;
+  std::mutex error_mu;
+  if (!same_input) acts_from_ = nullptr;
   if (l.ternary) {
+    prepare_ternary_acts(l, x, n, same_input);
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
     // Chunks of whole 64-row groups: the AVX-512 kernel's L2 blocking and every kernel's row tiles.
     pool_.parallel_for(
@@ -106,6 +111,40 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   if (failed) return first_error.with_context(l.name);
   if (l.has_scale)
     for (int64_t i = 0; i < n * l.out; ++i) y[i] *= l.scale;
+  return Status::Ok();
+}
+
+Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n) {
+  bool fused = true;
+  const Linear& first = *parts.begin()->l;
+  for (const LinearOut& p : parts)
+    fused = fused && p.l->ternary && p.l->in == first.in && p.l->tern.act_quant == first.tern.act_quant;
+  if (!fused) {
+    bool same = false;
+    for (const LinearOut& p : parts) {
+      BITNET_RETURN_IF_ERROR(linear(*p.l, x, n, p.y, same));
+      same = true;
+    }
+    return Status::Ok();
+  }
+  prepare_ternary_acts(first, x, n, false);
+  int64_t total = 0;
+  for (const LinearOut& p : parts) total += p.l->out;
+  const kernels::TernaryMatmulFn matmul = kernel_->matmul;
+  pool_.parallel_for(
+      total,
+      [&](int64_t b, int64_t e, int) {
+        int64_t offset = 0;
+        for (const LinearOut& p : parts) {
+          const int64_t lb = std::max(b, offset), le = std::min(e, offset + p.l->out);
+          if (lb < le) matmul(p.l->tern, acts_, p.y, p.l->out, lb - offset, le - offset);
+          offset += p.l->out;
+        }
+      },
+      64);
+  for (const LinearOut& p : parts)
+    if (p.l->has_scale)
+      for (int64_t i = 0; i < n * p.l->out; ++i) p.y[i] *= p.l->scale;
   return Status::Ok();
 }
 
@@ -239,9 +278,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       rms_norm(x_.data(), L.attn_norm, n, d, h_.data());
       in = h_.data();
     }
-    BITNET_RETURN_IF_ERROR(linear(L.wq, in, n, q_.data()));
-    BITNET_RETURN_IF_ERROR(linear(L.wk, in, n, k_.data(), true));
-    BITNET_RETURN_IF_ERROR(linear(L.wv, in, n, v_.data(), true));
+    BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, in, n));
     rope(q_.data(), n, hp.n_head);
     rope(k_.data(), n, hp.n_head_kv);
     for (int64_t t = 0; t < n; ++t) {
@@ -265,8 +302,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       rms_norm(x_.data(), L.ffn_norm, n, d, h_.data());
       in = h_.data();
     }
-    BITNET_RETURN_IF_ERROR(linear(L.gate, in, n, ffa_.data()));
-    BITNET_RETURN_IF_ERROR(linear(L.up, in, n, ffb_.data(), true));
+    BITNET_RETURN_IF_ERROR(linears({{&L.gate, ffa_.data()}, {&L.up, ffb_.data()}}, in, n));
     const int64_t nf = hp.n_ff;
     const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
     pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {

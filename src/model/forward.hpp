@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "bitnet/status.hpp"
@@ -50,6 +51,14 @@ class Forward {
   // same_input: x is the input of the previous linear() call, unchanged since, so its quantized activations
   // are reused when the rule and shape match (q/k/v and gate/up share their input).
   Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
+  // Linears of one input (q/k/v; gate/up). All ternary with one activation rule: activations quantized once and
+  // all their rows in one pass over the pool (one hand-off, not one per matrix). Else linear() on each.
+  struct LinearOut {
+    const Linear* l;
+    float* y;
+  };
+  Status linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n);
+  void prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                      float* y) const;
