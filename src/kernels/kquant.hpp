@@ -49,5 +49,11 @@ void q6_k_matmul_scalar(const FloatRows& w, const Q8KActs& a, float* y, int64_t 
 void q6_k_matmul_avx2(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
 #endif
+#if defined(__aarch64__)
+void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                      int64_t row_end);
+void q6_k_matmul_neon_dot(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                          int64_t row_end);
+#endif
 
 }  // namespace bitnet::kernels

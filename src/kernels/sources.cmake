@@ -10,4 +10,5 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/arm/kquant_neon.cpp
 )

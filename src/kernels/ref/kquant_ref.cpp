@@ -73,6 +73,12 @@ KQuantMatmulFn kquant_matmul(uint32_t type, IsaLevel level) {
                       ? static_cast<int>(level)
                       : static_cast<int>(max_supported_isa());
   if (cap >= static_cast<int>(IsaLevel::kAvx2)) return q6_k_matmul_avx2;
+#elif defined(__aarch64__)
+  const int cap = static_cast<int>(level) < static_cast<int>(max_supported_isa())
+                      ? static_cast<int>(level)
+                      : static_cast<int>(max_supported_isa());
+  if (cap >= static_cast<int>(IsaLevel::kNeonDot)) return q6_k_matmul_neon_dot;
+  if (cap >= static_cast<int>(IsaLevel::kNeon)) return q6_k_matmul_neon;
 #else
   (void)level;
 #endif

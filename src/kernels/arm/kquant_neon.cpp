@@ -1,0 +1,106 @@
+// NEON Q6_K x Q8_K (kquant.hpp) for aarch64: each block's 256 codes are unpacked once into sixteen 16-byte
+// vectors of (q - 32) (one per 16-element sub-block) and dotted with up to 4 tokens' activations: vmull_s8 +
+// vpadalq_s16, or sdot with the dotprod extension. |(q - 32) * a| <= 32 * 128, so pairs fit in int16. Exact
+// int32 per block, then the shared float step: bit-equal to the scalar kernel.
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "core/half.hpp"
+#include "kernels/kquant.hpp"
+#include "quant/q6_k.hpp"
+#include "quant/q8_k.hpp"
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int kTokTile = 4;
+
+inline int32_t sub_dot_neon(int8x16_t w, const int8_t* a) {
+  const int8x16_t q = vld1q_s8(a);
+  int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(q)));
+  acc = vpadalq_s16(acc, vmull_high_s8(w, q));
+  return vaddvq_s32(acc);
+}
+
+__attribute__((target("arch=armv8.2-a+dotprod"))) inline int32_t sub_dot_sdot(int8x16_t w, const int8_t* a) {
+  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a)));
+}
+
+// Sub-block s (elements 16s..16s+15) of one block as int8 (q - 32).
+inline void unpack_block(const uint8_t* blk, int8x16_t* w) {
+  const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
+  const int8x16_t k32 = vdupq_n_s8(32);
+  for (int h = 0; h < 2; ++h)
+    for (int j = 0; j < 2; ++j) {  // l in [16j, 16j + 16)
+      const uint8x16_t lo0 = vld1q_u8(blk + 64 * h + 16 * j);
+      const uint8x16_t lo1 = vld1q_u8(blk + 64 * h + 32 + 16 * j);
+      const uint8x16_t hi = vld1q_u8(blk + 128 + 32 * h + 16 * j);
+      const uint8x16_t u[4] = {
+          vorrq_u8(vandq_u8(lo0, m4), vshlq_n_u8(vandq_u8(hi, m3), 4)),
+          vorrq_u8(vandq_u8(lo1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hi, 2), m3), 4)),
+          vorrq_u8(vshrq_n_u8(lo0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hi, 4), m3), 4)),
+          vorrq_u8(vshrq_n_u8(lo1, 4), vshlq_n_u8(vshrq_n_u8(hi, 6), 4)),
+      };
+      for (int k = 0; k < 4; ++k) w[8 * h + 2 * k + j] = vsubq_s8(vreinterpretq_s8_u8(u[k]), k32);
+    }
+}
+
+template <bool kDot, int T>
+void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, float* out) {
+  float acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+  int8x16_t w[16];
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * quant::kQ6KBlockBytes;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    unpack_block(blk, w);
+    uint16_t dh;
+    std::memcpy(&dh, blk + 208, sizeof dh);
+    const float dw = fp16_to_float(dh);
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = a.q.data() + (t0 + t) * a.cols + b * quant::kQ8KBlockElems;
+      int32_t isum = 0;
+      for (int s = 0; s < 16; ++s)
+        isum += sc[s] * (kDot ? sub_dot_sdot(w[s], q + 16 * s) : sub_dot_neon(w[s], q + 16 * s));
+      acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, isum);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = acc[t];
+}
+
+template <bool kDot>
+void matmul(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+  const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
+  const int64_t n = a.n_tokens;
+  float out[kTokTile];
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = w.data + r * nb * quant::kQ6KBlockBytes;
+    for (int64_t t = 0; t < n;) {
+      const int nt = n - t >= kTokTile ? kTokTile : 1;
+      if (nt == kTokTile) {
+        row_tokens<kDot, kTokTile>(row, nb, a, t, out);
+      } else {
+        row_tokens<kDot, 1>(row, nb, a, t, out);
+      }
+      for (int i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
+      t += nt;
+    }
+  }
+}
+
+}  // namespace
+
+void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                      int64_t row_end) {
+  matmul<false>(w, a, y, y_stride, row_begin, row_end);
+}
+
+void q6_k_matmul_neon_dot(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                          int64_t row_end) {
+  matmul<true>(w, a, y, y_stride, row_begin, row_end);
+}
+
+}  // namespace bitnet::kernels
+#endif
