@@ -1,82 +1,209 @@
-// bitnet-kernel-bench: one thread, each ternary kernel level this CPU has, on the matmul shapes of BitNet
-// 2B-4T (generation: 1 token; prompt processing: 128 tokens). Times are per-thread CPU time (best of the
-// repetitions), so other processes on a shared machine disturb them less than wall time; they still share caches
-// and memory bandwidth. Prints GB/s of weight codes read and G int8 multiply-adds/s. Asserts nothing.
-#include <time.h>
+// bitnet-kernel-bench (Google Benchmark): one thread, every kernel level this CPU has, on the matmul shapes of
+// BitNet 2B-4T (generation: 1 token; prompt processing: 128 tokens), beside two measured limits of the machine:
+// the read bandwidth of one thread streaming a 512 MB buffer, and the int8 multiply-add rate of vpdpbusd
+// (AVX-512 VNNI) / vpmaddubsw (AVX2) in registers. Counters: GB/s of weights read, GMAC/s (int8 multiply-adds).
+// Asserts nothing; `--benchmark_filter=` picks rows, `--benchmark_format=json` for machines.
+#include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/cpu_features.hpp"
+#include "kernels/kquant.hpp"
 #include "kernels/ternary.hpp"
+#include "quant/quant.hpp"
 
 namespace {
 
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
+using namespace bitnet;
 
-bitnet::quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, std::mt19937& rng) {
-  bitnet::quant::TernaryMatrix m;
+quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, std::mt19937& rng) {
+  quant::TernaryMatrix m;
   m.rows = rows;
   m.cols = cols;
   m.group = cols;
   m.owned.resize(static_cast<size_t>(rows * cols / 4));
-  for (size_t i = 0; i < m.owned.size(); i += 4) {
-    const uint32_t v = static_cast<uint32_t>(rng());
-    for (size_t j = 0; j < 4 && i + j < m.owned.size(); ++j) m.owned[i + j] = static_cast<uint8_t>(v >> (8 * j));
-  }
+  for (auto& b : m.owned) b = static_cast<uint8_t>(rng());
   m.scales.assign(static_cast<size_t>(rows), 1.0f);
   return m;
+}
+
+std::vector<float> random_floats(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = nd(rng);
+  return x;
+}
+
+void set_rates(benchmark::State& state, double bytes, double macs) {
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GMAC/s"] =
+      benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
+  std::mt19937 rng(1);
+  const auto w = random_matrix(rows, cols, rng);
+  const auto x = random_floats(tokens * cols, rng);
+  kernels::PreparedActs a;
+  kernels::prepare_acts(quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);
+  std::vector<float> y(static_cast<size_t>(tokens * rows));
+  const kernels::TernaryKernel& k = kernels::ternary_kernel(level);
+  for (auto _ : state) {
+    k.matmul(w, a, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_rates(state, static_cast<double>(rows * cols / 4), static_cast<double>(rows * cols * tokens));
+}
+
+void q6_k_head(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
+  std::mt19937 rng(2);
+  const auto wf = random_floats(rows * cols, rng);
+  auto packed = quant::quantize_tensor(quant::kQ6_K, wf.data(), cols, rows);
+  if (!packed.ok()) {
+    state.SkipWithError(packed.status().to_string().c_str());
+    return;
+  }
+  const auto x = random_floats(tokens * cols, rng);
+  kernels::Q8KActs a;
+  kernels::size_q8k_acts(tokens, cols, a);
+  kernels::prepare_q8k_acts_rows(x.data(), 0, tokens, a);
+  std::vector<float> y(static_cast<size_t>(tokens * rows));
+  const kernels::FloatRows fr{quant::kQ6_K, packed->data(), cols, rows};
+  const kernels::KQuantMatmulFn fn = kernels::kquant_matmul(quant::kQ6_K, level);
+  for (auto _ : state) {
+    fn(fr, a, y.data(), rows, 0, rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_rates(state, static_cast<double>(packed->size()), static_cast<double>(rows * cols * tokens));
+}
+
+void act_quant(benchmark::State& state, IsaLevel level, int64_t cols, int64_t tokens) {
+  std::mt19937 rng(3);
+  const auto x = random_floats(tokens * cols, rng);
+  const IsaLevel before = active_isa();
+  set_active_isa(level);
+  kernels::PreparedActs a;
+  kernels::size_prepared_acts(quant::ActQuant::kPerTokenAbsmax, tokens, cols, a);
+  for (auto _ : state) {
+    kernels::prepare_acts_rows(x.data(), 0, tokens, a);
+    benchmark::DoNotOptimize(a.qa.q.data());
+  }
+  set_active_isa(before);
+  set_rates(state, static_cast<double>(tokens * cols * 4), 0.0);
+}
+
+#if defined(__x86_64__)
+// The machine's limits: one thread reading a buffer far larger than the caches (sum of bytes, 64 B per step).
+__attribute__((target("avx2"))) void memory_read(benchmark::State& state) {
+  const size_t n = size_t{512} << 20;
+  AlignedVector<uint8_t> buf(n, 1);
+  for (auto _ : state) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    const __m256i zero = _mm256_setzero_si256();
+    for (size_t i = 0; i < n; i += 64) {
+      s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(_mm256_load_si256(reinterpret_cast<const __m256i*>(&buf[i])), zero));
+      s1 = _mm256_add_epi64(s1,
+                            _mm256_sad_epu8(_mm256_load_si256(reinterpret_cast<const __m256i*>(&buf[i + 32])), zero));
+    }
+    benchmark::DoNotOptimize(_mm256_extract_epi64(_mm256_add_epi64(s0, s1), 0));
+  }
+  set_rates(state, static_cast<double>(n), 0.0);
+}
+
+// Peak int8 multiply-adds in registers: independent chains, no loads. AVX-512: vpdpbusd (64 per instruction);
+// AVX2: vpmaddubsw (32 per instruction; the AVX2 kernels also need a vpaddw for each).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_vnni(benchmark::State& state) {
+  constexpr int kAcc = 16;
+  constexpr int64_t kSteps = 1 << 20;
+  __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  asm volatile("" : "+v"(a), "+v"(b));  // unknown to the compiler: no constant folding of the dot products
+  for (auto _ : state) {
+    __m512i acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) {
+      acc[i] = _mm512_set1_epi32(i);  // distinct chains: the compiler may not merge them
+      asm volatile("" : "+v"(acc[i]));
+    }
+    for (int64_t i = 0; i < kSteps; ++i)
+      for (auto& v : acc) v = _mm512_dpbusd_epi32(v, a, b);
+    for (auto& v : acc) benchmark::DoNotOptimize(v);
+  }
+  set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * 64));
+}
+
+__attribute__((target("avx2"))) void peak_avx2(benchmark::State& state) {
+  constexpr int kAcc = 12;
+  constexpr int64_t kSteps = 1 << 20;
+  __m256i b = _mm256_set1_epi8(1);
+  asm volatile("" : "+v"(b));
+  for (auto _ : state) {
+    __m256i acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) {
+      acc[i] = _mm256_set1_epi8(static_cast<char>(i));
+      asm volatile("" : "+v"(acc[i]));
+    }
+    for (int64_t i = 0; i < kSteps; ++i)  // each product depends on the last: nothing to hoist or merge
+      for (auto& v : acc) v = _mm256_maddubs_epi16(v, b);
+    for (auto& v : acc) benchmark::DoNotOptimize(v);
+  }
+  set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * 32));
+}
+#endif
+
+void register_all() {
+  std::vector<IsaLevel> levels;
+  for (int l = 0; l <= static_cast<int>(max_supported_isa()); ++l) levels.push_back(static_cast<IsaLevel>(l));
+#if defined(__x86_64__)
+  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("limit/peak_int8_avx2", peak_avx2)->Unit(benchmark::kMillisecond);
+  if (max_supported_isa() == IsaLevel::kAvx512)
+    benchmark::RegisterBenchmark("limit/peak_int8_avx512vnni", peak_vnni)->Unit(benchmark::kMillisecond);
+#endif
+  struct Shape {
+    const char* name;
+    int64_t rows, cols;
+  };
+  // The last shape's codes (168 MB) are far larger than the caches: generation streaming from memory.
+  const Shape shapes[] = {{"2b4t_ffn_up_2560x6912", 6912, 2560},
+                          {"2b4t_ffn_down_6912x2560", 2560, 6912},
+                          {"stream_2560x262144", 262144, 2560}};
+  for (const Shape& sh : shapes)
+    for (int64_t tokens : {int64_t{1}, int64_t{128}})
+      for (IsaLevel level : levels) {
+        if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
+        if (sh.rows > 100000 && tokens > 1) continue;
+        const std::string name =
+            std::string("ternary/") + sh.name + "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
+        benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens)
+            ->Unit(benchmark::kMillisecond);
+      }
+  // The 2B-4T head: 128256 x 2560 Q6_K (269 MB, streams from memory), one token and a batch of 4.
+  for (int64_t tokens : {int64_t{1}, int64_t{4}})
+    for (IsaLevel level : levels) {
+      if (level == IsaLevel::kScalar && tokens > 1) continue;
+      const std::string name = "q6_k_head/128256x2560/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
+      benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)->Unit(benchmark::kMillisecond);
+    }
+  for (IsaLevel level : levels) {
+    const std::string name = std::string("act_quant_absmax/128x6912/") + isa_name(level);
+    benchmark::RegisterBenchmark(name.c_str(), act_quant, level, 6912, 128)->Unit(benchmark::kMicrosecond);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace bitnet;
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 5;
-  struct Shape {
-    const char* name;
-    int64_t rows, cols;
-  };
-  // The last shape is 168 MB of codes, far larger than the caches: generation's streaming case (the others stay
-  // cache-resident across repetitions).
-  const Shape shapes[] = {{"2b4t ffn_up 2560->6912", 6912, 2560},
-                          {"2b4t ffn_down 6912->2560", 2560, 6912},
-                          {"stream 2560->262144", 262144, 2560}};
-  std::mt19937 rng(1);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<IsaLevel> levels = {IsaLevel::kScalar};
-  for (int l = 1; l <= static_cast<int>(max_supported_isa()); ++l) levels.push_back(static_cast<IsaLevel>(l));
-  for (const Shape& sh : shapes) {
-    const auto w = random_matrix(sh.rows, sh.cols, rng);
-    for (int64_t tokens : {int64_t{1}, int64_t{128}}) {
-      if (sh.rows > 100000 && tokens > 1) continue;
-      std::vector<float> x(static_cast<size_t>(tokens * sh.cols));
-      for (auto& v : x) v = nd(rng);
-      kernels::PreparedActs a;
-      kernels::prepare_acts(quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, sh.cols, a);
-      std::vector<float> y(static_cast<size_t>(tokens * sh.rows));
-      for (IsaLevel level : levels) {
-        const kernels::TernaryKernel& k = kernels::ternary_kernel(level);
-        if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
-        double best = 1e30;
-        for (int r = 0; r < reps; ++r) {
-          const double t0 = thread_seconds();
-          k.matmul(w, a, y.data(), sh.rows, 0, sh.rows);
-          best = std::min(best, thread_seconds() - t0);
-        }
-        const double bytes = static_cast<double>(sh.rows * sh.cols / 4);
-        const double macs = static_cast<double>(sh.rows * sh.cols * tokens);
-        std::printf("%-26s tokens %3lld  %-11s %9.3f ms  %7.2f GB/s  %7.1f GMAC/s\n", sh.name,
-                    static_cast<long long>(tokens), isa_name(k.isa), best * 1e3, bytes / best / 1e9, macs / best / 1e9);
-      }
-    }
-  }
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
   return 0;
 }

@@ -3,7 +3,7 @@
 # packages already present are left alone, so a second run does nothing.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build ccache libgtest-dev googletest nlohmann-json3-dev libcli11-dev libpcre2-dev
+packages=(g++ cmake ninja-build ccache libgtest-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   libcpp-httplib-dev pkg-config g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64)
 # PyTorch for the trainer's parity test (tools/train/parity_test.py, run by ctest). `--no-trainer` leaves it out
 # (scripts/run.sh: generating text needs none of it).
