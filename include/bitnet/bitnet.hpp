@@ -15,9 +15,18 @@
 
 namespace bitnet {
 
+// How a KV cache stores keys and values, per position and layer: 2 x kv_dim values of 4 bytes (f32), 2 bytes
+// (f16, as llama.cpp and bitnet.cpp store them by default) or 34 bytes per 32 (q8_0: llama.cpp's Q8_0 blocks;
+// needs head_dim a multiple of 32). Smaller is less memory and memory traffic, and a little less accurate.
+enum class KvType { kF16, kF32, kQ8_0 };
+const char* kv_type_name(KvType type);  // "f16", "f32", "q8_0"
+// "f32", "f16" or "q8_0" (case-insensitive); an invalid-argument error naming the choices otherwise.
+Result<KvType> parse_kv_type(std::string_view name);
+
 struct LoadOptions {
-  int n_threads = 0;  // 0: all hardware threads
-  int n_ctx = 0;      // KV cache positions; 0: the model's training context, capped at 4096
+  int n_threads = 0;              // 0: all hardware threads
+  int n_ctx = 0;                  // KV cache positions; 0: the model's training context, capped at 4096
+  KvType kv_type = KvType::kF16;  // of every KV cache of the model (its own and each Sequence's)
 };
 
 struct GenerationConfig {
@@ -64,9 +73,12 @@ struct ModelInfo {
   double rope_theta = 0;
   int n_ctx = 0;  // the context this instance was loaded with
   int n_threads = 0;
-  std::string weight_type;     // the type of the attention/FFN weights, e.g. "I2_S"
-  std::string chat_template;   // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
-  std::string isa = "scalar";  // the kernels in use: scalar, avx2, avx512-vnni, neon, neon-dotprod
+  std::string weight_type;      // the type of the attention/FFN weights, e.g. "I2_S"
+  std::string chat_template;    // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
+  std::string isa = "scalar";   // the kernels in use: scalar, avx2, avx512-vnni, neon, neon-dotprod
+  std::string kv_type = "f16";  // LoadOptions::kv_type's name
+  // Bytes of the KV cache of generate()/evaluate() (n_ctx positions); each Sequence holds another of its n_ctx.
+  uint64_t kv_cache_bytes = 0;
 };
 
 class Model;

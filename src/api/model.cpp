@@ -1,6 +1,7 @@
 // bitnet::Model: ties the GGUF file, the weights, the tokenizer and one forward-pass session together.
 // Every entry point catches exceptions (allocation failure) and returns a Status.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <exception>
 #include <new>
@@ -27,7 +28,39 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+uint32_t kv_quant_type(KvType type) {
+  switch (type) {
+    case KvType::kF32:
+      return quant::kF32;
+    case KvType::kQ8_0:
+      return quant::kQ8_0;
+    case KvType::kF16:
+      break;
+  }
+  return quant::kF16;
+}
+
 }  // namespace
+
+const char* kv_type_name(KvType type) {
+  switch (type) {
+    case KvType::kF32:
+      return "f32";
+    case KvType::kQ8_0:
+      return "q8_0";
+    case KvType::kF16:
+      break;
+  }
+  return "f16";
+}
+
+Result<KvType> parse_kv_type(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kQ8_0})
+    if (lower == kv_type_name(t)) return t;
+  return invalid_argument("unknown KV cache type '" + std::string(name) + "' (choose f32, f16 or q8_0)");
+}
 
 Model::Model() : impl_(std::make_unique<Impl>()) {}
 Model::~Model() = default;
@@ -39,6 +72,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     const auto t0 = std::chrono::steady_clock::now();
     if (options.n_threads < 0) return invalid_argument("n_threads must be >= 0");
     if (options.n_ctx < 0) return invalid_argument("n_ctx must be >= 0");
+    if (options.kv_type != KvType::kF32 && options.kv_type != KvType::kF16 && options.kv_type != KvType::kQ8_0)
+      return invalid_argument("unknown KV cache type " + std::to_string(static_cast<int>(options.kv_type)));
     std::unique_ptr<Model> m(new Model());
     Impl& im = *m->impl_;
     auto file = gguf::File::open(path);
@@ -58,7 +93,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp.n_ctx_train, kMaxDefaultCtx);
     const int n_threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
     im.pool = std::make_unique<ThreadPool>(n_threads);
-    im.forward = std::make_unique<model::Forward>(*im.weights, n_ctx, *im.pool);
+    const uint32_t kv_type = kv_quant_type(options.kv_type);
+    if (Status s = model::KvCache::check(hp, kv_type); !s.ok()) return s.with_context(path);
+    im.forward = std::make_unique<model::Forward>(*im.weights, n_ctx, *im.pool, kv_type);
 
     ModelInfo& info = im.info;
     info.path = path;
@@ -76,6 +113,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     info.n_threads = n_threads;
     info.weight_type = quant::type_name(im.weights->layers.front().wq.file_type);
     info.isa = isa_name(im.forward->isa());
+    info.kv_type = kv_type_name(options.kv_type);
+    info.kv_cache_bytes = im.forward->kv_bytes();
     auto chat_template = im.file->get_string_or("tokenizer.chat_template", "");
     if (!chat_template.ok()) return chat_template.status().with_context(path);
     info.chat_template = std::move(chat_template).value();

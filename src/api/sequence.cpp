@@ -68,7 +68,10 @@ Result<std::unique_ptr<Sequence>> Model::new_sequence(int n_ctx) {
                               std::to_string(n_ctx) + ")");
     std::unique_ptr<Sequence> seq(new Sequence());
     seq->impl_->tokenizer = impl_->tokenizer.get();
-    seq->impl_->cache = std::make_unique<model::KvCache>(impl_->weights->hp, n_ctx > 0 ? n_ctx : max);
+    // The model's KV type, checked against its head size when it was loaded.
+    const uint32_t kv_type = impl_->forward->kv_type();
+    BITNET_RETURN_IF_ERROR(model::KvCache::check(impl_->weights->hp, kv_type));
+    seq->impl_->cache = std::make_unique<model::KvCache>(impl_->weights->hp, n_ctx > 0 ? n_ctx : max, kv_type);
     return seq;
   });
 }

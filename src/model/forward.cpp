@@ -6,17 +6,18 @@
 #include <cmath>
 #include <mutex>
 
+#include "kernels/attention.hpp"
 #include "kernels/float_rows.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::model {
 
-Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool)
+Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32_t kv_type)
     : w_(weights),
       pool_(pool),
       n_ctx_(n_ctx),
       kv_dim_(weights.hp.head_dim * weights.hp.n_head_kv),
-      own_(weights.hp, n_ctx),
+      own_(weights.hp, n_ctx, kv_type),
       kernel_(&kernels::ternary_kernel(active_isa())) {
   const HParams& hp = w_.hp;
   // RoPE angles in double: pos * theta^(-2i/d), then cos/sin rounded once to float.
@@ -179,7 +180,8 @@ void Forward::rope(float* x, int64_t n, int64_t n_heads) const {
 }
 
 // Each token attends to positions 0..its own of its own sequence's cache (causal within the batch too: a
-// sequence's earlier tokens in this batch were written to the cache before attention runs).
+// sequence's earlier tokens in this batch were written to the cache before attention runs). Every (token, head)
+// is computed alone with the kernel of its cache's type, so results do not depend on the batch.
 void Forward::attention(int64_t layer, int64_t n) {
   const HParams& hp = w_.hp;
   const int64_t hd = hp.head_dim;
@@ -190,29 +192,19 @@ void Forward::attention(int64_t layer, int64_t n) {
     float* sc = scores_.data() + static_cast<size_t>(thread) * n_ctx_;
     for (int64_t job = b; job < e; ++job) {
       const int64_t t = job / hp.n_head, h = job % hp.n_head, kvh = h / group;
-      const int64_t last = pos_of_[static_cast<size_t>(t)];  // causal: attend to positions 0..last
       const KvCache& cache = *cache_of_[static_cast<size_t>(t)];
-      const float* kc = cache.k(layer, 0);
-      const float* vc = cache.v(layer, 0);
-      const float* q = q_.data() + (t * hp.n_head + h) * hd;
-      float max = -INFINITY;
-      for (int64_t j = 0; j <= last; ++j) {
-        sc[j] = kernels::dot_f32(q, kc + j * kv_dim_ + kvh * hd, hd) * scale;
-        max = std::max(max, sc[j]);
-      }
-      double sum = 0.0;
-      for (int64_t j = 0; j <= last; ++j) {
-        sc[j] = std::exp(sc[j] - max);
-        sum += sc[j];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      float* out = att_.data() + (t * hp.n_head + h) * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j <= last; ++j) {
-        const float a = sc[j] * inv;
-        const float* v = vc + j * kv_dim_ + kvh * hd;
-        for (int64_t i = 0; i < hd; ++i) out[i] += a * v[i];
-      }
+      // Whole KV heads are whole blocks (KvCache::check), so a head's bytes start at its share of the row.
+      const int64_t head_bytes = cache.row_bytes() / hp.n_head_kv;
+      kernels::AttnHead ah;
+      ah.q = q_.data() + (t * hp.n_head + h) * hd;
+      ah.k = cache.k(layer, 0) + kvh * head_bytes;
+      ah.v = cache.v(layer, 0) + kvh * head_bytes;
+      ah.stride = cache.row_bytes();
+      ah.head_dim = hd;
+      ah.n_pos = pos_of_[static_cast<size_t>(t)] + 1;  // causal: positions 0..its own
+      ah.scale = scale;
+      kernels::attend_head(*kernels::kv_attention_kernel(cache.type(), kernel_->isa), ah, sc,
+                           att_.data() + (t * hp.n_head + h) * hd);
     }
   });
 }
@@ -281,12 +273,12 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, in, n));
     rope(q_.data(), n, hp.n_head);
     rope(k_.data(), n, hp.n_head_kv);
-    for (int64_t t = 0; t < n; ++t) {
-      KvCache& cache = *cache_of_[static_cast<size_t>(t)];
-      const int64_t pos = pos_of_[static_cast<size_t>(t)];
-      std::copy_n(k_.data() + t * kv_dim_, kv_dim_, cache.k(l, pos));
-      std::copy_n(v_.data() + t * kv_dim_, kv_dim_, cache.v(l, pos));
-    }
+    // Every token writes its own (cache, position): the rows convert to the cache's type in parallel.
+    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; ++t)
+        cache_of_[static_cast<size_t>(t)]->store(l, pos_of_[static_cast<size_t>(t)], k_.data() + t * kv_dim_,
+                                                 v_.data() + t * kv_dim_);
+    });
     attention(l, n);
     const float* att = att_.data();
     if (!L.attn_sub_norm.empty()) {

@@ -13,6 +13,7 @@
 #include "kernels/ternary.hpp"
 #include "model/kv_cache.hpp"
 #include "model/weights.hpp"
+#include "quant/quant.hpp"
 
 namespace bitnet::model {
 
@@ -27,12 +28,15 @@ struct BatchToken {
 class Forward {
  public:
   // n_ctx: positions the KV cache holds (<= what the caller decided; the model's training context is a
-  // default, not a limit enforced here).
-  Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool);
+  // default, not a limit enforced here). kv_type: how its own cache stores keys and values (quant::kF32, kF16
+  // or kQ8_0; it must pass KvCache::check). Caches passed to eval_batch may have other types.
+  Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32_t kv_type = quant::kF16);
 
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return own_.n_past(); }
   IsaLevel isa() const { return kernel_->isa; }
+  uint32_t kv_type() const { return own_.type(); }
+  uint64_t kv_bytes() const { return own_.bytes(); }  // its own cache's keys and values
   // Forget everything from position `n` on (n <= n_past()).
   void truncate(int64_t n);
   const HParams& hparams() const { return w_.hp; }

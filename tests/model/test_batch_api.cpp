@@ -14,7 +14,9 @@ namespace {
 
 using test::greedy;
 
-std::unique_ptr<Model> load(const std::string& path) { return test::load_model(path, 128); }
+std::unique_ptr<Model> load(const std::string& path, KvType kv_type = KvType::kF16) {
+  return test::load_model(path, 128, kv_type);
+}
 
 // Prompts of different lengths made from the vocabulary's ids (every id valid for any of the fixtures).
 std::vector<std::vector<int32_t>> prompts(int32_t n_vocab) {
@@ -67,9 +69,9 @@ std::vector<std::vector<int32_t>> run_batched(Model& m, const std::vector<std::v
   return out;
 }
 
-void expect_batched_equals_alone(const std::string& path) {
+void expect_batched_equals_alone(const std::string& path, KvType kv_type = KvType::kF16) {
   BITNET_REQUIRE_FIXTURE(path);
-  auto m = load(path);
+  auto m = load(path, kv_type);
   ASSERT_NE(m, nullptr);
   const auto ps = prompts(static_cast<int32_t>(m->info().n_vocab));
   const int n_gen = 12;
@@ -106,6 +108,15 @@ TEST(BatchApi, TernaryI2SBatchedEqualsAlone) {
 
 TEST(BatchApi, TernaryTQ2BatchedEqualsAlone) {
   expect_batched_equals_alone(test::fixture("synthetic/fx-silu-tq2_0.gguf"));
+}
+
+// The other KV cache types keep every attention result independent of the batch too (head_dim 32 fits Q8_0).
+TEST(BatchApi, Q8_0KvCacheBatchedEqualsAlone) {
+  expect_batched_equals_alone(test::fixture("synthetic/fx-relu2-i2_s.gguf"), KvType::kQ8_0);
+}
+
+TEST(BatchApi, F32KvCacheBatchedEqualsAlone) {
+  expect_batched_equals_alone(test::fixture("synthetic/fx-silu-tq2_0.gguf"), KvType::kF32);
 }
 
 TEST(BatchApi, ErrorsLeaveSequencesUnchanged) {

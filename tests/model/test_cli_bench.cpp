@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -61,6 +62,10 @@ TEST_F(CliBench, JsonHasEveryField) {
   EXPECT_GT(j["n_params"].get<uint64_t>(), 1000000u);
   EXPECT_GT(j["load_ms"].get<double>(), 0.0);
   EXPECT_GT(j["peak_rss_bytes"].get<uint64_t>(), 0u);
+  // The default KV cache: f16, 2 layers x 9 positions (max(-p, -n + 1) + 1) x kv_dim 128, keys and values.
+  EXPECT_EQ(j["n_ctx"], 9);
+  EXPECT_EQ(j["kv_type"], "f16");
+  EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), 2u * 2 * 9 * 128 * 2);
   for (const char* test : {"pp", "tg"}) {
     const auto& t = j[test];
     ASSERT_TRUE(t.is_object()) << test;
@@ -72,10 +77,34 @@ TEST_F(CliBench, JsonHasEveryField) {
   }
 }
 
+TEST_F(CliBench, KvTypeOption) {
+  // bytes per 128-value row: f32 512, q8_0 4 blocks of 34.
+  const std::pair<const char*, uint64_t> cases[] = {{"f32", 512}, {"q8_0", 136}, {"F16", 256}};
+  for (const auto& [type, row] : cases) {
+    CliRun r = run_cli("bench --model " + model_ + " --json -p 8 -n 4 -r 1 --warmup 0 --kv-type " + type, false);
+    ASSERT_EQ(r.code, 0) << type << "\n" << r.out;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.out;
+    std::string lower = type;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(j["kv_type"], lower);
+    EXPECT_EQ(j["kv_cache_bytes"].get<uint64_t>(), 2u * 2 * 9 * row) << type;
+  }
+  CliRun bad = run_cli("bench --model " + model_ + " --kv-type q4_0", true);
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("--kv-type"), std::string::npos) << bad.out;
+  for (const char* sub : {"inference", "chat", "bench", "logits", "serve"}) {
+    CliRun help = run_cli(std::string(sub) + " --help", true);
+    if (std::string(sub) == "serve" && help.code != 0) continue;  // built without the server
+    EXPECT_NE(help.out.find("--kv-type"), std::string::npos) << sub << "\n" << help.out;
+    EXPECT_NE(help.out.find("q8_0"), std::string::npos) << sub;
+  }
+}
+
 TEST_F(CliBench, TableByDefault) {
   CliRun r = run_cli("bench -m " + model_ + " -p 4 -n 2 -r 2 --warmup 0", false);
   ASSERT_EQ(r.code, 0) << r.out;
-  for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:"})
+  for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:", "KV cache:   f16"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
 }
 

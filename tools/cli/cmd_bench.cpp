@@ -24,6 +24,7 @@ struct BenchArgs {
   int reps = 3;
   int warmup = 1;
   int ctx_size = 0;
+  std::string kv_type = "f16";
   uint64_t seed = 1;
   bool json = false;
 };
@@ -98,6 +99,7 @@ int run_bench(const BenchArgs& a) {
   lo.n_threads = a.threads;
   // Room for the longer of the two tests and nothing more: a larger KV cache only adds to the resident set.
   lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : std::max(a.n_prompt, a.n_gen + 1) + 1;
+  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
   const auto t0 = std::chrono::steady_clock::now();
   auto loaded = Model::load(a.model, lo);
   if (!loaded.ok()) return fail(loaded.status().to_string());
@@ -142,6 +144,8 @@ int run_bench(const BenchArgs& a) {
     j["isa"] = isa;
     j["threads"] = info.n_threads;
     j["n_ctx"] = info.n_ctx;
+    j["kv_type"] = info.kv_type;
+    j["kv_cache_bytes"] = info.kv_cache_bytes;
     j["repetitions"] = a.reps;
     j["warmup"] = a.warmup;
     j["load_ms"] = load_ms;
@@ -155,6 +159,7 @@ int run_bench(const BenchArgs& a) {
   std::printf("            %s, %s, %.3f B parameters, %.1f MB\n", info.architecture.c_str(), info.weight_type.c_str(),
               static_cast<double>(file->n_params) / 1e9, static_cast<double>(file->file_size) / 1e6);
   std::printf("isa:        %s, %d threads, context %d\n", isa.c_str(), info.n_threads, info.n_ctx);
+  std::printf("KV cache:   %s, %.1f MB\n", info.kv_type.c_str(), static_cast<double>(info.kv_cache_bytes) / 1e6);
   std::printf("load:       %.1f ms\n", load_ms);
   std::printf("%-10s  %8s  %22s  %12s\n", "test", "tokens", "tokens/s (mean +- sd)", "ms/token");
   auto row = [](const std::string& name, int n, const Stats& s) {
@@ -176,7 +181,7 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
   CLI::App* sub = app.add_subcommand(
       "bench",
       "Benchmark a model: load time, prompt processing (pp: one batch of -p random tokens) and generation (tg: -n "
-      "tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, peak RSS");
+      "tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, KV cache size, peak RSS");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one batch")
       ->check(CLI::PositiveNumber)
@@ -193,6 +198,7 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: just enough for the tests)")
       ->check(CLI::NonNegativeNumber);
+  add_kv_type_option(sub, a->kv_type);
   sub->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
   sub->add_flag("--json", a->json, "Print one JSON object instead of the table");
   out.push_back({sub, [a] { return run_bench(*a); }});

@@ -19,6 +19,7 @@ struct ChatArgs {
   SamplingArgs sampling;
   int threads = 0;
   int ctx_size = 0;
+  std::string kv_type = "f16";
   bool verbose = false;
 };
 
@@ -70,6 +71,7 @@ int run_chat(const ChatArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
+  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
   auto loaded = Model::load(a.model, lo);
   if (!loaded.ok()) return fail(loaded.status().to_string());
   Model& m = *loaded.value();
@@ -160,6 +162,7 @@ void add_chat(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_kv_type_option(sub, a->kv_type);
   sub->add_flag("-v,--verbose", a->verbose,
                 "After each answer, print to stderr the tokens evaluated, generated and held in the context");
   out.push_back({sub, [a] { return run_chat(*a); }});

@@ -15,6 +15,7 @@ struct ServeArgs {
   server::ServerOptions opts;
   int threads = 0;
   int ctx_size = 0;
+  std::string kv_type = "f16";
   std::string port_file;
 };
 
@@ -40,6 +41,7 @@ int run_serve(ServeArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
+  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
   if (a.opts.model_id.empty()) a.opts.model_id = model_id_from_path(a.model);
@@ -51,9 +53,10 @@ int run_serve(ServeArgs& a) {
   }
   const ModelInfo& info = model.value()->info();
   std::cout << "bitnet server: model '" << a.opts.model_id << "' (" << info.architecture << ", " << info.weight_type
-            << ", context " << info.n_ctx << ", " << a.opts.parallel << " parallel sequences, " << info.n_threads
-            << " threads)\nlistening on http://" << a.opts.host << ":" << port << "  (OpenAI base URL: http://"
-            << a.opts.host << ":" << port << "/v1)" << std::endl;
+            << ", context " << info.n_ctx << ", KV cache " << info.kv_type << " ("
+            << static_cast<double>(info.kv_cache_bytes) / 1e6 << " MB per sequence), " << a.opts.parallel
+            << " parallel sequences, " << info.n_threads << " threads)\nlistening on http://" << a.opts.host << ":"
+            << port << "  (OpenAI base URL: http://" << a.opts.host << ":" << port << "/v1)" << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::cout << "bitnet server: stopping" << std::endl;
@@ -83,6 +86,7 @@ void add_serve(CLI::App& app, std::vector<Command>& out) {
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context per sequence in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  add_kv_type_option(sub, a->kv_type);
   sub->add_option("-t,--threads", a->threads, "Threads for the forward pass (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--chat-template", a->opts.chat_template,

@@ -39,6 +39,11 @@ struct SamplingArgs {
 void add_sampling_options(CLI::App* sub, SamplingArgs& s);
 void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg);
 
+// --kv-type f32|f16|q8_0 (default: what kv_type holds, "f16"), and its value into LoadOptions (false with a
+// message on a value parse_kv_type rejects).
+void add_kv_type_option(CLI::App* sub, std::string& kv_type);
+bool apply_kv_type(const std::string& kv_type, LoadOptions& lo, std::string& error);
+
 // Prints "error: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);
 

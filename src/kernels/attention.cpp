@@ -1,0 +1,70 @@
+// KV attention: the kernel table (per stored type and ISA level) and the shared softmax.
+#include "kernels/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "quant/quant.hpp"
+
+namespace bitnet::kernels {
+namespace {
+
+const KvAttentionKernel kRef[] = {
+    {quant::kF32, IsaLevel::kScalar, kv_scores_f32_ref, kv_weighted_sum_f32_ref},
+    {quant::kF16, IsaLevel::kScalar, kv_scores_f16_ref, kv_weighted_sum_f16_ref},
+    {quant::kQ8_0, IsaLevel::kScalar, kv_scores_q8_0_ref, kv_weighted_sum_q8_0_ref},
+};
+
+#if defined(__x86_64__)
+// Also serves the AVX-512 level: the definitions leave nothing for wider registers to change but speed.
+const KvAttentionKernel kAvx2[] = {
+    {quant::kF32, IsaLevel::kAvx2, kv_scores_f32_avx2, kv_weighted_sum_f32_avx2},
+    {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
+};
+#endif
+
+}  // namespace
+
+bool is_kv_type(uint32_t type) { return type == quant::kF32 || type == quant::kF16 || type == quant::kQ8_0; }
+
+const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level) {
+  const int cap = std::min(static_cast<int>(level), static_cast<int>(max_supported_isa()));
+  for (size_t i = 0; i < std::size(kRef); ++i) {
+    if (kRef[i].type != type) continue;
+#if defined(__x86_64__)
+    if (cap >= static_cast<int>(IsaLevel::kAvx2)) return &kAvx2[i];
+#else
+    (void)cap;
+#endif
+    return &kRef[i];
+  }
+  return nullptr;
+}
+
+Status check_kv_type(uint32_t type, int64_t head_dim) {
+  if (!is_kv_type(type))
+    return invalid_argument("a KV cache holds F32, F16 or Q8_0 values, not " + quant::type_name(type));
+  if (head_dim <= 0) return invalid_argument("head_dim must be positive");
+  if (type == quant::kQ8_0 && head_dim % 32 != 0)
+    return invalid_argument("a Q8_0 KV cache needs head_dim to be a multiple of 32 (its block size); this model's is " +
+                            std::to_string(head_dim) + ": use an F16 or F32 KV cache");
+  return Status::Ok();
+}
+
+void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out) {
+  kernel.scores(h, scratch);
+  float max = -INFINITY;
+  for (int64_t j = 0; j < h.n_pos; ++j) max = std::max(max, scratch[j]);
+  double sum = 0.0;
+  for (int64_t j = 0; j < h.n_pos; ++j) {
+    scratch[j] = std::exp(scratch[j] - max);
+    sum += scratch[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < h.n_pos; ++j) scratch[j] *= inv;
+  kernel.weighted_sum(h, scratch, out);
+}
+
+}  // namespace bitnet::kernels

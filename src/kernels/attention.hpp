@@ -1,0 +1,73 @@
+// Attention of one query head over the keys and values of a KV cache stored as F32, F16 or Q8_0 rows (GGUF
+// type ids; Q8_0 layout in quant/q8_0.hpp): scores q.k_j, softmax, weighted sum of the v_j. Stored values are
+// widened to float exactly; the arithmetic order is fixed by the definitions below, which every ISA follows,
+// so results are bit-equal across ISA levels and do not depend on what else is in the batch:
+//   query:     against an F16 cache, q is rounded to f16 (nearest even) first, as ggml converts it to the cache's
+//              vec_dot_type (llama.cpp, bitnet.cpp); this takes the synthetic fixtures' bitnet.cpp logits from
+//              NMSE 4e-4 to 1e-6 (I2_S) and 3e-8 to 3e-11 (F16). F32 and Q8_0 caches take q as it is.
+//   dot(q, k): eight lanes, lane l sums q_i * k_i for i = l (mod 8) in increasing i (product rounded, then
+//              the add), lanes combined as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)); score = dot * scale.
+//   softmax:   shared scalar code (attend_head): p_j = exp(s_j - max) * (float)(1 / sum_j exp(s_j - max)), the
+//              sum in double.
+//   out_i:     0, then out_i = out_i + p_j * v_ji for j = 0, 1, ... (product rounded, then the add).
+#pragma once
+
+#include <cstdint>
+
+#include "bitnet/status.hpp"
+#include "core/cpu_features.hpp"
+
+namespace bitnet::kernels {
+
+// One query head against positions [0, n_pos) of one KV head.
+struct AttnHead {
+  const float* q;    // [head_dim]
+  const uint8_t* k;  // this KV head's key at position 0; position j starts at k + j * stride
+  const uint8_t* v;  // the same for values
+  int64_t stride;    // bytes from one position's row to the next
+  int64_t head_dim;  // a multiple of 32 for Q8_0 (rows start at block boundaries)
+  int64_t n_pos;     // >= 1
+  float scale;       // multiplies every q.k
+};
+
+using KvScoresFn = void (*)(const AttnHead& h, float* scores);                    // scores[j], j < n_pos
+using KvWeightedSumFn = void (*)(const AttnHead& h, const float* p, float* out);  // out[head_dim]
+
+struct KvAttentionKernel {
+  uint32_t type;
+  IsaLevel isa;
+  KvScoresFn scores;
+  KvWeightedSumFn weighted_sum;
+};
+
+// Whether `type` can hold a KV cache (F32, F16, Q8_0).
+bool is_kv_type(uint32_t type);
+// The fastest kernel for a KV cache of `type` at or below `level` (the scalar reference where no fast one
+// exists); nullptr when `type` is not a KV type.
+const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level);
+// A clear error unless `type` can hold the keys and values of heads of head_dim elements.
+Status check_kv_type(uint32_t type, int64_t head_dim);
+
+// out = softmax(scores) . V for one head; scratch holds n_pos floats.
+void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out);
+
+// The scalar references (the definitions above, one per stored type).
+void kv_scores_f32_ref(const AttnHead& h, float* scores);
+void kv_scores_f16_ref(const AttnHead& h, float* scores);
+void kv_scores_q8_0_ref(const AttnHead& h, float* scores);
+void kv_weighted_sum_f32_ref(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_f16_ref(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_q8_0_ref(const AttnHead& h, const float* p, float* out);
+
+#if defined(__x86_64__)
+// AVX2 + F16C (no FMA: the definitions round the product before the add). head_dim not a multiple of 8 falls
+// back to the reference inside.
+void kv_scores_f32_avx2(const AttnHead& h, float* scores);
+void kv_scores_f16_avx2(const AttnHead& h, float* scores);
+void kv_scores_q8_0_avx2(const AttnHead& h, float* scores);
+void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
+#endif
+
+}  // namespace bitnet::kernels

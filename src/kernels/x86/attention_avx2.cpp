@@ -1,0 +1,132 @@
+// AVX2 + F16C attention over F32, F16 and Q8_0 KV rows, in the arithmetic order kernels/attention.hpp defines:
+// a register's lane l is the reference's lane l (elements i = l mod 8), products are rounded before the add
+// (no FMA), the horizontal sum pairs lanes as the reference does, and F16C rounds the query to f16 as
+// float_to_fp16 does. Bit-equal to the reference.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/attention.hpp"
+#include "quant/q8_0.hpp"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c")
+
+namespace bitnet::kernels {
+namespace {
+
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+inline float hsum_lanes(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4, l1+l5, l2+l6, l3+l7
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                         // (l0+l4)+(l2+l6), (l1+l5)+(l3+l7)
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// load: elements [i, i + 8) of a stored row, widened to float (exactly); i is a multiple of 8.
+// query: the same elements of the query as the dot product takes them.
+struct LoadF32 {
+  static __m256 load(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
+};
+struct LoadF16 {
+  static __m256 load(const uint8_t* row, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+  // Rounded to f16, nearest even (as float_to_fp16), and back.
+  static __m256 query(const float* q, int64_t i) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+struct LoadQ8_0 {
+  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
+  static __m256 load(const uint8_t* row, int64_t i) {
+    const uint8_t* block = row + (i / quant::kQ8_0BlockElems) * quant::kQ8_0BlockBytes;
+    uint16_t d;
+    std::memcpy(&d, block, 2);
+    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + i % quant::kQ8_0BlockElems));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), _mm256_set1_ps(_cvtsh_ss(d)));
+  }
+};
+
+// Four positions at a time: four independent add chains.
+template <class L>
+void scores_avx2(const AttnHead& h, float* scores) {
+  const int64_t hd = h.head_dim;
+  int64_t j = 0;
+  for (; j + 4 <= h.n_pos; j += 4) {
+    const uint8_t* r0 = h.k + j * h.stride;
+    const uint8_t* r1 = r0 + h.stride;
+    const uint8_t* r2 = r1 + h.stride;
+    const uint8_t* r3 = r2 + h.stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < hd; i += 8) {
+      const __m256 q = L::query(h.q, i);
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(q, L::load(r0, i)));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(q, L::load(r1, i)));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(q, L::load(r2, i)));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(q, L::load(r3, i)));
+    }
+    scores[j] = hsum_lanes(a0) * h.scale;
+    scores[j + 1] = hsum_lanes(a1) * h.scale;
+    scores[j + 2] = hsum_lanes(a2) * h.scale;
+    scores[j + 3] = hsum_lanes(a3) * h.scale;
+  }
+  for (; j < h.n_pos; ++j) {
+    const uint8_t* r = h.k + j * h.stride;
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 8) a = _mm256_add_ps(a, _mm256_mul_ps(L::query(h.q, i), L::load(r, i)));
+    scores[j] = hsum_lanes(a) * h.scale;
+  }
+}
+
+// out[c, c + 8 * kRegs) over every position, the accumulators held in registers.
+template <class L, int kRegs>
+void weighted_chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
+  __m256 acc[kRegs];
+  for (int r = 0; r < kRegs; ++r) acc[r] = _mm256_setzero_ps();
+  const uint8_t* row = h.v;
+  for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    for (int r = 0; r < kRegs; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(pj, L::load(row, c + 8 * r)));
+  }
+  for (int r = 0; r < kRegs; ++r) _mm256_storeu_ps(out + c + 8 * r, acc[r]);
+}
+
+template <class L>
+void weighted_sum_avx2(const AttnHead& h, const float* p, float* out) {
+  int64_t c = 0;
+  for (; c + 64 <= h.head_dim; c += 64) weighted_chunk<L, 8>(h, p, c, out);
+  for (; c + 32 <= h.head_dim; c += 32) weighted_chunk<L, 4>(h, p, c, out);
+  for (; c < h.head_dim; c += 8) weighted_chunk<L, 1>(h, p, c, out);
+}
+
+}  // namespace
+
+void kv_scores_f32_avx2(const AttnHead& h, float* scores) {
+  if (h.head_dim % 8 != 0) return kv_scores_f32_ref(h, scores);
+  scores_avx2<LoadF32>(h, scores);
+}
+void kv_scores_f16_avx2(const AttnHead& h, float* scores) {
+  if (h.head_dim % 8 != 0) return kv_scores_f16_ref(h, scores);
+  scores_avx2<LoadF16>(h, scores);
+}
+void kv_scores_q8_0_avx2(const AttnHead& h, float* scores) { scores_avx2<LoadQ8_0>(h, scores); }
+
+void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out) {
+  if (h.head_dim % 8 != 0) return kv_weighted_sum_f32_ref(h, p, out);
+  weighted_sum_avx2<LoadF32>(h, p, out);
+}
+void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out) {
+  if (h.head_dim % 8 != 0) return kv_weighted_sum_f16_ref(h, p, out);
+  weighted_sum_avx2<LoadF16>(h, p, out);
+}
+void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out) {
+  weighted_sum_avx2<LoadQ8_0>(h, p, out);
+}
+
+}  // namespace bitnet::kernels
+
+#pragma GCC pop_options
+#endif

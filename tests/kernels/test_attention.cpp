@@ -1,0 +1,200 @@
+// Attention over F32, F16 and Q8_0 KV rows: every fast kernel bit-equal to the scalar reference at every ISA
+// level this machine has (the arithmetic order is part of the definition, kernels/attention.hpp), on random data,
+// odd and even context lengths, several head sizes, a second KV head of a GQA row; and the reference against
+// attention computed in double from the same stored values, within a bound derived below.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/half.hpp"
+#include "kernels/attention.hpp"
+#include "quant/quant.hpp"
+
+namespace bitnet::kernels {
+namespace {
+
+// A KV cache layer of n_pos positions, each a row of n_kv_heads heads of head_dim values stored as `type`.
+struct Layer {
+  uint32_t type;
+  int64_t head_dim, n_kv_heads, n_pos, row_bytes;
+  std::vector<uint8_t> k, v;
+  std::vector<float> kf, vf;  // the stored values, widened to float ([n_pos][n_kv_heads * head_dim])
+};
+
+Layer make_layer(uint32_t type, int64_t head_dim, int64_t n_kv_heads, int64_t n_pos, std::mt19937& rng) {
+  Layer L{type, head_dim, n_kv_heads, n_pos, 0, {}, {}, {}, {}};
+  const int64_t kv_dim = head_dim * n_kv_heads;
+  L.row_bytes = static_cast<int64_t>(quant::tensor_bytes(type, {kv_dim, 1}).value());
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto* pair : {&L.k, &L.v}) {
+    std::vector<float> x(static_cast<size_t>(kv_dim * n_pos));
+    // Keys with a spread of magnitudes, so softmax is neither flat nor one-hot.
+    for (auto& e : x) e = nd(rng) * 2.0f;
+    auto packed = quant::quantize_tensor(type, x.data(), kv_dim, n_pos);
+    EXPECT_TRUE(packed.ok()) << packed.status().to_string();
+    *pair = std::move(packed).value();
+    std::vector<float>& f = pair == &L.k ? L.kf : L.vf;
+    f.resize(x.size());
+    EXPECT_TRUE(quant::dequantize_rows(type, pair->data(), kv_dim, n_pos, 0, n_pos, f.data()).ok());
+  }
+  return L;
+}
+
+AttnHead head_of(const Layer& L, const float* q, int64_t kvh, int64_t n_pos) {
+  const int64_t head_bytes = L.row_bytes / L.n_kv_heads;
+  return {q,
+          L.k.data() + kvh * head_bytes,
+          L.v.data() + kvh * head_bytes,
+          L.row_bytes,
+          L.head_dim,
+          n_pos,
+          1.0f / std::sqrt(static_cast<float>(L.head_dim))};
+}
+
+const KvAttentionKernel& ref_kernel(uint32_t type) { return *kv_attention_kernel(type, IsaLevel::kScalar); }
+
+struct Shape {
+  uint32_t type;
+  int64_t head_dim;
+};
+
+const Shape kShapes[] = {
+    {quant::kF32, 8},   {quant::kF32, 12},  {quant::kF32, 64},   {quant::kF32, 100}, {quant::kF16, 8},
+    {quant::kF16, 12},  {quant::kF16, 32},  {quant::kF16, 128},  {quant::kF16, 72},  {quant::kQ8_0, 32},
+    {quant::kQ8_0, 64}, {quant::kQ8_0, 96}, {quant::kQ8_0, 128},
+};
+const int64_t kPositions[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 129};
+
+TEST(KvAttention, FastKernelsBitEqualReference) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  int checked = 0;
+  for (const Shape& s : kShapes) {
+    const Layer L = make_layer(s.type, s.head_dim, 2, 129, rng);
+    std::vector<float> q(static_cast<size_t>(s.head_dim));
+    for (auto& e : q) e = nd(rng);
+    // Values an F16 cache's query rounding takes to f16 subnormals, and a tie between two of them.
+    q[1] = 3.1e-6f;
+    q[2] = -1.5f * std::ldexp(1.0f, -24);
+    for (IsaLevel level : {IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+      if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+      const KvAttentionKernel* fast = kv_attention_kernel(s.type, level);
+      ASSERT_NE(fast, nullptr);
+#if defined(__x86_64__)
+      ASSERT_NE(fast->scores, kv_attention_kernel(s.type, IsaLevel::kScalar)->scores) << "no fast kernel";
+#endif
+      for (int64_t n_pos : kPositions) {
+        for (int64_t kvh : {0, 1}) {
+          const AttnHead h = head_of(L, q.data(), kvh, n_pos);
+          std::vector<float> sr(n_pos), sf(n_pos), out_r(s.head_dim), out_f(s.head_dim), p(n_pos);
+          ref_kernel(s.type).scores(h, sr.data());
+          fast->scores(h, sf.data());
+          const std::string where = quant::type_name(s.type) + " head_dim " + std::to_string(s.head_dim) + " n_pos " +
+                                    std::to_string(n_pos) + " kv head " + std::to_string(kvh) + " " + isa_name(level) +
+                                    " seed " + std::to_string(seed);
+          ASSERT_EQ(std::memcmp(sr.data(), sf.data(), sr.size() * 4), 0) << "scores, " << where;
+          for (auto& e : p) e = std::fabs(nd(rng));
+          ref_kernel(s.type).weighted_sum(h, p.data(), out_r.data());
+          fast->weighted_sum(h, p.data(), out_f.data());
+          ASSERT_EQ(std::memcmp(out_r.data(), out_f.data(), out_r.size() * 4), 0) << "weighted sum, " << where;
+          attend_head(ref_kernel(s.type), h, sr.data(), out_r.data());
+          attend_head(*fast, h, sf.data(), out_f.data());
+          ASSERT_EQ(std::memcmp(out_r.data(), out_f.data(), out_r.size() * 4), 0) << "attend_head, " << where;
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no fast attention kernels for this CPU: only the scalar reference exists";
+}
+
+// The reference against attention in double over the same stored values (and the same query: rounded to f16
+// against an F16 cache). Bound (u = 2^-24, gamma_n = nu/(1-nu),
+// Higham Thm 3.1): each score errs by e_j <= gamma_{d+1} * scale * sum_i |q_i k_ji| (d products summed, then the
+// scale); exp(s_j - max) then errs relatively by rho <= expm1(2E + u R) + 2u (E = max e_j, R = max |s_j - max|
+// for the subtraction's rounding, exp within an ulp); normalising costs 2 rho + 3u (sum in double, 1/sum to
+// float, the product); the weighted sum adds gamma_n on sum_j p_j |v_ji|. So |out_i - exact_i| <=
+// ((1 + r) gamma_n + r) sum_j p_j |v_ji| with r = 2 rho + 3u, taken twice over for the second-order terms.
+TEST(KvAttention, ReferenceMatchesDoubleWithinDerivedBound) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const double u = std::ldexp(1.0, -24);
+  auto gamma = [&](double n) { return n * u / (1 - n * u); };
+  for (const Shape& s : kShapes) {
+    const Layer L = make_layer(s.type, s.head_dim, 2, 129, rng);
+    const int64_t kv_dim = s.head_dim * 2;
+    std::vector<float> q(static_cast<size_t>(s.head_dim));
+    for (auto& e : q) e = nd(rng);
+    // The query as the definition takes it (rounded to f16 against an F16 cache).
+    std::vector<double> qd(q.begin(), q.end());
+    if (s.type == quant::kF16)
+      for (size_t i = 0; i < q.size(); ++i) qd[i] = fp16_to_float(float_to_fp16(q[i]));
+    for (int64_t n_pos : kPositions) {
+      const int64_t kvh = n_pos % 2;
+      const AttnHead h = head_of(L, q.data(), kvh, n_pos);
+      std::vector<float> scratch(n_pos), out(s.head_dim);
+      attend_head(ref_kernel(s.type), h, scratch.data(), out.data());
+      std::vector<double> sc(n_pos);
+      double E = 0, max = -INFINITY;
+      for (int64_t j = 0; j < n_pos; ++j) {
+        double dot = 0, mag = 0;
+        for (int64_t i = 0; i < s.head_dim; ++i) {
+          const double kq = qd[i] * L.kf[j * kv_dim + kvh * s.head_dim + i];
+          dot += kq;
+          mag += std::fabs(kq);
+        }
+        sc[j] = dot * h.scale;
+        E = std::max(E, gamma(static_cast<double>(s.head_dim + 1)) * h.scale * mag);
+        max = std::max(max, sc[j]);
+      }
+      double sum = 0, R = 0;
+      for (int64_t j = 0; j < n_pos; ++j) {
+        R = std::max(R, max - sc[j]);
+        sc[j] = std::exp(sc[j] - max);
+        sum += sc[j];
+      }
+      const double rho = std::expm1(2 * E + u * (R + 2 * E)) + 2 * u;
+      const double r = 2 * rho + 3 * u;
+      for (int64_t i = 0; i < s.head_dim; ++i) {
+        double exact = 0, mag = 0;
+        for (int64_t j = 0; j < n_pos; ++j) {
+          const double vj = L.vf[j * kv_dim + kvh * s.head_dim + i];
+          exact += sc[j] / sum * vj;
+          mag += sc[j] / sum * std::fabs(vj);
+        }
+        const double bound = 2 * ((1 + r) * gamma(static_cast<double>(n_pos)) + r) * mag;
+        ASSERT_NEAR(out[i], exact, bound) << quant::type_name(s.type) << " head_dim " << s.head_dim << " n_pos "
+                                          << n_pos << " i " << i << " seed " << seed;
+      }
+    }
+  }
+}
+
+TEST(KvAttention, TypesAndHeadSizes) {
+  EXPECT_TRUE(check_kv_type(quant::kF32, 8).ok());
+  EXPECT_TRUE(check_kv_type(quant::kF16, 12).ok());
+  EXPECT_TRUE(check_kv_type(quant::kQ8_0, 128).ok());
+  Status s = check_kv_type(quant::kQ8_0, 48);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("multiple of 32"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("48"), std::string::npos) << s.message();
+  Status t = check_kv_type(quant::kQ4_0, 64);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.message().find("Q4_0"), std::string::npos) << t.message();
+  EXPECT_EQ(kv_attention_kernel(quant::kQ4_0, IsaLevel::kAvx2), nullptr);
+  for (uint32_t type : {quant::kF32, quant::kF16, quant::kQ8_0}) {
+    ASSERT_NE(kv_attention_kernel(type, IsaLevel::kScalar), nullptr);
+    EXPECT_EQ(kv_attention_kernel(type, IsaLevel::kScalar)->isa, IsaLevel::kScalar);
+  }
+}
+
+}  // namespace
+}  // namespace bitnet::kernels
