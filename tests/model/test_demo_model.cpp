@@ -96,7 +96,7 @@ TEST(DemoModel, CliInferenceWithoutModelUsesIt) {
   int code = -1;
   // The default lookup: $BITNET_MODEL first, else models/ found from the executable (build/bin/../../models).
   const std::string args = " inference -p '" + j["prompt"].get<std::string>() + "' -n 4 --temperature 0 --json -t 1";
-  for (const std::string env : {"env BITNET_MODEL=" + kModel + " ", std::string("env -u BITNET_MODEL ")}) {
+  for (const std::string& env : {"env BITNET_MODEL=" + kModel + " ", std::string("env -u BITNET_MODEL ")}) {
     const std::string out = run(env + test::cli_path() + args, code);
     ASSERT_EQ(code, 0) << env << "\n" << out;
     auto res = nlohmann::json::parse(out, nullptr, false);
