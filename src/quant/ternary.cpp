@@ -2,7 +2,11 @@
 // 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
 #include "quant/ternary.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "quant/i2_s.hpp"
 #include "quant/tq1_0.hpp"
@@ -43,26 +47,66 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
   const int64_t block_bytes = static_cast<int64_t>(t->block_bytes);
   const int64_t blocks_per_row = ne0 / 256;
   m.group = 256;
-  m.owned.assign(static_cast<size_t>(n_rows * m.row_bytes()), 0);
+  m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));
   m.scales.resize(static_cast<size_t>(n_rows * blocks_per_row));
-  uint8_t codes[256];
-  for (int64_t r = 0; r < n_rows; ++r) {
-    uint8_t* row = m.owned.data() + r * m.row_bytes();
-    for (int64_t b = 0; b < blocks_per_row; ++b) {
-      const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
-      if (tq1) {
-        tq1_0_unpack_codes(block, codes);
-        m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq1_0_scale(block);
-      } else {
-        tq2_0_unpack_codes(block, codes);
-        m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
-      }
-      for (int64_t i = 0; i < 256; ++i) {
-        if (codes[i] == 3) return invalid_code(type, r, b * 256 + i);
-        put_ternary_code(row, ne0, b * 256 + i, codes[i]);
+  // Rows in parallel (a 2B-4T TQ2_0 file repacks 2.1 G weights). Each 256-column block becomes two 128-column
+  // blocks of the compute layout: byte 32h + j = codes[128h + j] << 6 | [.. + 32] << 4 | [.. + 64] << 2 | [.. + 96].
+  std::atomic<int64_t> bad_row{-1}, bad_col{-1};
+  auto repack = [&](int64_t r_begin, int64_t r_end) {
+    uint8_t codes[256];
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      uint8_t* row = m.owned.data() + r * m.row_bytes();
+      for (int64_t b = 0; b < blocks_per_row; ++b) {
+        const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
+        if (!tq1) {
+          // TQ2_0 byte 32h + j holds codes 128h + 32k + j at shift 2k; the compute layout wants them at 6 - 2k:
+          // the same byte with its four 2-bit fields in reverse order. A field of 3 has both bits set.
+          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
+          uint8_t* out = row + 64 * b;
+          uint8_t any3 = 0;
+          for (int i = 0; i < 64; ++i) {
+            uint8_t x = block[i];
+            any3 |= static_cast<uint8_t>(x & (x >> 1) & 0x55);
+            x = static_cast<uint8_t>(((x & 0x33) << 2) | ((x >> 2) & 0x33));
+            out[i] = static_cast<uint8_t>((x << 4) | (x >> 4));
+          }
+          if (any3 == 0) continue;
+        }
+        if (tq1) {
+          tq1_0_unpack_codes(block, codes);
+          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq1_0_scale(block);
+        } else {
+          tq2_0_unpack_codes(block, codes);
+          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
+        }
+        uint8_t any3 = 0;
+        for (int i = 0; i < 256; ++i) any3 |= static_cast<uint8_t>(codes[i] == 3);
+        if (any3 != 0) {
+          for (int i = 0; i < 256; ++i)
+            if (codes[i] == 3) {
+              int64_t expected = -1;
+              if (bad_row.compare_exchange_strong(expected, r)) bad_col = b * 256 + i;
+              return;
+            }
+        }
+        uint8_t* out = row + 64 * b;
+        for (int h = 0; h < 2; ++h)
+          for (int j = 0; j < 32; ++j) {
+            const uint8_t* c = codes + 128 * h + j;
+            out[32 * h + j] = static_cast<uint8_t>(c[0] << 6 | c[32] << 4 | c[64] << 2 | c[96]);
+          }
       }
     }
-  }
+  };
+  const int64_t n_threads =
+      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  const int64_t per = (n_rows + n_threads - 1) / n_threads;
+  for (int64_t i = 1; i < n_threads; ++i)
+    threads.emplace_back(repack, std::min(n_rows, i * per), std::min(n_rows, (i + 1) * per));
+  repack(0, std::min(n_rows, per));
+  for (auto& th : threads) th.join();
+  if (bad_row >= 0) return invalid_code(type, bad_row, bad_col);
   return m;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bitnet/status.hpp"
+#include "core/aligned.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::quant {
@@ -42,7 +43,7 @@ struct TernaryMatrix {
   // The codes, rows * row_bytes() bytes in the layout above: `view` when they are used in place (an I2_S
   // tensor in the mapped file, which must outlive this matrix), else `owned`.
   const uint8_t* view = nullptr;
-  std::vector<uint8_t> owned;
+  ByteBuffer owned;
   // rows * (cols / group) scales, row-major: weight (r, j) = (code - 1) * scales[r * (cols/group) + j/group].
   std::vector<float> scales;
 
