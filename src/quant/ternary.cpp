@@ -2,6 +2,7 @@
 // 256-column block (the block's fp16 d); I2_S: one scale per tensor, repeated per row.
 #include "quant/ternary.hpp"
 
+#include <memory>
 #include <string>
 
 #include "quant/block_util.hpp"
@@ -77,8 +78,8 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
                             std::to_string(ne0));
   BITNET_RETURN_IF_ERROR(check_tl_config(type, config));
   BITNET_ASSIGN_OR_RETURN(uint64_t scale_at, tl_scale_offset(type, ne0, n_rows));
-  std::vector<int8_t> w(static_cast<size_t>(ne0 * n_rows));
-  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w.data()));
+  std::unique_ptr<int8_t[]> w(new int8_t[static_cast<size_t>(ne0 * n_rows)]);  // every weight is written
+  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w.get()));
   TernaryMatrix m;
   m.rows = n_rows;
   m.cols = ne0;  // a multiple of 4: the configs tile K by pairs in groups of 4 (TL1) or 8 columns (TL2)
@@ -89,7 +90,7 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
   const int64_t full = ne0 / kTernaryBlock * kTernaryBlock;
   for (int64_t r = 0; r < n_rows; ++r) {
     uint8_t* row = m.owned.data() + r * m.row_bytes();
-    const int8_t* src = w.data() + r * ne0;
+    const int8_t* src = w.get() + r * ne0;
     // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
     for (int64_t b = 0; b < full; b += kTernaryBlock)
       for (int64_t k = 0; k < 32; ++k)

@@ -1,6 +1,7 @@
 // TL1/TL2 pack and unpack (layouts described in quant/tl.hpp). One walker per byte kind enumerates, in file
-// order, which weights each byte holds; pack and unpack share it, so they are inverse by construction, and the
-// walkers themselves are pinned to the converter by the golden digests in tests/quant/test_quant_tl.cpp.
+// order, which weights each byte holds; pack uses them (pinned to the converter by the golden digests in
+// tests/quant/test_quant_tl.cpp), and so does unpack, except for TL2's triples and signs, which it decodes in one
+// fused pass (held to pack by the exact round-trip tests).
 //
 // The converter builds the order with numpy reshapes/transposes; unrolled, with rows m = i0*BM + rb*bm + r
 // and column groups (pairs or triples) g along a row:
@@ -164,17 +165,6 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
     return error;
   }
   const Tl2Parts s = tl2_parts(c);
-  // Magnitudes first (into the first weight of each triple, temporarily), then signs, then the decomposition.
-  std::vector<uint8_t> mag(static_cast<size_t>(c.m * (s.k3 / 3)));
-  walk_triples(c.m, s.k3, c.bm_tile, c.bk, [&](int64_t pos, int64_t row, int64_t t) {
-    mag[static_cast<size_t>(row * (s.k3 / 3) + t)] = static_cast<uint8_t>(data[pos] >> 4);
-    mag[static_cast<size_t>(row * (s.k3 / 3) + t + 1)] = static_cast<uint8_t>(data[pos] & 15);
-  });
-  std::vector<uint8_t> neg(mag.size(), 0);
-  const uint8_t* signs = data + s.triples_bytes;
-  walk_signs(c.m, s.k3, c.bm_tile, c.bk, [&](int64_t pos, int bit, int64_t row, int64_t t) {
-    neg[static_cast<size_t>(row * (s.k3 / 3) + t)] = static_cast<uint8_t>((signs[pos] >> bit) & 1);
-  });
   // Balanced ternary digits (a, b, c) of each v = 9a + 3b + c in -13..13, indexed by v + 13.
   int8_t digits[27][3];
   for (int v0 = -13; v0 <= 13; ++v0) {
@@ -185,13 +175,29 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
       v = (v - digit) / 3;
     }
   }
-  for (int64_t row = 0; row < c.m; ++row)
-    for (int64_t t = 0; t < s.k3 / 3; ++t) {
-      const int magnitude = mag[static_cast<size_t>(row * (s.k3 / 3) + t)];
-      if (magnitude > 13) return bad_index(type, row, 3 * t, magnitude);
-      const int v = neg[static_cast<size_t>(row * (s.k3 / 3) + t)] ? -magnitude : magnitude;
-      std::memcpy(w + row * c.k + 3 * t, digits[v + 13], 3);
-    }
+  // Triples and their signs in one pass (the order of walk_triples, with walk_signs' bit for each triple: the
+  // 32-byte sign block yb / 4 of the tile, bit 15 - i of u16 word r % 16, i = 2 * (2 * (yb % 4) + h) + r / 16).
+  const uint8_t* signs = data + s.triples_bytes;
+  const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
+  const uint8_t* tb = data;
+  for (int64_t i0 = 0; i0 < c.m / c.bm_tile; ++i0)
+    for (int64_t kb = 0; kb < n_kb; ++kb)
+      for (int64_t rb = 0; rb < n_rb; ++rb)
+        for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
+          const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
+          const int64_t t0 = kb * c.bk / 3 + 2 * yb;
+          for (int p = 0; p < 32; ++p) {
+            const int r = 8 * kSwap[p / 8] + p % 8;
+            const int64_t row = i0 * c.bm_tile + rb * 32 + r;
+            for (int h = 0; h < 2; ++h) {
+              const int magnitude = h == 0 ? tb[p] >> 4 : tb[p] & 15;
+              if (magnitude > 13) return bad_index(type, row, 3 * (t0 + h), magnitude);
+              const int bit = 15 - (2 * (2 * static_cast<int>(yb % 4) + h) + r / 16);
+              const bool negative = (sb[2 * (r % 16) + bit / 8] >> (bit % 8)) & 1;
+              std::memcpy(w + row * c.k + 3 * (t0 + h), digits[(negative ? -magnitude : magnitude) + 13], 3);
+            }
+          }
+        }
   const uint8_t* pairs = signs + s.signs_bytes;
   walk_pairs(c.m, s.k2, c.bm_tile, 32, 32, true, [&](int64_t pos, int64_t row, int64_t g) {
     put_pair(row, s.k3 + 2 * g, pairs[pos] >> 4);

@@ -159,6 +159,13 @@ TEST(ModelSynth, TlFilesThatCannotBeDecodedAreClearErrors) {
   std::string unkeyed = bytes;
   unkeyed[at + key.size() - 1] = 'X';  // the key is no longer found
   std::ofstream(dir + "/unkeyed.gguf", std::ios::binary) << unkeyed;
+  auto keyed_info = inspect_model_file(path);
+  ASSERT_TRUE(keyed_info.ok());
+  EXPECT_TRUE(keyed_info->loadable) << keyed_info->not_loadable_reason;
+  auto info = inspect_model_file(dir + "/unkeyed.gguf");
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(info->loadable);
+  EXPECT_NE(info->not_loadable_reason.find("no known kernel config"), std::string::npos) << info->not_loadable_reason;
   auto m = Model::load(dir + "/unkeyed.gguf");
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
