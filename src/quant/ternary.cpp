@@ -23,6 +23,8 @@ Status invalid_code(uint32_t type, int64_t r, int64_t j) {
 
 Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows) {
   const TypeTraits* t = find_type(type);
+  if (type == kTL1 || type == kTL2)
+    return invalid_argument("to_ternary: " + type_name(type) + " needs its kernel config: use to_ternary_tl");
   if (t == nullptr || (type != kTQ1_0 && type != kTQ2_0 && type != kI2_S))
     return invalid_argument("to_ternary: " + type_name(type) + " is not a ternary type (TQ1_0, TQ2_0 or I2_S)");
   BITNET_ASSIGN_OR_RETURN(uint64_t nbytes, tensor_bytes(type, {ne0, n_rows}));

@@ -125,6 +125,23 @@ TEST(QuantTl, ToTernaryMatchesI2s) {
   }
 }
 
+// Rows whose length is no multiple of 128 (3B's 8640, 3200) keep their last columns in the layout's tail.
+TEST(QuantTl, ToTernaryKeepsEveryColumn) {
+  for (auto [type, c] : {std::pair<uint32_t, TlKernelConfig>{kTL2, {32, 272, 32, 48, 32}},
+                         std::pair<uint32_t, TlKernelConfig>{kTL1, {96, 192, 96, 64, 32}}}) {
+    const std::vector<int8_t> w = random_ternary(c.m * c.k, 11);
+    std::vector<uint8_t> bytes = tl_pack(type, c, w.data()).value();
+    bytes.resize(bytes.size() + 32, 0);
+    test::put_f32(bytes, bytes.size() - 32, 0.25f);
+    auto m = to_ternary_tl(type, bytes.data(), c.k, c.m, c);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ(m->scales, std::vector<float>(static_cast<size_t>(c.m), 0.25f));
+    for (int64_t r = 0; r < c.m; ++r)
+      for (int64_t k = 0; k < c.k; ++k)
+        ASSERT_EQ(m->weight(r, k), w[static_cast<size_t>(r * c.k + k)]) << r << ", " << k;
+  }
+}
+
 TEST(QuantTl, SizesAreGgmls) {
   // TL1: M*K/4 + 32; TL2: roundup32((K-256)*M/3*5/8 + 256*M/2*4/8) + 32.
   EXPECT_EQ(tensor_bytes(kTL1, {1536, 4096}).value(), 1536u * 4096 / 4 + 32);
