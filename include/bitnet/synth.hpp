@@ -15,7 +15,7 @@ namespace bitnet {
 struct SynthOptions {
   std::string arch = "bitnet";  // "bitnet" (SiLU-gated FFN) or "bitnet-b1.58" (2B-4T family: squared ReLU)
   std::string shape = "tiny";   // see synth_shape_names(): 2b4t, large, 3b, 8b, tiny
-  std::string type = "i2_s";    // ternary linear layers: i2_s, tq1_0, tq2_0 (tl2: not supported yet)
+  std::string type = "i2_s";    // ternary linear layers: i2_s, tl1, tl2 (bitnet.cpp), tq1_0, tq2_0 (llama.cpp)
   std::string head = "q6_k";    // token embedding (and the head, tied or not): q6_k, q8_0, f16
   uint64_t seed = 1;            // same options and seed: the same file, byte for byte
   // Called now and then with a line of progress ("layer 3/30 ..."); may be empty.
@@ -27,7 +27,10 @@ std::vector<std::pair<std::string, std::string>> synth_shapes();
 
 // Writes a model with random weights to out_path (via out_path.tmp, renamed at the end). Every ternary tensor
 // holds {-1, 0, +1} (about a third each) times one per-tensor scale; the same tensor name and seed give the
-// same ternary values whatever `type`, so files that differ only in type compute nearly the same logits.
+// same ternary values whatever `type`, so files that differ only in type compute nearly the same logits (the same
+// bits for i2_s, tl1 and tl2: same codes, same per-tensor scale). TL1/TL2 weights are written as bitnet.cpp's
+// converter writes them: codes tiled by a kernel config, then a "<weight>_scale" F32 tensor; the configs are
+// recorded under the key "bitnet-cli.tl_kernel_config".
 // Norms are 1 + small noise; the vocabulary is SentencePiece-style (<unk>, <s>, </s>, 256 byte tokens, then
 // made-up pieces). Tensors are generated and quantized one at a time and streamed to the file, so memory
 // stays near the largest single tensor (the quantized embedding, or a linear weight in float while it is

@@ -7,6 +7,7 @@
 #include "formats/gguf.hpp"
 #include "model/arch.hpp"
 #include "quant/quant.hpp"
+#include "quant/tl_config.hpp"
 
 namespace bitnet {
 namespace {
@@ -50,11 +51,21 @@ Result<ModelFileInfo> inspect_model_file(const std::string& path) {
   }
   std::map<std::string, uint64_t> types;
   std::string unloadable;
+  // TL1/TL2 load only with a known kernel config for their shape (quant/tl_config.hpp).
+  std::vector<quant::TlKernelConfig> tl_configs;
+  if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
+    auto parsed = quant::parse_tl_configs(v->ints);
+    if (parsed.ok()) tl_configs = *parsed;
+  }
   for (const auto& t : f.tensors()) {
     types[quant::type_name(t.type)]++;
     info.n_params += static_cast<uint64_t>(t.n_elements());
     if (!quant::is_supported(t.type) && unloadable.empty())
       unloadable = "tensor '" + t.name + "' has type " + quant::type_name(t.type) + ", which cannot be loaded yet";
+    if ((t.type == quant::kTL1 || t.type == quant::kTL2) && unloadable.empty()) {
+      auto config = quant::find_tl_config(t.type, t.n_rows(), t.ne0(), tl_configs);
+      if (!config.ok()) unloadable = "tensor '" + t.name + "': " + config.status().message();
+    }
   }
   info.tensor_types.assign(types.begin(), types.end());
   if (model::find_arch(info.architecture) == nullptr) {

@@ -227,6 +227,7 @@ Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
   if (!c.read(t.type)) return truncated(c, what + ": type");
   if (!c.read(t.offset)) return truncated(c, what + ": offset");
   if (quant::find_type(t.type) == nullptr) return unsupported(what + ": unknown tensor type id " + num(t.type));
+  if (t.type == quant::kTL2) return Status::Ok();  // sized by resolve_type_39, once every tensor is known
   Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
   if (!nbytes.ok()) return nbytes.status().with_context(what + " (" + quant::type_name(t.type) + ")");
   t.nbytes = *nbytes;
@@ -240,6 +241,29 @@ Result<uint64_t> read_alignment(const Value* v) {
   if (v->i <= 0 || !std::has_single_bit(static_cast<uint64_t>(v->i)))
     return format_error(what + ": alignment " + std::to_string(v->i) + " is not a nonzero power of two");
   return static_cast<uint64_t>(v->i);
+}
+
+// Type 39 is bitnet.cpp's TL2, and upstream llama.cpp's MXFP4 (32-element blocks of 17 bytes) since 2025. A TL2
+// file comes from bitnet.cpp's converter, which writes it only for its "bitnet" and "llama" model classes (and
+// this engine knows bitnet.cpp's later names for 2B-4T) and always puts the scale beside it as "<name>_scale", an
+// F32 scalar in the 32 bytes ggml counts at the end of the tensor. Anything else with type 39 is taken as MXFP4.
+Status resolve_type_39(const File& f, std::vector<TensorInfo>& tensors) {
+  const Result<std::string> arch_key = f.get_string_or("general.architecture", "");
+  const std::string arch = arch_key.ok() ? *arch_key : "";
+  const bool tl2_arch = arch == "bitnet" || arch == "bitnet-b1.58" || arch == "bitnet-25" || arch == "llama";
+  for (TensorInfo& t : tensors) {
+    if (t.type != quant::kTL2) continue;
+    const TensorInfo* scale = f.find_tensor(t.name + "_scale");
+    const bool companion = scale != nullptr && scale->type == quant::kF32 && scale->n_elements() == 1;
+    if (!tl2_arch || !companion)
+      return unsupported("tensor " + quoted(t.name) + " has type 39, which in this file (architecture " + quoted(arch) +
+                         (companion ? "" : ", no F32 '" + t.name + "_scale' tensor") +
+                         ") is upstream llama.cpp's MXFP4, not bitnet.cpp's TL2: MXFP4 is not supported");
+    Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
+    if (!nbytes.ok()) return nbytes.status().with_context("tensor " + quoted(t.name) + " (TL2)");
+    t.nbytes = *nbytes;
+  }
+  return Status::Ok();
 }
 
 // Checks every tensor's offset and extent against the data section and the others, and points it at its data.
@@ -269,13 +293,21 @@ Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* 
   for (const TensorInfo& t : tensors)
     if (t.nbytes > 0) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const TensorInfo& a = *order[k - 1];
-    const TensorInfo& b = *order[k];
-    if (a.offset + a.nbytes > b.offset)
-      return format_error("tensors " + quoted(a.name) + " [offset " + num(a.offset) + ", " + num(a.nbytes) +
-                          " bytes] and " + quoted(b.name) + " [offset " + num(b.offset) + ", " + num(b.nbytes) +
-                          " bytes] overlap");
+  // The one overlap allowed: bitnet.cpp's converter writes a TL1/TL2 tensor's scale as "<name>_scale" right after
+  // its codes, inside the 32 bytes ggml (and quant::tensor_bytes) counts at the end of the tensor.
+  const TensorInfo* last = nullptr;  // the tensor reaching furthest so far
+  for (const TensorInfo* b : order) {
+    if (last != nullptr && last->offset + last->nbytes > b->offset) {
+      const bool tl_scale = (last->type == quant::kTL1 || last->type == quant::kTL2) &&
+                            b->name == last->name + "_scale" && b->offset >= last->offset + last->nbytes - 32 &&
+                            b->offset + b->nbytes <= last->offset + last->nbytes;
+      if (!tl_scale)
+        return format_error("tensors " + quoted(last->name) + " [offset " + num(last->offset) + ", " +
+                            num(last->nbytes) + " bytes] and " + quoted(b->name) + " [offset " + num(b->offset) + ", " +
+                            num(b->nbytes) + " bytes] overlap");
+      continue;
+    }
+    last = b;
   }
   return data_offset;
 }
@@ -341,6 +373,7 @@ Result<std::unique_ptr<File>> File::parse(std::unique_ptr<MappedFile> mapping) {
     if (!f->tensor_index_.emplace(f->tensors_[k].name, k).second)
       return format_error("duplicate tensor name " + quoted(f->tensors_[k].name));
   }
+  BITNET_RETURN_IF_ERROR(resolve_type_39(*f, f->tensors_));
   BITNET_ASSIGN_OR_RETURN(f->data_offset_, place_tensors(f->tensors_, base, size, c.pos(), f->alignment_));
   return f;
 }

@@ -17,6 +17,13 @@ namespace {
 constexpr uint32_t kVersion = 3;
 constexpr int64_t kMaxAlignment = int64_t{1} << 20;
 
+// Bytes written for a tensor: tensor_bytes, except TL1/TL2, whose last 32 counted bytes hold the "<name>_scale"
+// tensor that follows them (bitnet.cpp's converter writes only the codes).
+Result<uint64_t> stored_bytes(uint32_t type, const std::vector<int64_t>& ne) {
+  BITNET_ASSIGN_OR_RETURN(uint64_t n, quant::tensor_bytes(type, ne));
+  return type == quant::kTL1 || type == quant::kTL2 ? n - 32 : n;
+}
+
 class Out {
  public:
   template <class T>
@@ -249,13 +256,26 @@ Result<std::vector<uint8_t>> Writer::header(uint64_t& alignment) const {
 
   std::unordered_set<std::string> names;
   uint64_t offset = 0;  // of the next tensor, relative to the data section
-  for (const Tensor& t : tensors_) {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const Tensor& t = tensors_[i];
     const std::string what = "tensor '" + t.name + "'";
     if (!names.insert(t.name).second) return invalid_argument("duplicate tensor name '" + t.name + "'");
     if (t.ne.empty() || t.ne.size() > 4)
       return invalid_argument(what + ": " + std::to_string(t.ne.size()) + " dimensions (1..4 allowed)");
-    Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
+    Result<uint64_t> nbytes = stored_bytes(t.type, t.ne);
     if (!nbytes.ok()) return nbytes.status().with_context(what);
+    if (t.type == quant::kTL1 || t.type == quant::kTL2) {
+      // As bitnet.cpp's converter: the scale follows as "<name>_scale", where the kernels read it.
+      const Tensor* next = i + 1 < tensors_.size() ? &tensors_[i + 1] : nullptr;
+      if (next == nullptr || next->name != t.name + "_scale" || next->type != quant::kF32 ||
+          next->ne != std::vector<int64_t>{1})
+        return invalid_argument(what + ": a " + quant::type_name(t.type) +
+                                " tensor must be followed by its scale, an F32 [1] tensor '" + t.name + "_scale'");
+      if (*nbytes % alignment != 0)
+        return invalid_argument(what + ": its " + std::to_string(*nbytes) +
+                                " bytes of codes are not a multiple of the alignment " + std::to_string(alignment) +
+                                ", so its scale would not sit where bitnet.cpp reads it");
+    }
     if (!t.deferred && *nbytes != t.data.size())
       return invalid_argument(what + ": " + std::to_string(t.data.size()) + " bytes of data, but " +
                               quant::type_name(t.type) + " of this shape needs " + std::to_string(*nbytes));
@@ -336,8 +356,8 @@ Status Writer::write(const std::string& path, const TensorSource& source) const 
     if (t.deferred) {
       if (!source) return invalid_argument("tensor '" + t.name + "' has deferred data but no TensorSource was given");
       BITNET_ASSIGN_OR_RETURN(produced, source(t.name));
-      // header() validated the shape, so tensor_bytes succeeds here.
-      BITNET_ASSIGN_OR_RETURN(uint64_t want, quant::tensor_bytes(t.type, t.ne));
+      // header() validated the shape, so stored_bytes succeeds here.
+      BITNET_ASSIGN_OR_RETURN(uint64_t want, stored_bytes(t.type, t.ne));
       if (produced.size() != want)
         return invalid_argument("tensor '" + t.name + "': the source produced " + std::to_string(produced.size()) +
                                 " bytes, but " + quant::type_name(t.type) + " of this shape needs " +

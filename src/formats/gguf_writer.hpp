@@ -35,6 +35,9 @@ class Writer {
   // Setting a key twice replaces the earlier value (keeps its position).
 
   // `data` must hold exactly the bytes the type and shape need (quant::tensor_bytes); checked in write().
+  // TL1/TL2 (bitnet.cpp) are written as its converter writes them: `data` is the codes only (tensor_bytes - 32,
+  // a multiple of the alignment), and the next tensor must be its F32 [1] scale "<name>_scale", which so lands
+  // in the 32 bytes ggml counts at the end of the tensor, where bitnet.cpp's kernels read it.
   void add_tensor(const std::string& name, uint32_t type, const std::vector<int64_t>& ne, std::vector<uint8_t> data);
   // Declares a tensor whose bytes come from the TensorSource given to write(), so a file larger than memory
   // is never held whole: only one deferred tensor's bytes exist at a time.

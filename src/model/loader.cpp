@@ -5,6 +5,8 @@
 
 #include "model/weights.hpp"
 #include "quant/quant.hpp"
+#include "quant/ternary.hpp"
+#include "quant/tl_config.hpp"
 
 namespace bitnet::model {
 namespace {
@@ -45,7 +47,23 @@ Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& n
   return v;
 }
 
-Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t in, int64_t out) {
+// bitnet.cpp's TL1/TL2: unpacked with the kernel config of their shape (recorded in the file by this engine's
+// writer, else bitnet.cpp's setup_env.py configs). The scale is read where bitnet.cpp's kernels read it, at the end
+// of the tensor; the converter's "<name>_scale" tensor lies there, and must agree if it lies elsewhere.
+Result<quant::TernaryMatrix> load_tl(const gguf::File& f, const gguf::TensorInfo& t, int64_t in, int64_t out,
+                                     const std::vector<quant::TlKernelConfig>& recorded) {
+  BITNET_ASSIGN_OR_RETURN(quant::TlKernelConfig config, quant::find_tl_config(t.type, out, in, recorded));
+  BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m, quant::to_ternary_tl(t.type, t.data, in, out, config));
+  if (const gguf::TensorInfo* s = f.find_tensor(t.name + "_scale")) {
+    float v = 0.0f;
+    if (s->type != quant::kF32 || s->n_elements() != 1 || (std::memcpy(&v, s->data, 4), v != m.scales[0]))
+      return format_error("tensor '" + s->name + "' is not the F32 scale found at the end of '" + t.name + "'");
+  }
+  return m;
+}
+
+Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t in, int64_t out,
+                           const std::vector<quant::TlKernelConfig>& tl_configs) {
   Linear l;
   l.name = base + ".weight";
   l.in = in;
@@ -55,7 +73,13 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
   BITNET_RETURN_IF_ERROR(check_shape(*t, {in, out}));
   l.file_type = t->type;
   const quant::TypeTraits* traits = quant::find_type(t->type);
-  if (traits->ternary) {
+  if (t->type == quant::kTL1 || t->type == quant::kTL2) {
+    Result<quant::TernaryMatrix> m = load_tl(f, *t, in, out, tl_configs);
+    if (!m.ok()) return m.status().with_context("tensor '" + l.name + "'");
+    l.tern = std::move(m).value();
+    l.ternary = true;
+    f.drop_pages(t->data, t->nbytes);
+  } else if (traits->ternary) {
     BITNET_ASSIGN_OR_RETURN(l.tern, quant::to_ternary(t->type, t->data, in, out));
     l.ternary = true;
     if (l.tern.view == nullptr) f.drop_pages(t->data, t->nbytes);  // repacked: the file's copy is not read again
@@ -110,6 +134,13 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   hp.norm_eps = static_cast<float>(eps);
   if (!(hp.rope_theta > 0) || !(eps >= 0)) return format_error("rope.freq_base or layer_norm_rms_epsilon is invalid");
 
+  std::vector<quant::TlKernelConfig> tl_configs;
+  if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
+    if (!v->is_array() || v->ints.size() != v->array_size())
+      return format_error(std::string("key '") + quant::kTlConfigKey + "' must be an array of integers");
+    BITNET_ASSIGN_OR_RETURN(tl_configs, quant::parse_tl_configs(v->ints));
+  }
+
   const gguf::TensorInfo* emb;
   BITNET_ASSIGN_OR_RETURN(emb, require_tensor(f, "token_embd.weight"));
   if (emb->ne.size() < 2 || emb->ne[0] != hp.n_embd)
@@ -122,7 +153,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
 
   BITNET_ASSIGN_OR_RETURN(w->output_norm, load_vector(f, "output_norm.weight", hp.n_embd, false));
   if (f.find_tensor("output.weight") != nullptr) {
-    BITNET_ASSIGN_OR_RETURN(w->output, load_linear(f, "output", hp.n_embd, hp.n_vocab));
+    BITNET_ASSIGN_OR_RETURN(w->output, load_linear(f, "output", hp.n_embd, hp.n_vocab, tl_configs));
   } else {
     w->output.name = "token_embd.weight";
     w->output.in = hp.n_embd;
@@ -141,13 +172,13 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
     BITNET_ASSIGN_OR_RETURN(L.ffn_norm, load_vector(f, p + "ffn_norm.weight", hp.n_embd, !arch.learned_prenorms));
     BITNET_ASSIGN_OR_RETURN(L.attn_sub_norm, load_vector(f, p + "attn_sub_norm.weight", hp.n_embd, !arch.sub_norms));
     BITNET_ASSIGN_OR_RETURN(L.ffn_sub_norm, load_vector(f, p + "ffn_sub_norm.weight", hp.n_ff, !arch.sub_norms));
-    BITNET_ASSIGN_OR_RETURN(L.wq, load_linear(f, p + "attn_q", hp.n_embd, hp.n_embd));
-    BITNET_ASSIGN_OR_RETURN(L.wk, load_linear(f, p + "attn_k", hp.n_embd, kv_dim));
-    BITNET_ASSIGN_OR_RETURN(L.wv, load_linear(f, p + "attn_v", hp.n_embd, kv_dim));
-    BITNET_ASSIGN_OR_RETURN(L.wo, load_linear(f, p + "attn_output", hp.n_embd, hp.n_embd));
-    BITNET_ASSIGN_OR_RETURN(L.gate, load_linear(f, p + "ffn_gate", hp.n_embd, hp.n_ff));
-    BITNET_ASSIGN_OR_RETURN(L.up, load_linear(f, p + "ffn_up", hp.n_embd, hp.n_ff));
-    BITNET_ASSIGN_OR_RETURN(L.down, load_linear(f, p + "ffn_down", hp.n_ff, hp.n_embd));
+    BITNET_ASSIGN_OR_RETURN(L.wq, load_linear(f, p + "attn_q", hp.n_embd, hp.n_embd, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.wk, load_linear(f, p + "attn_k", hp.n_embd, kv_dim, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.wv, load_linear(f, p + "attn_v", hp.n_embd, kv_dim, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.wo, load_linear(f, p + "attn_output", hp.n_embd, hp.n_embd, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.gate, load_linear(f, p + "ffn_gate", hp.n_embd, hp.n_ff, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.up, load_linear(f, p + "ffn_up", hp.n_embd, hp.n_ff, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.down, load_linear(f, p + "ffn_down", hp.n_ff, hp.n_embd, tl_configs));
   }
   return w;
 }

@@ -15,6 +15,7 @@
 #include "core/half.hpp"
 #include "formats/gguf_writer.hpp"
 #include "quant/quant.hpp"
+#include "quant/tl.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
@@ -47,7 +48,11 @@ struct NamedType {
   const char* name;
   uint32_t id;
 };
-const NamedType kLinearTypes[] = {{"i2_s", quant::kI2_S}, {"tq1_0", quant::kTQ1_0}, {"tq2_0", quant::kTQ2_0}};
+const NamedType kLinearTypes[] = {{"i2_s", quant::kI2_S},
+                                  {"tq1_0", quant::kTQ1_0},
+                                  {"tq2_0", quant::kTQ2_0},
+                                  {"tl1", quant::kTL1},
+                                  {"tl2", quant::kTL2}};
 const NamedType kHeadTypes[] = {{"q6_k", quant::kQ6_K}, {"q8_0", quant::kQ8_0}, {"f16", quant::kF16}};
 
 std::string lower(std::string s) {
@@ -90,14 +95,18 @@ Rng tensor_rng(uint64_t seed, const std::string& name) {
   return Rng(Rng(seed ^ h).next());
 }
 
-enum class Kind { kTernary, kNorm, kEmbedding };
+// kTlScale: the "<weight>_scale" F32 scalar that follows a TL1/TL2 weight, as bitnet.cpp's converter writes it.
+enum class Kind { kTernary, kNorm, kEmbedding, kTlScale };
 
 struct Planned {
   std::string name;
   Kind kind;
   uint32_t type;
   int64_t ne0, n_rows;
+  quant::TlKernelConfig tl{};  // TL1/TL2 weights: the tiling their bytes follow
 };
+
+bool is_tl(uint32_t type) { return type == quant::kTL1 || type == quant::kTL2; }
 
 // {-1, 0, +1} with probability 1/3 each (two draws per 64-bit number: 3 * u32 >> 32), times `scale`.
 void fill_ternary(Rng& rng, float scale, float* out, int64_t n) {
@@ -124,6 +133,7 @@ Result<std::vector<uint8_t>> make_tensor(const Planned& t, uint64_t seed) {
     const float scale = fp16_to_float(float_to_fp16(std::sqrt(1.5f / static_cast<float>(t.ne0))));
     std::vector<float> w(static_cast<size_t>(n));
     fill_ternary(rng, scale, w.data(), n);
+    if (is_tl(t.type)) return quant::tl_quantize(t.type, t.tl, w.data());  // codes, then the scale's 32 bytes
     return quant::quantize_tensor(t.type, w.data(), t.ne0, t.n_rows);
   }
   // Embedding (and untied head): uniform with standard deviation 1/sqrt(n_embd), so tied logits of a
@@ -197,6 +207,26 @@ std::vector<Planned> plan_tensors(const Shape& s, uint32_t linear, uint32_t head
     p.push_back({b + "ffn_sub_norm.weight", Kind::kNorm, quant::kF32, s.n_ff, 1});
     p.push_back({b + "ffn_down.weight", Kind::kTernary, linear, s.n_ff, s.n_embd});
   }
+  if (is_tl(linear)) {
+    // bitnet.cpp's tiling for the shape where its setup_env.py has one, else this engine's default (recorded in
+    // the file); each weight is followed by its scale tensor.
+    std::vector<Planned> with_scales;
+    for (Planned& t : p) {
+      if (t.kind == Kind::kTernary) {
+        const quant::TlKernelConfig* known = quant::builtin_tl_config(linear, t.n_rows, t.ne0);
+        Result<quant::TlKernelConfig> config = known != nullptr ? Result<quant::TlKernelConfig>(*known)
+                                                                : quant::default_tl_config(linear, t.n_rows, t.ne0);
+        if (!config.ok()) {
+          error = config.status().with_context("shape '" + std::string(s.name) + "': tensor '" + t.name + "'");
+          return {};
+        }
+        t.tl = *config;
+      }
+      with_scales.push_back(t);
+      if (t.kind == Kind::kTernary) with_scales.push_back({t.name + "_scale", Kind::kTlScale, quant::kF32, 1, 1});
+    }
+    p = std::move(with_scales);
+  }
   // Every row must fill whole blocks of its type; say which tensor and type do not fit, before any writing.
   // The head last: when the linear layers cannot fit at all, changing --head would not help.
   std::vector<const Planned*> order;
@@ -237,11 +267,6 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
     known += std::string(known.empty() ? "" : ", ") + s.name;
   }
   if (shape == nullptr) return invalid_argument("shape '" + o.shape + "' is not one of " + known);
-  const std::string type = lower(o.type);
-  if (type == "tl1" || type == "tl2")
-    return unsupported("weight type '" + o.type +
-                       "': bitnet.cpp's TL1/TL2 lookup-table formats are not supported yet (use i2_s, tq1_0 or "
-                       "tq2_0)");
   BITNET_ASSIGN_OR_RETURN(uint32_t linear, pick_type(kLinearTypes, o.type, "weight type"));
   BITNET_ASSIGN_OR_RETURN(uint32_t head, pick_type(kHeadTypes, o.head, "head type"));
 
@@ -265,12 +290,21 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
   w.set_f32(a + "rope.freq_base", static_cast<float>(shape->rope_theta));
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
   vocab_to_gguf(make_vocab(shape->n_vocab), w);
+  if (is_tl(linear)) {
+    std::vector<quant::TlKernelConfig> configs;
+    for (const Planned& t : plan)
+      if (t.kind == Kind::kTernary && std::find(configs.begin(), configs.end(), t.tl) == configs.end())
+        configs.push_back(t.tl);
+    w.set_i32_array(quant::kTlConfigKey, quant::serialize_tl_configs(configs));
+  }
 
   std::unordered_map<std::string, const Planned*> by_name;
   uint64_t total_bytes = 0, n_params = 0;
   for (const Planned& t : plan) {
-    w.add_tensor_deferred(t.name, t.type, {t.ne0, t.n_rows});
+    w.add_tensor_deferred(t.name, t.type,
+                          t.kind == Kind::kTlScale ? std::vector<int64_t>{1} : std::vector<int64_t>{t.ne0, t.n_rows});
     by_name[t.name] = &t;
+    if (t.kind == Kind::kTlScale) continue;                                 // inside the weight's counted bytes
     total_bytes += quant::tensor_bytes(t.type, {t.ne0, t.n_rows}).value();  // checked in plan_tensors
     n_params += static_cast<uint64_t>(t.ne0 * t.n_rows);
   }
@@ -285,6 +319,7 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
 
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t done_bytes = 0;
+  std::vector<uint8_t> tl_scale;  // the last TL weight's scale, written next as its "_scale" tensor
   gguf::TensorSource source = [&](const std::string& name) -> Result<std::vector<uint8_t>> {
     auto it = by_name.find(name);
     if (it == by_name.end()) return internal_error("no plan for tensor '" + name + "'");
@@ -295,8 +330,13 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
                     static_cast<double>(done_bytes) / 1e6, static_cast<double>(total_bytes) / 1e6, s);
       say(line);
     }
+    if (t.kind == Kind::kTlScale) return std::vector<uint8_t>(tl_scale.begin(), tl_scale.begin() + 4);
     BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, make_tensor(t, o.seed));
     done_bytes += bytes.size();
+    if (t.kind == Kind::kTernary && is_tl(t.type)) {  // the writer takes the codes; the scale comes next
+      tl_scale.assign(bytes.end() - 32, bytes.end());
+      bytes.resize(bytes.size() - 32);
+    }
     return bytes;
   };
   BITNET_RETURN_IF_ERROR(w.write(out_path, source));

@@ -48,13 +48,16 @@ struct TypeTraits {
 const TypeTraits* find_type(uint32_t id);
 // "TQ2_0", or "type 123" for unknown ids.
 std::string type_name(uint32_t id);
-// Whether dequantize is available (the type can be loaded).
+// Whether the type can be loaded: dequantize is available, or (TL1/TL2) the loader unpacks it with its kernel
+// config (quant/tl.hpp, to_ternary_tl).
 bool is_supported(uint32_t id);
 
 // Bytes a tensor of this type and shape occupies (also for known types that cannot be dequantized yet, so
 // a file holding them can still be opened and described), validating: known type, ne0 a multiple of
 // the block size, no negative dims, no overflow. I2_S is n/4 bytes of codes plus 32 bytes holding the
-// per-tensor f32 scale (bitnet.cpp's layout), and needs ne0 % 128 == 0.
+// per-tensor f32 scale (bitnet.cpp's layout), and needs ne0 % 128 == 0. TL1/TL2 are ggml's sizes for bitnet.cpp's
+// LUT layouts (2-D only; see quant/tl.hpp): for type 39, callers must first have decided it is TL2 and not
+// upstream llama.cpp's MXFP4 (formats/gguf.cpp does, from the architecture and the tensor's "_scale" companion).
 Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne);
 
 // Reference dequantization of rows [row_begin, row_begin + row_count) of a tensor with rows of ne0

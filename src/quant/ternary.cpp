@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "quant/block_util.hpp"
 #include "quant/i2_s.hpp"
+#include "quant/tl.hpp"
 #include "quant/tq1_0.hpp"
 #include "quant/tq2_0.hpp"
 
@@ -24,6 +27,8 @@ Status invalid_code(uint32_t type, int64_t r, int64_t j) {
 
 Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows) {
   const TypeTraits* t = find_type(type);
+  if (type == kTL1 || type == kTL2)
+    return invalid_argument("to_ternary: " + type_name(type) + " needs its kernel config: use to_ternary_tl");
   if (t == nullptr || (type != kTQ1_0 && type != kTQ2_0 && type != kI2_S))
     return invalid_argument("to_ternary: " + type_name(type) + " is not a ternary type (TQ1_0, TQ2_0 or I2_S)");
   BITNET_ASSIGN_OR_RETURN(uint64_t nbytes, tensor_bytes(type, {ne0, n_rows}));
@@ -107,6 +112,38 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
   repack(0, std::min(n_rows, per));
   for (auto& th : threads) th.join();
   if (bad_row >= 0) return invalid_code(type, bad_row, bad_col);
+  return m;
+}
+
+Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
+                                    const TlKernelConfig& config) {
+  if (type != kTL1 && type != kTL2) return invalid_argument("to_ternary_tl: " + type_name(type) + " is not TL1 or TL2");
+  if (config.k != ne0 || config.m != n_rows)
+    return invalid_argument("to_ternary_tl: the kernel config is for " + std::to_string(config.m) + " x " +
+                            std::to_string(config.k) + ", the tensor is " + std::to_string(n_rows) + " x " +
+                            std::to_string(ne0));
+  BITNET_RETURN_IF_ERROR(check_tl_config(type, config));
+  BITNET_ASSIGN_OR_RETURN(uint64_t scale_at, tl_scale_offset(type, ne0, n_rows));
+  std::unique_ptr<int8_t[]> w(new int8_t[static_cast<size_t>(ne0 * n_rows)]);  // every weight is written
+  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w.get()));
+  TernaryMatrix m;
+  m.rows = n_rows;
+  m.cols = ne0;  // a multiple of 4: the configs tile K by pairs in groups of 4 (TL1) or 8 columns (TL2)
+  m.group = ne0;
+  m.act_quant = ActQuant::kPerTokenAbsmax;
+  m.scales.assign(static_cast<size_t>(n_rows), load_f32(data + scale_at));
+  m.owned.assign(static_cast<size_t>(n_rows * m.row_bytes()), 0);
+  const int64_t full = ne0 / kTernaryBlock * kTernaryBlock;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    uint8_t* row = m.owned.data() + r * m.row_bytes();
+    const int8_t* src = w.get() + r * ne0;
+    // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
+    for (int64_t b = 0; b < full; b += kTernaryBlock)
+      for (int64_t k = 0; k < 32; ++k)
+        row[b / 4 + k] = static_cast<uint8_t>((src[b + k] + 1) << 6 | (src[b + k + 32] + 1) << 4 |
+                                              (src[b + k + 64] + 1) << 2 | (src[b + k + 96] + 1));
+    for (int64_t c = full; c < ne0; ++c) put_ternary_code(row, ne0, c, static_cast<uint8_t>(src[c] + 1));
+  }
   return m;
 }
 

@@ -8,6 +8,7 @@
 #include "bitnet/status.hpp"
 #include "core/aligned.hpp"
 #include "quant/quant.hpp"
+#include "quant/tl_config.hpp"
 
 namespace bitnet::quant {
 
@@ -59,5 +60,11 @@ struct TernaryMatrix {
 // the result; TQ* are repacked. TQ* code 3 is a format error (llama.cpp's TQ2_0 has no meaning for it); I2_S is not
 // scanned. Any other type is invalid_argument.
 Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows);
+
+// The same for bitnet.cpp's TL1/TL2 (quant/tl.hpp): `data` holds tensor_bytes bytes, laid out by `config` (whose
+// m, k must be n_rows, ne0); unpacked and repacked, with the f32 scale the kernels read at tl_scale_offset
+// repeated per row. Invalid indices are format errors; a config that cannot tile the shape is unsupported.
+Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
+                                    const TlKernelConfig& config);
 
 }  // namespace bitnet::quant

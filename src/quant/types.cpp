@@ -8,6 +8,7 @@
 #include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
 #include "quant/quant.hpp"
+#include "quant/tl.hpp"
 #include "quant/tq1_0.hpp"
 #include "quant/tq2_0.hpp"
 
@@ -41,6 +42,8 @@ const TypeTraits kTypes[] = {
     // I2_S: 4 codes per byte in blocks of 128; the per-tensor scale makes tensor_bytes special, and its
     // dequantize/quantize entries take the WHOLE tensor (codes then scale), see quant/i2_s.hpp.
     {kI2_S, "I2_S", 128, 32, true, ActQuant::kPerTokenAbsmax, dequantize_i2_s, quantize_i2_s},
+    // bitnet.cpp's TL1/TL2: layouts tiled by a kernel config (quant/tl.hpp); loaded through to_ternary only, with
+    // the config, so they have no element-wise dequantize. Their sizes are ggml's, see tensor_bytes.
     {kTL1, "TL1", 1, 1, true, ActQuant::kPerTokenAbsmax, nullptr, nullptr},
     {kTL2, "TL2", 1, 1, true, ActQuant::kPerTokenAbsmax, nullptr, nullptr},
 };
@@ -60,15 +63,20 @@ std::string type_name(uint32_t id) {
 
 bool is_supported(uint32_t id) {
   const TypeTraits* t = find_type(id);
-  return t != nullptr && t->dequantize != nullptr;
+  return t != nullptr && (t->dequantize != nullptr || id == kTL1 || id == kTL2);
 }
 
 Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne) {
   const TypeTraits* t = find_type(type);
   if (t == nullptr) return unsupported("unknown tensor type id " + std::to_string(type));
-  if (type == kTL1 || type == kTL2)
-    return unsupported(std::string(t->name) + " (bitnet.cpp LUT layout) is not supported yet");
   if (ne.empty()) return format_error("tensor has no dimensions");
+  if (type == kTL1 || type == kTL2) {
+    // ggml_nbytes of bitnet.cpp's fork: the codes up to where the kernels read the scale, plus 32 bytes.
+    for (size_t d = 2; d < ne.size(); ++d)
+      if (ne[d] != 1) return format_error(std::string(t->name) + " tensors are 2-D");
+    BITNET_ASSIGN_OR_RETURN(uint64_t at, tl_scale_offset(type, ne[0], ne.size() > 1 ? ne[1] : 1));
+    return at + 32;
+  }
   uint64_t n = 1;
   for (int64_t d : ne) {
     if (d < 0) return format_error("negative dimension " + std::to_string(d));

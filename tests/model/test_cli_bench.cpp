@@ -114,7 +114,7 @@ TEST_F(CliBench, BadOptionsAreClearErrors) {
   };
   const Case cases[] = {
       {"model synth --shape huge " + dir_ + "/x.gguf", "shape 'huge' is not one of"},
-      {"model synth --shape tiny --type tl2 " + dir_ + "/x.gguf", "TL1/TL2 lookup-table formats are not supported"},
+      {"model synth --shape tiny --type q4_0 " + dir_ + "/x.gguf", "weight type 'q4_0' is not one of"},
       {"model synth --shape tiny --head q4_k " + dir_ + "/x.gguf", "head type 'q4_k'"},
       {"model synth --arch llama " + dir_ + "/x.gguf", "--arch"},
       {"bench --model " + model_ + " -p 0", "-p"},
@@ -136,7 +136,7 @@ TEST_F(CliBench, HelpExplainsTheNewCommands) {
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
   }
   CliRun r = run_cli("model synth --help", true);
-  for (const char* needle : {"2b4t", "large", "3b", "8b", "tiny", "i2_s", "q6_k", "--seed"})
+  for (const char* needle : {"2b4t", "large", "3b", "8b", "tiny", "i2_s", "tl2", "q6_k", "--seed"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
 }
 

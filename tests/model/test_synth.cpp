@@ -10,6 +10,8 @@
 #include "bitnet/bitnet.hpp"
 #include "bitnet/synth.hpp"
 #include "core/cpu_features.hpp"
+#include "formats/gguf.hpp"
+#include "quant/tl_config.hpp"
 #include "test_util.hpp"
 
 namespace bitnet {
@@ -54,7 +56,8 @@ const std::vector<int32_t> kIds = {1, 17, 300, 999, 42, 5};
 
 TEST(ModelSynth, EveryTypeAndHeadLoadsAndRuns) {
   const std::string dir = test::temp_dir();
-  const char* kTypeNames[][2] = {{"i2_s", "I2_S"}, {"tq1_0", "TQ1_0"}, {"tq2_0", "TQ2_0"}};
+  const char* kTypeNames[][2] = {
+      {"i2_s", "I2_S"}, {"tq1_0", "TQ1_0"}, {"tq2_0", "TQ2_0"}, {"tl1", "TL1"}, {"tl2", "TL2"}};
   for (const auto& type : kTypeNames) {
     for (const char* head : {"q6_k", "q8_0", "f16"}) {
       SCOPED_TRACE(std::string(type[0]) + " / " + head);
@@ -120,6 +123,62 @@ TEST(ModelSynth, TypesWithTheSameSeedAgree) {
   std::filesystem::remove_all(dir);
 }
 
+// TL1/TL2 hold the same codes and the same per-tensor scale as I2_S, and run on the same kernels: the logits
+// are the same bits. The files have bitnet.cpp's converter layout: each weight's scale is "<weight>_scale", in the
+// 32 bytes ggml counts at the end of the weight, and the tilings are recorded (the tiny shape has no upstream one).
+TEST(ModelSynth, TlModelsGiveTheI2sLogitsBitForBit) {
+  const std::string dir = test::temp_dir();
+  const std::vector<float> i2s = logits_of(synth_tiny(dir, "i2_s", "q8_0"), kIds);
+  ASSERT_FALSE(i2s.empty());
+  for (const char* type : {"tl1", "tl2"}) {
+    const std::string path = synth_tiny(dir, type, "q8_0");
+    EXPECT_EQ(logits_of(path, kIds), i2s) << type;
+    auto f = gguf::File::open(path);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    const gguf::TensorInfo* w = (*f)->find_tensor("blk.1.ffn_down.weight");
+    const gguf::TensorInfo* s = (*f)->find_tensor("blk.1.ffn_down.weight_scale");
+    ASSERT_TRUE(w != nullptr && s != nullptr);
+    EXPECT_EQ(s->offset, w->offset + w->nbytes - 32) << type;
+    const gguf::Value* key = (*f)->find(quant::kTlConfigKey);
+    ASSERT_NE(key, nullptr) << type;
+    EXPECT_EQ(key->ints.size() % 5, 0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Without the recorded tilings, the tiny shape's TL2 weights have no known layout: a clear error, not a guess.
+// A truncated file is a format error.
+TEST(ModelSynth, TlFilesThatCannotBeDecodedAreClearErrors) {
+  const std::string dir = test::temp_dir();
+  const std::string path = synth_tiny(dir, "tl2", "q8_0");
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string key = quant::kTlConfigKey;
+  const size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  std::string unkeyed = bytes;
+  unkeyed[at + key.size() - 1] = 'X';  // the key is no longer found
+  std::ofstream(dir + "/unkeyed.gguf", std::ios::binary) << unkeyed;
+  auto keyed_info = inspect_model_file(path);
+  ASSERT_TRUE(keyed_info.ok());
+  EXPECT_TRUE(keyed_info->loadable) << keyed_info->not_loadable_reason;
+  auto info = inspect_model_file(dir + "/unkeyed.gguf");
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(info->loadable);
+  EXPECT_NE(info->not_loadable_reason.find("no known kernel config"), std::string::npos) << info->not_loadable_reason;
+  auto m = Model::load(dir + "/unkeyed.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(m.status().message().find("blk.0.attn_q.weight"), std::string::npos) << m.status().to_string();
+  EXPECT_NE(m.status().message().find("256 rows x 256 columns: no known kernel config"), std::string::npos)
+      << m.status().to_string();
+  std::ofstream(dir + "/short.gguf", std::ios::binary) << bytes.substr(0, bytes.size() - 100);
+  m = Model::load(dir + "/short.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kFormatError) << m.status().to_string();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ModelSynth, SameOptionsSameBytes) {
   const std::string dir = test::temp_dir();
   auto read = [](const std::string& p) {
@@ -152,7 +211,6 @@ TEST(ModelSynth, BadOptionsAreClearErrors) {
   };
   const Case cases[] = {
       {"bitnet", "huge", "i2_s", "q6_k", StatusCode::kInvalidArgument, "shape 'huge' is not one of 2b4t, large"},
-      {"bitnet", "tiny", "tl2", "q6_k", StatusCode::kUnsupported, "TL1/TL2"},
       {"bitnet", "tiny", "q4_0", "q6_k", StatusCode::kInvalidArgument, "weight type 'q4_0' is not one of i2_s"},
       {"bitnet", "tiny", "i2_s", "q4_k", StatusCode::kInvalidArgument, "head type 'q4_k' is not one of q6_k"},
       {"llama", "tiny", "i2_s", "q6_k", StatusCode::kInvalidArgument, "architecture 'llama'"},

@@ -5,4 +5,5 @@ list(APPEND BITNET_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_quant_q8_q4.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_quant_q8_k.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_quant_tensor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_quant_tl.cpp
 )

@@ -47,7 +47,7 @@ TEST(QuantTensorBytes, BadShapesAndTypes) {
   EXPECT_EQ(tensor_bytes(kF64, {int64_t{1} << 40, int64_t{1} << 21}).status().code(), StatusCode::kFormatError);
   EXPECT_EQ(tensor_bytes(kF32, {int64_t{1} << 62, 4}).status().code(), StatusCode::kFormatError);
   EXPECT_EQ(tensor_bytes(1234, {4}).status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(tensor_bytes(kTL2, {4}).status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(tensor_bytes(kTL2, {4}).status().code(), StatusCode::kFormatError);  // TL2 needs K >= 256
 }
 
 TEST(QuantTensorBytes, DequantizeRowsChecksItsArguments) {
@@ -62,9 +62,9 @@ TEST(QuantTensorBytes, DequantizeRowsChecksItsArguments) {
 }
 
 TEST(QuantTensorBytes, SupportedTypes) {
-  for (uint32_t type : {kF32, kF16, kBF16, kQ4_0, kQ8_0, kQ6_K, kQ8_K, kTQ1_0, kTQ2_0, kI2_S})
+  for (uint32_t type : {kF32, kF16, kBF16, kQ4_0, kQ8_0, kQ6_K, kQ8_K, kTQ1_0, kTQ2_0, kI2_S, kTL1, kTL2})
     EXPECT_TRUE(is_supported(type)) << type;
-  EXPECT_FALSE(is_supported(kTL1));
+  EXPECT_FALSE(is_supported(kQ5_0));
   EXPECT_EQ(type_name(kI2_S), "I2_S");
   EXPECT_EQ(type_name(777), "type 777");
 }

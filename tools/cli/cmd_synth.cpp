@@ -36,11 +36,13 @@ void add_model_synth(CLI::App& model, std::vector<Command>& out) {
                   "bitnet (llama.cpp naming, SiLU-gated FFN) or bitnet-b1.58 (2B-4T family, squared-ReLU FFN)")
       ->check(CLI::IsMember({"bitnet", "bitnet-b1.58"}))
       ->capture_default_str();
-  // Shape and type are checked by the library, so its error names the problem (e.g. tl2 is not supported).
+  // Shape and type are checked by the library, so its error names the problem (e.g. a row length a type cannot fit).
   sub->add_option("--shape", a->options.shape, shapes)->capture_default_str();
   sub->add_option("--type", a->options.type,
-                  "Ternary weight type of the linear layers: i2_s (bitnet.cpp), tq1_0, tq2_0 (llama.cpp); tl2 is "
-                  "not supported yet")
+                  "Ternary weight type of the linear layers: i2_s, tl1, tl2 (bitnet.cpp), tq1_0, tq2_0 (llama.cpp). "
+                  "tl1/tl2 are laid out as bitnet.cpp's converter writes them, tiled with the kernel config its "
+                  "setup_env.py generates for large, 3b and 8b (2b4t and tiny: this engine's own config, recorded in "
+                  "the file's bitnet-cli.tl_kernel_config key; bitnet.cpp needs a build with the same config)")
       ->capture_default_str();
   sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0 or f16")
       ->capture_default_str();

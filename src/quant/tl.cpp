@@ -1,0 +1,226 @@
+// TL1/TL2 pack and unpack (layouts described in quant/tl.hpp). One walker per byte kind enumerates, in file
+// order, which weights each byte holds; pack uses them (pinned to the converter by the golden digests in
+// tests/quant/test_quant_tl.cpp), and so does unpack, except for TL2's triples and signs, which it decodes in one
+// fused pass (held to pack by the exact round-trip tests).
+//
+// The converter builds the order with numpy reshapes/transposes; unrolled, with rows m = i0*BM + rb*bm + r
+// and column groups (pairs or triples) g along a row:
+//  TL1 (by = 256 / bm): for i0 < M/BM, kb < K/BK, rb < BM/bm, yb < BK/by, r16 < bm/16, q < by/4, r < 16:
+//    byte = idx(m, g) << 4 | idx(m, g + 1), m = ... + r16*16 + r, g = kb*BK/2 + yb*by/2 + 2q.
+//  TL2 triples (K3 = K - K % BK columns, bm = 32, by = 6): for i0, kb < K3/BK, rb, yb < BK/6, then 32 bytes
+//    p = 8s + e holding row r = 8*kSwap[s] + e: byte = |v(m, g)| << 4 | |v(m, g + 1)|, g = kb*BK/3 + 2yb.
+//  TL2 signs, after all triple bytes: for i0, kb, rb, yq < BK/24, 16 little-endian u16 words w < 16: bit 15 - i
+//    of word w is the sign of triple kb*BK/3 + 8yq + i/2 in row r = 16*(i%2) + w.
+//  TL2 pairs (the last K % BK columns, as TL1 with BK = 32, bm = 32, by = 4), after the signs: for i0,
+//    kb < (K%BK)/32, rb, yb < 8, then 32 bytes p = 8s + e holding row r = 8*kSwap[s] + e:
+//    byte = idx(m, g) << 4 | idx(m, g + 1) over pairs g = kb*16 + 2yb of those columns.
+#include "quant/tl.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "quant/block_util.hpp"
+#include "quant/quant.hpp"
+
+namespace bitnet::quant {
+namespace {
+
+// The converter's weight[:, [0, 1, 2, 3], :] = weight[:, [0, 2, 1, 3], :] on each 32-byte row of TL2 index bytes.
+constexpr int kSwap[4] = {0, 2, 1, 3};
+
+// f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by).
+template <typename F>
+void walk_pairs(int64_t m_rows, int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap, F&& f) {
+  const int64_t by = tl2_swap ? 4 : 256 / bm;
+  int64_t pos = 0;
+  for (int64_t i0 = 0; i0 < m_rows / bm_tile; ++i0)
+    for (int64_t kb = 0; kb < cols / bk; ++kb)
+      for (int64_t rb = 0; rb < bm_tile / bm; ++rb)
+        for (int64_t yb = 0; yb < bk / by; ++yb) {
+          const int64_t row0 = i0 * bm_tile + rb * bm, g0 = kb * bk / 2 + yb * by / 2;
+          if (tl2_swap) {  // 32 rows, one pair of groups each
+            for (int64_t p = 0; p < 32; ++p) f(pos++, row0 + 8 * kSwap[p / 8] + p % 8, g0);
+          } else {
+            for (int64_t r16 = 0; r16 < bm / 16; ++r16)
+              for (int64_t q = 0; q < by / 4; ++q)
+                for (int64_t r = 0; r < 16; ++r) f(pos++, row0 + r16 * 16 + r, g0 + 2 * q);
+          }
+        }
+}
+
+// f(byte, row, first_triple) over TL2's triple index bytes.
+template <typename F>
+void walk_triples(int64_t m_rows, int64_t k3, int64_t bm_tile, int64_t bk, F&& f) {
+  int64_t pos = 0;
+  for (int64_t i0 = 0; i0 < m_rows / bm_tile; ++i0)
+    for (int64_t kb = 0; kb < k3 / bk; ++kb)
+      for (int64_t rb = 0; rb < bm_tile / 32; ++rb)
+        for (int64_t yb = 0; yb < bk / 6; ++yb)
+          for (int64_t p = 0; p < 32; ++p)
+            f(pos++, i0 * bm_tile + rb * 32 + 8 * kSwap[p / 8] + p % 8, kb * bk / 3 + 2 * yb);
+}
+
+// f(byte, bit, row, triple) over TL2's sign bits.
+template <typename F>
+void walk_signs(int64_t m_rows, int64_t k3, int64_t bm_tile, int64_t bk, F&& f) {
+  int64_t pos = 0;
+  for (int64_t i0 = 0; i0 < m_rows / bm_tile; ++i0)
+    for (int64_t kb = 0; kb < k3 / bk; ++kb)
+      for (int64_t rb = 0; rb < bm_tile / 32; ++rb)
+        for (int64_t yq = 0; yq < bk / 24; ++yq, pos += 32)
+          for (int64_t w = 0; w < 16; ++w)
+            for (int i = 0; i < 16; ++i) {
+              const int bit = 15 - i;  // of the little-endian u16 at pos + 2w
+              f(pos + 2 * w + bit / 8, bit % 8, i0 * bm_tile + rb * 32 + 16 * (i % 2) + w,
+                kb * bk / 3 + 8 * yq + i / 2);
+            }
+}
+
+Status bad_index(uint32_t type, int64_t row, int64_t col, int index) {
+  return format_error(type_name(type) + " row " + std::to_string(row) + ", column " + std::to_string(col) +
+                      ": invalid index " + std::to_string(index));
+}
+
+Status check_shape(uint32_t type, const TlKernelConfig& c) {
+  BITNET_RETURN_IF_ERROR(check_tl_config(type, c));
+  BITNET_ASSIGN_OR_RETURN(uint64_t at, tl_scale_offset(type, c.k, c.m));
+  (void)at;
+  return Status::Ok();
+}
+
+// TL2's packed bytes before padding: triple indices, their signs, then the pairs.
+struct Tl2Parts {
+  int64_t k3, k2, triples_bytes, signs_bytes, pairs_bytes;
+};
+Tl2Parts tl2_parts(const TlKernelConfig& c) {
+  const int64_t k2 = c.k % c.bk, k3 = c.k - k2;
+  return {k3, k2, c.m * k3 / 6, c.m * k3 / 24, c.m * k2 / 4};
+}
+
+}  // namespace
+
+Result<uint64_t> tl_scale_offset(uint32_t type, int64_t k, int64_t m) {
+  if (k < 0 || m < 0) return format_error("negative dimension");
+  if (k > (int64_t{1} << 31) || m > (int64_t{1} << 31)) return format_error("tensor shape overflows");
+  const uint64_t n = static_cast<uint64_t>(k) * static_cast<uint64_t>(m);
+  if (type == kTL1) return n / 4;
+  if (type != kTL2) return invalid_argument(type_name(type) + " is not TL1 or TL2");
+  if (k < 256)
+    return format_error("TL2 rows of " + std::to_string(k) + " columns: below 256, which ggml's TL2 size assumes");
+  // ggml_nbytes: (ne0 - 256) * ne1 / 3 * 5 / 8 + 256 * ne1 / 2 * 4 / 8, rounded up to 32.
+  const uint64_t p = (static_cast<uint64_t>(k - 256) * static_cast<uint64_t>(m)) / 3 * 5 / 8 +
+                     256 * static_cast<uint64_t>(m) / 2 * 4 / 8;
+  return (p + 31) / 32 * 32;
+}
+
+Result<std::vector<uint8_t>> tl_pack(uint32_t type, const TlKernelConfig& c, const int8_t* w) {
+  BITNET_RETURN_IF_ERROR(check_shape(type, c));
+  BITNET_ASSIGN_OR_RETURN(uint64_t size, tl_scale_offset(type, c.k, c.m));
+  std::vector<uint8_t> out(size, 0);
+  auto at = [&](int64_t row, int64_t col) { return static_cast<int>(w[row * c.k + col]); };
+  auto pair = [&](int64_t row, int64_t col) { return static_cast<uint8_t>(3 * at(row, col) + at(row, col + 1) + 4); };
+  if (type == kTL1) {
+    walk_pairs(c.m, c.k, c.bm_tile, c.bk, c.bm_simd, false, [&](int64_t pos, int64_t row, int64_t g) {
+      out[pos] = static_cast<uint8_t>(pair(row, 2 * g) << 4 | pair(row, 2 * g + 2));
+    });
+    return out;
+  }
+  const Tl2Parts s = tl2_parts(c);
+  auto triple = [&](int64_t row, int64_t t) {
+    return 9 * at(row, 3 * t) + 3 * at(row, 3 * t + 1) + at(row, 3 * t + 2);
+  };
+  walk_triples(c.m, s.k3, c.bm_tile, c.bk, [&](int64_t pos, int64_t row, int64_t t) {
+    out[pos] = static_cast<uint8_t>(std::abs(triple(row, t)) << 4 | std::abs(triple(row, t + 1)));
+  });
+  uint8_t* signs = out.data() + s.triples_bytes;
+  walk_signs(c.m, s.k3, c.bm_tile, c.bk, [&](int64_t pos, int bit, int64_t row, int64_t t) {
+    if (triple(row, t) < 0) signs[pos] |= static_cast<uint8_t>(1 << bit);
+  });
+  uint8_t* pairs = signs + s.signs_bytes;
+  walk_pairs(c.m, s.k2, c.bm_tile, 32, 32, true, [&](int64_t pos, int64_t row, int64_t g) {
+    pairs[pos] = static_cast<uint8_t>(pair(row, s.k3 + 2 * g) << 4 | pair(row, s.k3 + 2 * g + 2));
+  });
+  return out;
+}
+
+Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w) {
+  BITNET_RETURN_IF_ERROR(check_shape(type, c));
+  Status error = Status::Ok();
+  // Writes the pair with index `idx` at (row, col), (row, col + 1); idx = 3a + b + 4.
+  auto put_pair = [&](int64_t row, int64_t col, int idx) {
+    if (idx > 8) {
+      if (error.ok()) error = bad_index(type, row, col, idx);
+      return;
+    }
+    const int a = idx / 3 - 1;  // idx - 4 = 3a + b with b in {-1, 0, +1}
+    w[row * c.k + col] = static_cast<int8_t>(a);
+    w[row * c.k + col + 1] = static_cast<int8_t>(idx - 4 - 3 * a);
+  };
+  if (type == kTL1) {
+    walk_pairs(c.m, c.k, c.bm_tile, c.bk, c.bm_simd, false, [&](int64_t pos, int64_t row, int64_t g) {
+      put_pair(row, 2 * g, data[pos] >> 4);
+      put_pair(row, 2 * g + 2, data[pos] & 15);
+    });
+    return error;
+  }
+  const Tl2Parts s = tl2_parts(c);
+  // Balanced ternary digits (a, b, c) of each v = 9a + 3b + c in -13..13, indexed by v + 13.
+  int8_t digits[27][3];
+  for (int v0 = -13; v0 <= 13; ++v0) {
+    int v = v0;
+    for (int d = 2; d >= 0; --d) {
+      const int digit = ((v % 3) + 4) % 3 - 1;
+      digits[v0 + 13][d] = static_cast<int8_t>(digit);
+      v = (v - digit) / 3;
+    }
+  }
+  // Triples and their signs in one pass (the order of walk_triples, with walk_signs' bit for each triple: the
+  // 32-byte sign block yb / 4 of the tile, bit 15 - i of u16 word r % 16, i = 2 * (2 * (yb % 4) + h) + r / 16).
+  const uint8_t* signs = data + s.triples_bytes;
+  const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
+  const uint8_t* tb = data;
+  for (int64_t i0 = 0; i0 < c.m / c.bm_tile; ++i0)
+    for (int64_t kb = 0; kb < n_kb; ++kb)
+      for (int64_t rb = 0; rb < n_rb; ++rb)
+        for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
+          const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
+          const int64_t t0 = kb * c.bk / 3 + 2 * yb;
+          for (int p = 0; p < 32; ++p) {
+            const int r = 8 * kSwap[p / 8] + p % 8;
+            const int64_t row = i0 * c.bm_tile + rb * 32 + r;
+            for (int h = 0; h < 2; ++h) {
+              const int magnitude = h == 0 ? tb[p] >> 4 : tb[p] & 15;
+              if (magnitude > 13) return bad_index(type, row, 3 * (t0 + h), magnitude);
+              const int bit = 15 - (2 * (2 * static_cast<int>(yb % 4) + h) + r / 16);
+              const bool negative = (sb[2 * (r % 16) + bit / 8] >> (bit % 8)) & 1;
+              std::memcpy(w + row * c.k + 3 * (t0 + h), digits[(negative ? -magnitude : magnitude) + 13], 3);
+            }
+          }
+        }
+  const uint8_t* pairs = signs + s.signs_bytes;
+  walk_pairs(c.m, s.k2, c.bm_tile, 32, 32, true, [&](int64_t pos, int64_t row, int64_t g) {
+    put_pair(row, s.k3 + 2 * g, pairs[pos] >> 4);
+    put_pair(row, s.k3 + 2 * g + 2, pairs[pos] & 15);
+  });
+  return error;
+}
+
+Result<std::vector<uint8_t>> tl_quantize(uint32_t type, const TlKernelConfig& c, const float* src) {
+  BITNET_RETURN_IF_ERROR(check_shape(type, c));
+  const int64_t n = c.m * c.k;
+  std::vector<int8_t> w(static_cast<size_t>(n));
+  float amax = 0.0f;  // np.max(np.abs(x)) of the float32 tensor
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = std::fabs(src[i]);
+    if (a > amax) amax = a;
+    w[static_cast<size_t>(i)] = static_cast<int8_t>(a < 1e-6f ? 0 : (src[i] > 0 ? 1 : -1));
+  }
+  BITNET_ASSIGN_OR_RETURN(std::vector<uint8_t> out, tl_pack(type, c, w.data()));
+  const size_t at = out.size();
+  out.resize(at + 32, 0);
+  store_f32(out.data() + at, amax);
+  return out;
+}
+
+}  // namespace bitnet::quant
