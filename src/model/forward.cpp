@@ -149,6 +149,52 @@ Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, 
   return Status::Ok();
 }
 
+// act(x[i]) * u[i] for i < n, in place in x: the FFN's gate activation (SiLU or ReLU squared) times up.
+static void gate_rows(float* x, const float* u, int64_t n, bool silu) {
+  if (silu) {
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i])) * u[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const float r = std::max(x[i], 0.0f);
+      x[i] = r * r * u[i];
+    }
+  }
+}
+
+Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n) {
+  const int64_t nf = w_.hp.n_ff;
+  const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
+  float* g = ffa_.data();
+  float* u = ffb_.data();
+  if (!(L.gate.ternary && L.up.ternary && L.gate.in == L.up.in && L.gate.out == nf && L.up.out == nf &&
+        L.gate.tern.act_quant == L.up.tern.act_quant)) {
+    BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n));
+    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { gate_rows(g + b * nf, u + b * nf, (e - b) * nf, silu); });
+    return Status::Ok();
+  }
+  // Each chunk of rows: gate and up for those rows, then the activation while they are still in this core's cache
+  // (a separate pass over the two n x n_ff outputs cost 8% of 2B-4T prompt processing).
+  prepare_ternary_acts(L.gate, x, n, false);
+  const kernels::TernaryMatmulFn matmul = kernel_->matmul;
+  pool_.parallel_for(
+      nf,
+      [&](int64_t b, int64_t e, int) {
+        matmul(L.gate.tern, acts_, g, nf, b, e);
+        matmul(L.up.tern, acts_, u, nf, b, e);
+        for (int64_t t = 0; t < n; ++t) {
+          float* gt = g + t * nf;
+          float* ut = u + t * nf;
+          if (L.gate.has_scale)
+            for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
+          if (L.up.has_scale)
+            for (int64_t i = b; i < e; ++i) ut[i] *= L.up.scale;
+          gate_rows(gt + b, ut + b, e - b, silu);
+        }
+      },
+      64);
+  return Status::Ok();
+}
+
 // x[t] += y[t] for n rows of d, over the pool's threads.
 void Forward::add_rows(float* x, const float* y, int64_t n, int64_t d) {
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
@@ -294,21 +340,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
       rms_norm(x_.data(), L.ffn_norm, n, d, h_.data());
       in = h_.data();
     }
-    BITNET_RETURN_IF_ERROR(linears({{&L.gate, ffa_.data()}, {&L.up, ffb_.data()}}, in, n));
-    const int64_t nf = hp.n_ff;
-    const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
-    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
-      float* a = ffa_.data();
-      const float* u = ffb_.data();
-      if (silu) {
-        for (int64_t i = b * nf; i < e * nf; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * u[i];
-      } else {
-        for (int64_t i = b * nf; i < e * nf; ++i) {
-          const float r = std::max(a[i], 0.0f);
-          a[i] = r * r * u[i];
-        }
-      }
-    });
+    BITNET_RETURN_IF_ERROR(gated_ffn(L, in, n));
     const float* ff = ffa_.data();
     if (!L.ffn_sub_norm.empty()) {
       rms_norm(ffa_.data(), L.ffn_sub_norm, n, hp.n_ff, ffb_.data());

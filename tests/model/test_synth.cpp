@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +12,8 @@
 #include "bitnet/synth.hpp"
 #include "core/cpu_features.hpp"
 #include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
+#include "quant/quant.hpp"
 #include "quant/tl_config.hpp"
 #include "test_util.hpp"
 
@@ -231,6 +234,56 @@ TEST(ModelSynth, BadOptionsAreClearErrors) {
   }
   EXPECT_EQ(synthesize_model(SynthOptions{}, "").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(synthesize_model(SynthOptions{}, "/nonexistent/dir/x.gguf").code(), StatusCode::kIoError);
+  std::filesystem::remove_all(dir);
+}
+
+// Optional per-tensor "<weight base>.scale" tensors (F32 [1]) multiply a linear's output. A model carrying them
+// must compute what the same model computes with those factors folded into the I2_S per-tensor scales (up to
+// float rounding: the factor is applied after the epilogue instead of inside it), for the attention and the
+// fused gate/up FFN paths, with both FFN activations.
+TEST(ModelSynth, ScaleTensorsMultiplyTheirLinears) {
+  const std::string dir = test::temp_dir();
+  const std::vector<std::pair<std::string, float>> factors = {
+      {"ffn_gate", 2.0f}, {"ffn_up", 0.5f}, {"attn_q", 2.0f}, {"attn_output", 0.25f}};
+  for (const char* arch : {"bitnet", "bitnet-b1.58"}) {
+    const std::string base = synth_tiny(dir, "i2_s", "f16", arch);
+    auto f = gguf::File::open(base);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    gguf::Writer with_tensors, folded;
+    for (const auto& [key, value] : (*f)->metadata()) {
+      if (key == "general.alignment") continue;
+      with_tensors.set_value(key, value);
+      folded.set_value(key, value);
+    }
+    auto factor_of = [&](const std::string& name) {
+      for (const auto& [part, k] : factors)
+        if (name.find("." + part + ".weight") != std::string::npos) return k;
+      return 1.0f;
+    };
+    for (const gguf::TensorInfo& t : (*f)->tensors()) {
+      std::vector<uint8_t> bytes(t.data, t.data + t.nbytes);
+      with_tensors.add_tensor(t.name, t.type, t.ne, bytes);
+      const float k = factor_of(t.name);
+      if (k != 1.0f) {
+        ASSERT_EQ(t.type, quant::kI2_S) << t.name;
+        float s;
+        std::memcpy(&s, bytes.data() + t.n_elements() / 4, 4);
+        s *= k;
+        std::memcpy(bytes.data() + t.n_elements() / 4, &s, 4);
+        std::vector<uint8_t> kb(4);
+        std::memcpy(kb.data(), &k, 4);
+        with_tensors.add_tensor(t.name.substr(0, t.name.size() - 7) + ".scale", quant::kF32, {1}, kb);
+      }
+      folded.add_tensor(t.name, t.type, t.ne, std::move(bytes));
+    }
+    const std::string a = dir + "/with-scale-tensors.gguf", b = dir + "/folded.gguf";
+    ASSERT_TRUE(with_tensors.write(a).ok());
+    ASSERT_TRUE(folded.write(b).ok());
+    const std::vector<float> la = logits_of(a, kIds), lb = logits_of(b, kIds), l0 = logits_of(base, kIds);
+    ASSERT_EQ(la.size(), lb.size());
+    EXPECT_LT(nmse(la, lb), 1e-9) << arch;
+    EXPECT_GT(nmse(la, l0), 1e-3) << arch << ": the factors must change the model";
+  }
   std::filesystem::remove_all(dir);
 }
 
