@@ -20,6 +20,7 @@ namespace {
 
 constexpr int kRowTile = 4;  // 4 x 4 measured best of 4x4, 2x8, 3x6, 3x8 (zmm accumulators + codes)
 constexpr int kTokTile = 4;
+constexpr int kGenRowTile = 8;
 constexpr int64_t kRowChunk = 64;  // 64 rows of 6912 columns: 108 KB of codes, well inside L2
 constexpr int64_t kMaxGroups = 256;
 // Software prefetch distance for generation, in bytes of codes: without it this kernel streamed slower than the
@@ -92,6 +93,10 @@ template <int T>
 void run_rows(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t rb, int64_t re, int64_t t0, float* y,
               int64_t y_stride, int64_t full, int64_t groups) {
   int64_t r = rb;
+  // Generation (one token): 8 rows at a time, 8 code streams in flight: one thread streamed 20 GB/s of codes with
+  // 4 rows and 24-30 with 8; 2B-4T generation on 2 threads went from 38-42 to 47-49 tok/s (16 rows: 45-47).
+  if constexpr (T == 1)
+    for (; r + kGenRowTile <= re; r += kGenRowTile) run_tile<kGenRowTile, 1>(w, a, r, t0, y, y_stride, full, groups);
   for (; r + kRowTile <= re; r += kRowTile) run_tile<kRowTile, T>(w, a, r, t0, y, y_stride, full, groups);
   for (; r < re; ++r) run_tile<1, T>(w, a, r, t0, y, y_stride, full, groups);
 }
