@@ -48,6 +48,8 @@ void q6_k_matmul_scalar(const FloatRows& w, const Q8KActs& a, float* y, int64_t 
 #if defined(__x86_64__)
 void q6_k_matmul_avx2(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
+void q6_k_matmul_avx512(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                        int64_t row_end);
 #endif
 #if defined(__aarch64__)
 void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,

@@ -72,6 +72,7 @@ KQuantMatmulFn kquant_matmul(uint32_t type, IsaLevel level) {
   const int cap = static_cast<int>(level) < static_cast<int>(max_supported_isa())
                       ? static_cast<int>(level)
                       : static_cast<int>(max_supported_isa());
+  if (cap >= static_cast<int>(IsaLevel::kAvx512)) return q6_k_matmul_avx512;
   if (cap >= static_cast<int>(IsaLevel::kAvx2)) return q6_k_matmul_avx2;
 #elif defined(__aarch64__)
   const int cap = static_cast<int>(level) < static_cast<int>(max_supported_isa())
