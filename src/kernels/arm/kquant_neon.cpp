@@ -15,8 +15,6 @@
 namespace bitnet::kernels {
 namespace {
 
-constexpr int kTokTile = 4;
-
 inline int32_t sub_dot_neon(int8x16_t w, const int8_t* a) {
   const int8x16_t q = vld1q_s8(a);
   int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(q)));
@@ -73,21 +71,13 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
 template <bool kDot>
 void matmul(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
-  const int64_t n = a.n_tokens;
-  float out[kTokTile];
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w.data + r * nb * quant::kQ6KBlockBytes;
-    for (int64_t t = 0; t < n;) {
-      const int nt = n - t >= kTokTile ? kTokTile : 1;
-      if (nt == kTokTile) {
-        row_tokens<kDot, kTokTile>(row, nb, a, t, out);
-      } else {
-        row_tokens<kDot, 1>(row, nb, a, t, out);
-      }
-      for (int i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
-      t += nt;
-    }
-  }
+  kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
+              [&](const uint8_t* row, int64_t t0, int nt, float* out) {
+                if (nt == 4) row_tokens<kDot, 4>(row, nb, a, t0, out);
+                if (nt == 3) row_tokens<kDot, 3>(row, nb, a, t0, out);
+                if (nt == 2) row_tokens<kDot, 2>(row, nb, a, t0, out);
+                if (nt == 1) row_tokens<kDot, 1>(row, nb, a, t0, out);
+              });
 }
 
 }  // namespace

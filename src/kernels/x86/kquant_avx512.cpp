@@ -22,8 +22,6 @@
 namespace bitnet::kernels {
 namespace {
 
-constexpr int kTokTile = 4;
-
 // Scales of sub-blocks 8h + 4j .. 8h + 4j + 3, each over 8 int16 lanes (the 32 pair sums of one register).
 inline __m512i scales_x8(__m128i sc8, int h, int j) {
   const char b = static_cast<char>(8 * h + 4 * j);
@@ -83,21 +81,13 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
 void q6_k_matmul_avx512(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
-  const int64_t n = a.n_tokens;
-  float out[kTokTile];
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w.data + r * nb * quant::kQ6KBlockBytes;
-    int64_t t = 0;
-    for (; t + kTokTile <= n; t += kTokTile) {
-      row_tokens<kTokTile>(row, nb, a, t, out);
-      for (int i = 0; i < kTokTile; ++i) y[(t + i) * y_stride + r] = out[i];
-    }
-    const int64_t rest = n - t;
-    if (rest == 3) row_tokens<3>(row, nb, a, t, out);
-    if (rest == 2) row_tokens<2>(row, nb, a, t, out);
-    if (rest == 1) row_tokens<1>(row, nb, a, t, out);
-    for (int i = 0; i < rest; ++i) y[(t + i) * y_stride + r] = out[i];
-  }
+  kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
+              [&](const uint8_t* row, int64_t t0, int nt, float* out) {
+                if (nt == 4) row_tokens<4>(row, nb, a, t0, out);
+                if (nt == 3) row_tokens<3>(row, nb, a, t0, out);
+                if (nt == 2) row_tokens<2>(row, nb, a, t0, out);
+                if (nt == 1) row_tokens<1>(row, nb, a, t0, out);
+              });
 }
 
 }  // namespace bitnet::kernels
