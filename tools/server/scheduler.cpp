@@ -151,8 +151,8 @@ void Scheduler::finish(Active& a, const std::string& reason) {
   end.finish_reason = reason == "stop_sequence" ? "stop" : reason;
   end.prompt_tokens = static_cast<int>(a.job->prompt.size());
   end.completion_tokens = a.completion_tokens;
+  ++metrics_.requests_ok;  // counted before the client can see its answer (and then read /metrics)
   a.job->channel->push(std::move(end));
-  ++metrics_.requests_ok;
   a.done = true;
 }
 
@@ -195,7 +195,6 @@ void Scheduler::step() {
   ++metrics_.decode_steps;
   metrics_.batch_tokens += n_tokens;
   const size_t n_vocab = static_cast<size_t>(model_.info().n_vocab);
-  uint64_t generated = 0;
   for (size_t i = 0; i < active_.size(); ++i) {
     Active& a = active_[i];
     if (!a.prefilled) {
@@ -208,7 +207,7 @@ void Scheduler::step() {
       continue;
     }
     ++a.completion_tokens;
-    ++generated;
+    metrics_.record_generated(1);  // before any event of this token reaches the client
     bool stopped = false;
     JobEvent e;
     e.text = a.stop.push(a.seq->push_text(id), stopped);
@@ -224,7 +223,6 @@ void Scheduler::step() {
       a.pending.assign(1, id);
     }
   }
-  metrics_.record_generated(generated);
   retire();
 }
 
