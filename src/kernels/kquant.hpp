@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/aligned.hpp"
@@ -43,17 +44,22 @@ inline float kquant_accumulate(float acc, float d_act, float d_weight, int32_t i
   return acc + (d_act * d_weight) * static_cast<float>(isum);
 }
 
-// The row loop the SIMD kernels share: each row's tokens go in tiles of up to 4, where
-// tile(row, t0, nt, out) writes the row's results for tokens t0 .. t0 + nt - 1 to out[0 .. nt).
+// The row loop the SIMD kernels share: each row's tokens go in tiles of up to 4, and
+// tile(row, t0, std::integral_constant<int, N>{}, out) writes the row's results for tokens t0 .. t0 + N - 1 to
+// out[0 .. N), N known at compile time (the kernels' register tiles).
 template <class Tile>
 void kquant_rows(const FloatRows& w, int64_t row_bytes, int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end, Tile&& tile) {
   float out[4];
   for (int64_t r = row_begin; r < row_end; ++r)
     for (int64_t t = 0; t < n_tokens;) {
-      const int nt = n_tokens - t < 4 ? static_cast<int>(n_tokens - t) : 4;
-      tile(w.data + r * row_bytes, t, nt, out);
-      for (int i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
+      const uint8_t* row = w.data + r * row_bytes;
+      const int64_t nt = n_tokens - t < 4 ? n_tokens - t : 4;
+      if (nt == 4) tile(row, t, std::integral_constant<int, 4>{}, out);
+      if (nt == 3) tile(row, t, std::integral_constant<int, 3>{}, out);
+      if (nt == 2) tile(row, t, std::integral_constant<int, 2>{}, out);
+      if (nt == 1) tile(row, t, std::integral_constant<int, 1>{}, out);
+      for (int64_t i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
       t += nt;
     }
 }

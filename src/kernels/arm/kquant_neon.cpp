@@ -72,11 +72,8 @@ template <bool kDot>
 void matmul(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
-              [&](const uint8_t* row, int64_t t0, int nt, float* out) {
-                if (nt == 4) row_tokens<kDot, 4>(row, nb, a, t0, out);
-                if (nt == 3) row_tokens<kDot, 3>(row, nb, a, t0, out);
-                if (nt == 2) row_tokens<kDot, 2>(row, nb, a, t0, out);
-                if (nt == 1) row_tokens<kDot, 1>(row, nb, a, t0, out);
+              [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
+                row_tokens<kDot, decltype(nt)::value>(row, nb, a, t0, out);
               });
 }
 

@@ -85,11 +85,8 @@ void q6_k_matmul_avx2(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_
                       int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
-              [&](const uint8_t* row, int64_t t0, int nt, float* out) {
-                if (nt == 4) row_tokens<4>(row, nb, a, t0, out);
-                if (nt == 3) row_tokens<3>(row, nb, a, t0, out);
-                if (nt == 2) row_tokens<2>(row, nb, a, t0, out);
-                if (nt == 1) row_tokens<1>(row, nb, a, t0, out);
+              [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
+                row_tokens<decltype(nt)::value>(row, nb, a, t0, out);
               });
 }
 
