@@ -45,6 +45,12 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
                          int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
+// The AVX-512 kernel for batches of kPanelMinTokens or more (x86/ternary_avx512_panels.cpp): rows rearranged into
+// 16-row panels on the fly. Needs whole 128-column blocks and groups (_fits); falls back to the reference otherwise.
+inline constexpr int64_t kPanelMinTokens = 8;
+bool ternary_panels_avx512_fits(const quant::TernaryMatrix& w, const PreparedActs& a);
+void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                  int64_t row_begin, int64_t row_end);
 #endif
 #if defined(__aarch64__)
 void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

@@ -150,12 +150,12 @@ Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, 
 }
 
 // act(x[i]) * u[i] for i < n, in place in x: the FFN's gate activation (SiLU or ReLU squared) times up.
-static void gate_rows(float* x, const float* u, int64_t n, bool silu) {
+static void gate_rows(float* __restrict x, const float* __restrict u, int64_t n, bool silu) {
   if (silu) {
     for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i])) * u[i];
   } else {
     for (int64_t i = 0; i < n; ++i) {
-      const float r = std::max(x[i], 0.0f);
+      const float r = x[i] > 0.0f ? x[i] : 0.0f;  // a select, not std::max, so the loop vectorizes
       x[i] = r * r * u[i];
     }
   }
@@ -178,17 +178,22 @@ Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n) {
   const kernels::TernaryMatmulFn matmul = kernel_->matmul;
   pool_.parallel_for(
       nf,
-      [&](int64_t b, int64_t e, int) {
-        matmul(L.gate.tern, acts_, g, nf, b, e);
-        matmul(L.up.tern, acts_, u, nf, b, e);
-        for (int64_t t = 0; t < n; ++t) {
-          float* gt = g + t * nf;
-          float* ut = u + t * nf;
-          if (L.gate.has_scale)
-            for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
-          if (L.up.has_scale)
-            for (int64_t i = b; i < e; ++i) ut[i] *= L.up.scale;
-          gate_rows(gt + b, ut + b, e - b, silu);
+      [&](int64_t cb, int64_t ce, int) {
+        // 64 rows at a time, so the activation finds gate's and up's outputs (64 KB for 128 tokens) in L2: over a
+        // whole chunk (hundreds of rows) it missed the cache and took 8% of 2B-4T prompt processing.
+        for (int64_t b = cb; b < ce; b += 64) {
+          const int64_t e = std::min(ce, b + 64);
+          matmul(L.gate.tern, acts_, g, nf, b, e);
+          matmul(L.up.tern, acts_, u, nf, b, e);
+          for (int64_t t = 0; t < n; ++t) {
+            float* gt = g + t * nf;
+            float* ut = u + t * nf;
+            if (L.gate.has_scale)
+              for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
+            if (L.up.has_scale)
+              for (int64_t i = b; i < e; ++i) ut[i] *= L.up.scale;
+            gate_rows(gt + b, ut + b, e - b, silu);
+          }
         }
       },
       64);

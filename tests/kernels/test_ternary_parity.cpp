@@ -85,12 +85,21 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
                                                 {8, 200, 8},
                                                 {2, 388, 9},
                                                 {33, 2560, 1},
-                                                {6, 6912, 9}});
+                                                {6, 6912, 9},
+                                                // batches of 8 and more (the AVX-512 panel kernel): rows that are
+                                                // and are not whole 16-row panels, odd token counts
+                                                {16, 128, 8},
+                                                {37, 384, 19},
+                                                {64, 2560, 16},
+                                                {50, 640, 13},
+                                                {3, 256, 9},
+                                                {21, 260, 11}});
 }
 
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K,
-             {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9}});
+             {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
+                                       {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}});
 }
 
 TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {

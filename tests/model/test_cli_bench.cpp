@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "core/cpu_features.hpp"
 #include "test_util.hpp"
@@ -101,6 +102,18 @@ TEST_F(CliBench, KvTypeOption) {
   }
 }
 
+TEST_F(CliBench, ZeroTokensSkipsATest) {
+  for (const auto& [args, kept, skipped] : {std::tuple{"-p 0 -n 3", "tg", "pp"}, std::tuple{"-p 5 -n 0", "pp", "tg"}}) {
+    CliRun r = run_cli("bench --model " + model_ + " --json -r 1 --warmup 0 " + args, false);
+    ASSERT_EQ(r.code, 0) << args << "\n" << r.out;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.out;
+    EXPECT_FALSE(j.contains(skipped)) << args;
+    ASSERT_TRUE(j.contains(kept)) << args;
+    EXPECT_GT(j[kept]["tokens_per_s_mean"].get<double>(), 0.0) << args;
+  }
+}
+
 TEST_F(CliBench, TableByDefault) {
   CliRun r = run_cli("bench -m " + model_ + " -p 4 -n 2 -r 2 --warmup 0", false);
   ASSERT_EQ(r.code, 0) << r.out;
@@ -117,7 +130,8 @@ TEST_F(CliBench, BadOptionsAreClearErrors) {
       {"model synth --shape tiny --type q4_0 " + dir_ + "/x.gguf", "weight type 'q4_0' is not one of"},
       {"model synth --shape tiny --head q4_k " + dir_ + "/x.gguf", "head type 'q4_k'"},
       {"model synth --arch llama " + dir_ + "/x.gguf", "--arch"},
-      {"bench --model " + model_ + " -p 0", "-p"},
+      {"bench --model " + model_ + " -p 0 -n 0", "nothing to measure"},
+      {"bench --model " + model_ + " -p -1", "-p"},
       {"bench --model " + dir_ + "/missing.gguf", "missing.gguf"},
       {"bench --model " + model_ + " -p 64 -c 16", "context"},
   };

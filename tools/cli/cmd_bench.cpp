@@ -37,6 +37,7 @@ struct Stats {
 Stats summarize(std::vector<double> runs) {
   Stats s;
   s.runs = std::move(runs);
+  if (s.runs.empty()) return s;  // a skipped test
   for (double v : s.runs) s.mean += v;
   s.mean /= static_cast<double>(s.runs.size());
   if (s.runs.size() > 1) {
@@ -95,6 +96,7 @@ nlohmann::json stats_json(const Stats& s, int n_tokens) {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (a.n_prompt == 0 && a.n_gen == 0) return fail("nothing to measure: -p and -n are both 0");
   LoadOptions lo;
   lo.n_threads = a.threads;
   // Room for the longer of the two tests and nothing more: a larger KV cache only adds to the resident set.
@@ -121,13 +123,15 @@ int run_bench(const BenchArgs& a) {
     const bool warm = i < a.warmup;
     std::fprintf(stderr, "%s run %d/%d\n", warm ? "warm-up" : "timed", warm ? i + 1 : i - a.warmup + 1,
                  warm ? a.warmup : a.reps);
-    auto p = time_prompt(m, prompt);
-    if (!p.ok()) return fail("prompt processing: " + p.status().to_string());
-    auto g = time_generation(m, first, a.n_gen);
-    if (!g.ok()) return fail("generation: " + g.status().to_string());
-    if (i >= a.warmup) {
-      pp.push_back(*p);
-      tg.push_back(*g);
+    if (a.n_prompt > 0) {
+      auto p = time_prompt(m, prompt);
+      if (!p.ok()) return fail("prompt processing: " + p.status().to_string());
+      if (!warm) pp.push_back(*p);
+    }
+    if (a.n_gen > 0) {
+      auto g = time_generation(m, first, a.n_gen);
+      if (!g.ok()) return fail("generation: " + g.status().to_string());
+      if (!warm) tg.push_back(*g);
     }
   }
   const Stats pps = summarize(pp), tgs = summarize(tg);
@@ -149,8 +153,8 @@ int run_bench(const BenchArgs& a) {
     j["repetitions"] = a.reps;
     j["warmup"] = a.warmup;
     j["load_ms"] = load_ms;
-    j["pp"] = stats_json(pps, a.n_prompt);
-    j["tg"] = stats_json(tgs, a.n_gen);
+    if (a.n_prompt > 0) j["pp"] = stats_json(pps, a.n_prompt);
+    if (a.n_gen > 0) j["tg"] = stats_json(tgs, a.n_gen);
     j["peak_rss_bytes"] = rss;
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -167,8 +171,8 @@ int run_bench(const BenchArgs& a) {
     std::snprintf(tps, sizeof tps, "%.2f +- %.2f", s.mean, s.sd);
     std::printf("%-10s  %8d  %22s  %12.2f\n", name.c_str(), n, tps, s.mean > 0 ? 1000.0 / s.mean : 0.0);
   };
-  row("pp" + std::to_string(a.n_prompt), a.n_prompt, pps);
-  row("tg" + std::to_string(a.n_gen), a.n_gen, tgs);
+  if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt), a.n_prompt, pps);
+  if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen), a.n_gen, tgs);
   std::printf("peak RSS:   %.1f MB\n", static_cast<double>(rss) / 1e6);
   std::printf("runs:       %d timed after %d warm-up\n", a.reps, a.warmup);
   return 0;
@@ -183,11 +187,11 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
       "Benchmark a model: load time, prompt processing (pp: one batch of -p random tokens) and generation (tg: -n "
       "tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, KV cache size, peak RSS");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
-  sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one batch")
-      ->check(CLI::PositiveNumber)
+  sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one batch (0: skip this test)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time")
-      ->check(CLI::PositiveNumber)
+  sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time (0: skip this test)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "Threads (0: all cores)")
       ->check(CLI::NonNegativeNumber)

@@ -54,22 +54,43 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
     __m512i acc[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
-    for (int64_t c = gb; c < ge_full; c += 128) {
-      __m512i lo[R], hi[R];
-      if (T == 1)  // generation streams the codes from memory: fetch ahead (rows are contiguous)
+    if constexpr (T == 1) {
+      for (int64_t c = gb; c < ge_full; c += 128) {
+        __m512i lo[R], hi[R];
+        // generation streams the codes from memory: fetch ahead (rows are contiguous)
         for (int r = 0; r < R; ++r)
           _mm_prefetch(reinterpret_cast<const char*>(rows[r] + c / 4 + kPrefetchAhead), _MM_HINT_T0);
-      for (int r = 0; r < R; ++r) {
-        const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
-        lo[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
-        hi[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
-      }
-      for (int t = 0; t < T; ++t) {
-        const __m512i a0 = _mm512_loadu_si512(acts[t] + c);
-        const __m512i a1 = _mm512_loadu_si512(acts[t] + c + 64);
         for (int r = 0; r < R; ++r) {
-          acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], lo[r], a0);
-          acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], hi[r], a1);
+          const __m512i v =
+              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
+          lo[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
+          hi[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
+        }
+        const __m512i a0 = _mm512_loadu_si512(acts[0] + c);
+        const __m512i a1 = _mm512_loadu_si512(acts[0] + c + 64);
+        for (int r = 0; r < R; ++r) {
+          acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], lo[r], a0);
+          acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], hi[r], a1);
+        }
+      }
+    } else {
+      // Prompts: the tile's activations stay in registers and each row is decoded just before its products,
+      // so R*T accumulators + 2T activations + 2 decoded halves fit the 32 zmm registers without spills.
+      for (int64_t c = gb; c < ge_full; c += 128) {
+        __m512i a0[T], a1[T];
+        for (int t = 0; t < T; ++t) {
+          a0[t] = _mm512_loadu_si512(acts[t] + c);
+          a1[t] = _mm512_loadu_si512(acts[t] + c + 64);
+        }
+        for (int r = 0; r < R; ++r) {
+          const __m512i v =
+              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
+          const __m512i lo = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
+          const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
+          for (int t = 0; t < T; ++t) {
+            acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], lo, a0[t]);
+            acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], hi, a1[t]);
+          }
         }
       }
     }
@@ -110,8 +131,12 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);  // shapes no real model has
     return;
   }
-  const int64_t full = w.cols / 128 * 128;
   const int64_t n = a.qa.n_tokens;
+  if (n >= kPanelMinTokens && ternary_panels_avx512_fits(w, a)) {
+    ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
+    return;
+  }
+  const int64_t full = w.cols / 128 * 128;
   for (int64_t rb = row_begin; rb < row_end; rb += kRowChunk) {
     const int64_t re = rb + kRowChunk < row_end ? rb + kRowChunk : row_end;
     int64_t t0 = 0;
