@@ -28,6 +28,8 @@ constexpr int kTokTile = 8;          // 2 panels x 8 tokens: 16 accumulators, th
 constexpr int kTilePanels = 2;
 constexpr int64_t kChunkRows = 128;  // rows rearranged at a time: 128 x 6912 columns is 221 KB of codes (L2)
 
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
 // Rows [r0, r0 + nr) (nr <= 16) of w as one panel at dst: (cols / 128) * 8 zmm. Lanes past nr hold code 1.
 // Per block, two 8 x 8 dword transposes side by side (rows 0-7 in the low 256 bits, rows 8-15 in the high):
 // unpack 32, unpack 64, then 128-bit lanes paired across registers. (Gathers did the same at 58 cycles each:
@@ -46,12 +48,11 @@ void to_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, uint8_t* ds
   }
   const __m512i even = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
   const __m512i odd = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
   for (int64_t b = 0; b < blocks; ++b) {
     __m512i z[8], t[8], u[8];
     for (int k = 0; k < 8; ++k)
-      z[k] = _mm512_inserti64x4(_mm512_castsi256_si512(load(rows[k] + b * step[k])), load(rows[k + 8] + b * step[k + 8]),
-                                1);
+      z[k] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(rows[k] + b * step[k])),
+                                load32(rows[k + 8] + b * step[k + 8]), 1);
     for (int k = 0; k < 8; k += 2) {
       t[k] = _mm512_unpacklo_epi32(z[k], z[k + 1]);
       t[k + 1] = _mm512_unpackhi_epi32(z[k], z[k + 1]);
