@@ -42,13 +42,23 @@ void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, i
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { rms_norm_rows(x, w, b, e, dim, y); });
 }
 
+// Sum of x[i]^2 in double, over 8 interleaved partial sums added pairwise at the end: the compiler vectorizes
+// that, where one running sum is a chain of dependent adds (rms_norm took 4% of 2B-4T prompt processing).
+static double sum_squares(const float* x, int64_t n) {
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += static_cast<double>(x[i + k]) * x[i + k];
+  for (; i < n; ++i) part[i % 8] += static_cast<double>(x[i]) * x[i];
+  return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
 void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                             float* y) const {
   for (int64_t t = t_begin; t < t_end; ++t) {
     const float* xt = x + t * dim;
     float* yt = y + t * dim;
-    double sum = 0.0;
-    for (int64_t i = 0; i < dim; ++i) sum += static_cast<double>(xt[i]) * xt[i];
+    const double sum = sum_squares(xt, dim);
     const float mean = static_cast<float>(sum / static_cast<double>(dim));
     const float scale = 1.0f / std::sqrt(mean + w_.hp.norm_eps);
     if (w.empty()) {
