@@ -13,7 +13,6 @@ namespace bitnet {
 
 namespace {
 constexpr int kSpinIterations = 20000;  // roughly tens of microseconds before falling back to sleeping
-constexpr int64_t kChunksPerThread = 4;
 
 inline void cpu_relax() {
 #if defined(__x86_64__)
@@ -42,16 +41,15 @@ int ThreadPool::default_threads() {
   return hc == 0 ? 1 : static_cast<int>(std::min(hc, 64u));
 }
 
-void ThreadPool::run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n,
-                            int64_t chunk, int index) {
-  const int64_t n_chunks = (n + chunk - 1) / chunk;
+void ThreadPool::run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n_chunks,
+                            int index) {
   uint64_t v = claim_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(v >> 32) != gen) return;
     const int64_t c = static_cast<int64_t>(v & 0xffffffffu);
     if (c >= n_chunks) return;
     if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-    fn(c * chunk, std::min(n, (c + 1) * chunk), index);
+    fn(bounds_[c], bounds_[c + 1], index);
     if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_chunks) {
       std::lock_guard<std::mutex> lock(mu_);
       done_cv_.notify_one();
@@ -67,25 +65,31 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n, 0);
     return;
   }
-  // Whole grains per chunk, about kChunksPerThread chunks per thread (fewer chunks, one grain each, when n is
-  // small: 640 rows in grains of 64 make 10 chunks, which 2 threads share evenly).
+  // Guided chunks in whole grains: each takes 1/(2 * threads) of the grains left, so the first are large (few
+  // claims) and the last are one grain (the threads finish close together). The last chunk ends at n.
   const int64_t grains = (n + grain - 1) / grain;
-  const int64_t want = kChunksPerThread * n_threads_;
-  const int64_t chunk = (grains + want - 1) / want * grain;
-  const int64_t n_chunks = (n + chunk - 1) / chunk;
+  int64_t n_chunks = 0;
   uint32_t gen;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    int64_t left = grains;
+    bounds_[0] = 0;
+    while (left > 0) {
+      int64_t take = std::max<int64_t>(1, (left + 2 * n_threads_ - 1) / (2 * n_threads_));
+      if (n_chunks == kMaxChunks - 1) take = left;
+      left -= take;
+      ++n_chunks;
+      bounds_[n_chunks] = std::min(n, (grains - left) * grain);
+    }
     job_ = &fn;
-    job_n_ = n;
-    job_chunk_ = chunk;
+    job_chunks_ = n_chunks;
     gen = static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
     done_.store(0, std::memory_order_relaxed);
     claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
-  run_chunks(gen, fn, n, chunk, 0);
+  run_chunks(gen, fn, n_chunks, 0);
   for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != n_chunks; ++i) cpu_relax();
   if (done_.load(std::memory_order_acquire) != n_chunks) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -98,17 +102,16 @@ void ThreadPool::worker(int index) {
   for (;;) {
     for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
     const std::function<void(int64_t, int64_t, int)>* job;
-    int64_t n, chunk;
+    int64_t n_chunks;
     {
       std::unique_lock<std::mutex> lock(mu_);
       start_cv_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
       seen = generation_.load(std::memory_order_relaxed);
       job = job_;
-      n = job_n_;
-      chunk = job_chunk_;
+      n_chunks = job_chunks_;
     }
-    run_chunks(static_cast<uint32_t>(seen), *job, n, chunk, index);
+    run_chunks(static_cast<uint32_t>(seen), *job, n_chunks, index);
   }
 }
 

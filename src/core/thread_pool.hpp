@@ -23,8 +23,10 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
   // Calls fn(begin, end, thread_index) over chunks that cover [0, n) once; every chunk but the last starts and
-  // ends on a multiple of `grain` (kernels pass their row tile). About four chunks per thread. Returns when
-  // all chunks are done. fn must not throw; thread_index < size() names the running thread (for scratch).
+  // ends on a multiple of `grain` (kernels pass their row tile). Chunks shrink as the job goes (each is 1/(2 *
+  // threads) of what is left, at least one grain: guided scheduling), so threads finish within about one grain
+  // of each other. Returns when all chunks are done. fn must not throw; thread_index < size() names the running
+  // thread (for scratch).
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
 
   static int default_threads();
@@ -32,8 +34,9 @@ class ThreadPool {
  private:
   void worker(int index);
   // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
-  void run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int64_t chunk,
-                  int index);
+  void run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n_chunks, int index);
+
+  static constexpr int kMaxChunks = 64;
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -42,8 +45,10 @@ class ThreadPool {
   std::condition_variable done_cv_;
   // The current job, written under mu_ before generation_ is bumped; workers copy it under mu_.
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
-  int64_t job_n_ = 0;
-  int64_t job_chunk_ = 0;
+  int64_t job_chunks_ = 0;
+  // Chunk c of the current job is [bounds_[c], bounds_[c + 1]). Written only while no chunk is outstanding: a
+  // thread reads its entry after claiming the chunk, and the next job cannot start before that chunk is done.
+  int64_t bounds_[kMaxChunks + 1] = {};
   // Workers spin on generation_ briefly before sleeping, and the caller spins on done_, because a forward pass
   // issues hundreds of short jobs per token and a sleep/wake round trip per job costs tens of microseconds.
   std::atomic<uint64_t> generation_{0};

@@ -1,9 +1,11 @@
 // Core utilities: half/bfloat16 conversion, the thread pool, Status/Result plumbing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -77,9 +79,9 @@ TEST(ThreadPool, ChunksRespectGrainAndThreadIndex) {
 TEST(ThreadPool, StalledThreadDoesNotHoldTheRest) {
   ThreadPool pool(2);
   for (int rep = 0; rep < 20; ++rep) {
-    const int64_t n = 800;  // 2 threads x 4 chunks of 100
+    const int64_t n = 800;
     std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-    std::atomic<int> done{0};
+    std::atomic<int64_t> covered{0};  // indices done so far
     std::atomic<bool> stalled{false}, timed_out{false};
     auto wait_until = [&](auto ready) {  // polls, giving up after 10 s (then the test fails, not hangs)
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -89,16 +91,42 @@ TEST(ThreadPool, StalledThreadDoesNotHoldTheRest) {
       }
     };
     pool.parallel_for(n, [&](int64_t b, int64_t e, int index) {
-      if (index != 0 && !stalled.exchange(true)) wait_until([&] { return done.load() >= 7; });
+      // The worker's first chunk stalls until the caller has done every other chunk.
+      if (index != 0 && !stalled.exchange(true)) wait_until([&] { return covered.load() >= n - (e - b); });
       // The caller's first chunk: make sure the worker has joined and stalled.
       if (index == 0 && b == 0) wait_until([&] { return stalled.load(); });
       for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
-      done++;
+      covered += e - b;
     });
     EXPECT_FALSE(timed_out);
-    EXPECT_EQ(done.load(), 8);
+    EXPECT_EQ(covered.load(), n);
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
   }
+}
+
+TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
+  ThreadPool pool(2);
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  pool.parallel_for(
+      6912, [&](int64_t b, int64_t e, int) {
+        std::lock_guard<std::mutex> lock(mu);
+        chunks.emplace_back(b, e);
+      },
+      64);
+  std::sort(chunks.begin(), chunks.end());
+  ASSERT_GE(chunks.size(), 4u);
+  int64_t at = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].first, at);
+    at = chunks[i].second;
+    if (i > 0) {
+      EXPECT_LE(chunks[i].second - chunks[i].first, chunks[i - 1].second - chunks[i - 1].first);
+    }
+  }
+  EXPECT_EQ(at, 6912);
+  EXPECT_EQ(chunks.front().second, 27 * 64);  // a quarter of the 108 grains, rounded up
+  EXPECT_EQ(chunks.back().second - chunks.back().first, 64);  // one grain at the end
 }
 
 Result<int> half_of(int x) {
