@@ -6,6 +6,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "core/fast_exp.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/float_rows.hpp"
 #include "quant/quant.hpp"
@@ -162,7 +163,7 @@ Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, 
 // act(x[i]) * u[i] for i < n, in place in x: the FFN's gate activation (SiLU or ReLU squared) times up.
 static void gate_rows(float* __restrict x, const float* __restrict u, int64_t n, bool silu) {
   if (silu) {
-    for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i])) * u[i];
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + fast_exp(-x[i])) * u[i];
   } else {
     for (int64_t i = 0; i < n; ++i) {
       const float r = std::max(x[i], 0.0f);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bitnet/status.hpp"
+#include "core/fast_exp.hpp"
 #include "core/half.hpp"
 #include "core/thread_pool.hpp"
 
@@ -147,6 +148,36 @@ TEST(Status, ResultPropagates) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.to_string(), "invalid argument: odd: 3");
   EXPECT_EQ(s.with_context("layer 2").message(), "layer 2: odd: 3");
+}
+
+}  // namespace
+}  // namespace bitnet
+
+namespace bitnet {
+namespace {
+
+// fast_exp against e^v in double, in float ulps: every float in [-87, 88] in steps of about 1e-4 (1.75 million
+// values), the ends, and the clamped and NaN cases.
+TEST(FastExp, WithinTwoUlpsOfExp) {
+  double worst = 0.0;
+  float worst_at = 0.0f;
+  for (float v = -87.0f; v <= 88.0f; v += 1e-4f + std::fabs(v) * 1e-6f) {
+    const double want = std::exp(static_cast<double>(v));
+    const float got = fast_exp(v);
+    const double ulp = std::ldexp(1.0, std::ilogb(static_cast<float>(want)) - 23);
+    const double err = std::fabs(static_cast<double>(got) - want) / ulp;
+    if (err > worst) {
+      worst = err;
+      worst_at = v;
+    }
+  }
+  EXPECT_LE(worst, 2.0) << "at " << worst_at;
+  EXPECT_EQ(fast_exp(0.0f), 1.0f);
+  EXPECT_EQ(fast_exp(-1000.0f), fast_exp(-87.0f));
+  EXPECT_EQ(fast_exp(-INFINITY), fast_exp(-87.0f));
+  EXPECT_EQ(fast_exp(INFINITY), fast_exp(88.0f));
+  EXPECT_TRUE(std::isfinite(fast_exp(88.0f)));
+  EXPECT_TRUE(std::isnan(fast_exp(std::nanf(""))));
 }
 
 }  // namespace
