@@ -1,9 +1,14 @@
 // tensor_bytes and the tensor-level helpers: sizes, shape validation, row ranges.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <vector>
 
+#include "core/cpu_features.hpp"
+#include "quant/float_types.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::quant {
@@ -71,3 +76,48 @@ TEST(QuantTensorBytes, SupportedTypes) {
 
 }  // namespace
 }  // namespace bitnet::quant
+
+#if defined(__x86_64__)
+// The F16C row converter against the scalar one, bit for bit, on odd and even lengths: random values across the
+// whole float range (normal, subnormal and overflowing in f16), ties, zeros of both signs and infinities; NaN
+// must stay NaN (its payload may differ).
+TEST(QuantF16, F16cMatchesReference) {
+  if (static_cast<int>(bitnet::max_supported_isa()) < static_cast<int>(bitnet::IsaLevel::kAvx2))
+    GTEST_SKIP() << "no F16C here";
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  for (int64_t n : {1, 7, 8, 9, 31, 128, 1537}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) {
+      const int kind = static_cast<int>(rng() % 8);
+      if (kind == 0) {
+        v = std::ldexp(1.0f + static_cast<float>(rng() % 2048) / 2048.0f + 1.0f / 4096.0f,
+                       static_cast<int>(rng() % 40) - 26);  // exactly halfway between two f16 values
+      } else {
+        v = std::ldexp(static_cast<float>(rng() % 1000000) / 1000000.0f, static_cast<int>(rng() % 60) - 30);
+      }
+      if (rng() % 2) v = -v;
+    }
+    x[0] = n > 1 ? -0.0f : x[0];
+    if (n > 3) {
+      x[1] = INFINITY;
+      x[2] = -INFINITY;
+      x[3] = std::nanf("");
+    }
+    std::vector<uint8_t> want(static_cast<size_t>(2 * n)), got(want.size());
+    bitnet::quant::quantize_f16_ref(x.data(), want.data(), n);
+    bitnet::quant::quantize_f16_f16c(x.data(), got.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t a, b;
+      std::memcpy(&a, want.data() + 2 * i, 2);
+      std::memcpy(&b, got.data() + 2 * i, 2);
+      if (std::isnan(x[static_cast<size_t>(i)])) {
+        EXPECT_TRUE((a & 0x7c00u) == 0x7c00u && (a & 0x3ffu) != 0 && (b & 0x7c00u) == 0x7c00u && (b & 0x3ffu) != 0);
+      } else {
+        ASSERT_EQ(a, b) << "n " << n << " index " << i << " value " << x[static_cast<size_t>(i)] << " seed " << seed;
+      }
+    }
+  }
+}
+#endif
