@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/fast_exp.hpp"
+#include "core/vector_clones.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/float_rows.hpp"
 #include "quant/quant.hpp"
@@ -45,7 +46,7 @@ void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, i
 
 // Sum of x[i]^2 in double, over 8 interleaved partial sums added pairwise at the end: the compiler vectorizes
 // that, where one running sum is a chain of dependent adds (rms_norm took 4% of 2B-4T prompt processing).
-static double sum_squares(const float* x, int64_t n) {
+BITNET_VECTOR_CLONES static double sum_squares(const float* x, int64_t n) {
   double part[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -161,7 +162,7 @@ Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, 
 }
 
 // act(x[i]) * u[i] for i < n, in place in x: the FFN's gate activation (SiLU or ReLU squared) times up.
-static void gate_rows(float* __restrict x, const float* __restrict u, int64_t n, bool silu) {
+BITNET_VECTOR_CLONES static void gate_rows(float* __restrict x, const float* __restrict u, int64_t n, bool silu) {
   if (silu) {
     for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + fast_exp(-x[i])) * u[i];
   } else {
