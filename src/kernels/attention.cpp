@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "core/fast_exp.hpp"
+#include "core/vector_clones.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::kernels {
@@ -53,16 +55,27 @@ Status check_kv_type(uint32_t type, int64_t head_dim) {
   return Status::Ok();
 }
 
+// s[j] = e^(s[j] - max) for j < n (fast_exp); returns their sum in double over 8 interleaved partial sums.
+BITNET_VECTOR_CLONES static double exp_and_sum(float* s, int64_t n, float max) {
+  double part[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) {
+      s[j + k] = fast_exp(s[j + k] - max);
+      part[k] += s[j + k];
+    }
+  for (; j < n; ++j) {
+    s[j] = fast_exp(s[j] - max);
+    part[j % 8] += s[j];
+  }
+  return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out) {
   kernel.scores(h, scratch);
   float max = -INFINITY;
   for (int64_t j = 0; j < h.n_pos; ++j) max = std::max(max, scratch[j]);
-  double sum = 0.0;
-  for (int64_t j = 0; j < h.n_pos; ++j) {
-    scratch[j] = std::exp(scratch[j] - max);
-    sum += scratch[j];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
+  const float inv = static_cast<float>(1.0 / exp_and_sum(scratch, h.n_pos, max));
   for (int64_t j = 0; j < h.n_pos; ++j) scratch[j] *= inv;
   kernel.weighted_sum(h, scratch, out);
 }

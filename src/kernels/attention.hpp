@@ -7,8 +7,8 @@
 //              NMSE 4e-4 to 1e-6 (I2_S) and 3e-8 to 3e-11 (F16). F32 and Q8_0 caches take q as it is.
 //   dot(q, k): eight lanes, lane l sums q_i * k_i for i = l (mod 8) in increasing i (product rounded, then
 //              the add), lanes combined as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)); score = dot * scale.
-//   softmax:   shared scalar code (attend_head): p_j = exp(s_j - max) * (float)(1 / sum_j exp(s_j - max)), the
-//              sum in double.
+//   softmax:   shared code (attend_head): p_j = e_j * (float)(1 / sum_j e_j) with e_j = fast_exp(s_j - max)
+//              (core/fast_exp.hpp, within 2 ulp of e^x), the sum in double over 8 lanes (j mod 8) combined as above.
 //   out_i:     0, then out_i = out_i + p_j * v_ji for j = 0, 1, ... (product rounded, then the add).
 #pragma once
 
