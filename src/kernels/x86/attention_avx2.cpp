@@ -16,6 +16,8 @@
 namespace bitnet::kernels {
 namespace {
 
+constexpr int64_t kMaxHeadDim = 1024;  // larger heads take the reference path
+
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
 inline float hsum_lanes(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4, l1+l5, l2+l6, l3+l7
@@ -50,10 +52,13 @@ struct LoadQ8_0 {
   }
 };
 
-// Four positions at a time: four independent add chains.
+// Four positions at a time: four independent add chains. The query is converted once (rounded to f16 against an
+// F16 cache) into qc, not once per group of positions.
 template <class L>
 void scores_avx2(const AttnHead& h, float* scores) {
   const int64_t hd = h.head_dim;
+  alignas(32) float qc[kMaxHeadDim];
+  for (int64_t i = 0; i < hd; i += 8) _mm256_store_ps(qc + i, L::query(h.q, i));
   int64_t j = 0;
   for (; j + 4 <= h.n_pos; j += 4) {
     const uint8_t* r0 = h.k + j * h.stride;
@@ -62,7 +67,7 @@ void scores_avx2(const AttnHead& h, float* scores) {
     const uint8_t* r3 = r2 + h.stride;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < hd; i += 8) {
-      const __m256 q = L::query(h.q, i);
+      const __m256 q = _mm256_load_ps(qc + i);
       a0 = _mm256_add_ps(a0, _mm256_mul_ps(q, L::load(r0, i)));
       a1 = _mm256_add_ps(a1, _mm256_mul_ps(q, L::load(r1, i)));
       a2 = _mm256_add_ps(a2, _mm256_mul_ps(q, L::load(r2, i)));
@@ -76,7 +81,7 @@ void scores_avx2(const AttnHead& h, float* scores) {
   for (; j < h.n_pos; ++j) {
     const uint8_t* r = h.k + j * h.stride;
     __m256 a = _mm256_setzero_ps();
-    for (int64_t i = 0; i < hd; i += 8) a = _mm256_add_ps(a, _mm256_mul_ps(L::query(h.q, i), L::load(r, i)));
+    for (int64_t i = 0; i < hd; i += 8) a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_load_ps(qc + i), L::load(r, i)));
     scores[j] = hsum_lanes(a) * h.scale;
   }
 }
@@ -105,14 +110,17 @@ void weighted_sum_avx2(const AttnHead& h, const float* p, float* out) {
 }  // namespace
 
 void kv_scores_f32_avx2(const AttnHead& h, float* scores) {
-  if (h.head_dim % 8 != 0) return kv_scores_f32_ref(h, scores);
+  if (h.head_dim % 8 != 0 || h.head_dim > kMaxHeadDim) return kv_scores_f32_ref(h, scores);
   scores_avx2<LoadF32>(h, scores);
 }
 void kv_scores_f16_avx2(const AttnHead& h, float* scores) {
-  if (h.head_dim % 8 != 0) return kv_scores_f16_ref(h, scores);
+  if (h.head_dim % 8 != 0 || h.head_dim > kMaxHeadDim) return kv_scores_f16_ref(h, scores);
   scores_avx2<LoadF16>(h, scores);
 }
-void kv_scores_q8_0_avx2(const AttnHead& h, float* scores) { scores_avx2<LoadQ8_0>(h, scores); }
+void kv_scores_q8_0_avx2(const AttnHead& h, float* scores) {
+  if (h.head_dim > kMaxHeadDim) return kv_scores_q8_0_ref(h, scores);
+  scores_avx2<LoadQ8_0>(h, scores);
+}
 
 void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out) {
   if (h.head_dim % 8 != 0) return kv_weighted_sum_f32_ref(h, p, out);
