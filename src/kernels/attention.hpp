@@ -68,6 +68,9 @@ void kv_scores_q8_0_avx2(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
+// AVX-512 weighted sums (x86/attention_avx512.cpp): the same element-wise operations, 16 elements at a time.
+void kv_weighted_sum_f32_avx512(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_f16_avx512(const AttnHead& h, const float* p, float* out);
 #endif
 
 }  // namespace bitnet::kernels

@@ -63,7 +63,8 @@ struct Shape {
 
 const Shape kShapes[] = {
     {quant::kF32, 8},   {quant::kF32, 12},  {quant::kF32, 64},   {quant::kF32, 100}, {quant::kF16, 8},
-    {quant::kF16, 12},  {quant::kF16, 32},  {quant::kF16, 128},  {quant::kF16, 72},  {quant::kQ8_0, 32},
+    {quant::kF16, 12},  {quant::kF16, 32},  {quant::kF16, 128},  {quant::kF16, 72},  {quant::kF16, 96},
+    {quant::kF16, 200}, {quant::kF32, 40},  {quant::kQ8_0, 32},
     {quant::kQ8_0, 64}, {quant::kQ8_0, 96}, {quant::kQ8_0, 128},
 };
 const int64_t kPositions[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 129};
