@@ -99,7 +99,7 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K,
              {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
-                                       {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}});
+              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}});
 }
 
 TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {

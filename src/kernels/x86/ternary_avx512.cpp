@@ -34,6 +34,27 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   return s;
 }
 
+// One token's dots with 8 rows of one group (the whole row), acc[r][0] holding row r's 16 partial sums: reduced
+// together (exact integer adds, any order), then ternary_epilogue's operations for groups == 1 on the 8 lanes.
+// Eight separate horizontal sums and scalar epilogues cost about as much as the products on 1536-column rows.
+inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, const __m512i (&acc)[8][1], int64_t r0,
+                         int64_t t, float* y_row) {
+  __m256i h[8];
+  for (int r = 0; r < 8; ++r)
+    h[r] = _mm256_add_epi32(_mm512_castsi512_si256(acc[r][0]), _mm512_extracti64x4_epi64(acc[r][0], 1));
+  const __m256i b0 = _mm256_hadd_epi32(h[0], h[1]), b1 = _mm256_hadd_epi32(h[2], h[3]);
+  const __m256i b2 = _mm256_hadd_epi32(h[4], h[5]), b3 = _mm256_hadd_epi32(h[6], h[7]);
+  const __m256i c0 = _mm256_hadd_epi32(b0, b1), c1 = _mm256_hadd_epi32(b2, b3);  // 128-bit halves: rows 0-3, 4-7
+  const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
+  const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(a.sums[static_cast<size_t>(t)])));
+  const __m256 ws = _mm256_loadu_ps(w.scales.data() + r0);
+  const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * (w.cols / a.qa.group))]);
+  const __m256 out = a.qa.rule == quant::ActQuant::kQ8K
+                         ? _mm256_add_ps(_mm256_setzero_ps(), _mm256_mul_ps(f, _mm256_mul_ps(ws, at)))
+                         : _mm256_mul_ps(_mm256_div_ps(f, at), ws);
+  _mm256_storeu_ps(y_row + r0, out);
+}
+
 // Integer dots of R rows x T tokens over every group, then the shared float epilogue into y.
 template <int R, int T>
 void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, int64_t t0, float* y, int64_t y_stride,
@@ -92,6 +113,12 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
             acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], hi, a1[t]);
           }
         }
+      }
+    }
+    if constexpr (R == 8 && T == 1) {
+      if (groups == 1 && full == cols) {  // I2_S: all 8 rows' sums at once and the epilogue on 8 lanes
+        gen_tile_out(w, a, acc, r0, t0, y + t0 * y_stride);
+        return;
       }
     }
     const int64_t tail_begin = gb > full ? gb : full;
