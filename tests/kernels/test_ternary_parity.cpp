@@ -93,13 +93,16 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
                                                 {64, 2560, 16},
                                                 {50, 640, 13},
                                                 {3, 256, 9},
-                                                {21, 260, 11}});
+                                                {21, 260, 11},
+                                                // several 128-row chunks per call (double-buffered rearranging)
+                                                {600, 256, 9},
+                                                {300, 384, 33}});
 }
 
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K,
              {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
-              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}});
+              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10}});
 }
 
 TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
