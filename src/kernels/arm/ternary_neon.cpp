@@ -11,6 +11,7 @@ namespace bitnet::kernels {
 namespace {
 
 constexpr int kTile = 4;
+constexpr int64_t kRowChunk = 32;  // rows sharing one pass over a token tile's activations
 constexpr int64_t kMaxGroups = 256;
 
 // sum(code * q) over one 16-byte half of a block: codes in c (0..3, as s8), activations at a.
@@ -59,9 +60,10 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
   }
   const int64_t full = cols / 128 * 128, n = a.qa.n_tokens, at_stride = cols / a.qa.group;
   int32_t idot[kTile][kMaxGroups];
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = w.row(r);
-    const float* ws = w.scales.data() + r * groups;
+  // Rows in chunks with token tiles inside, so a tile's activations stay in L1 across the chunk's rows (as the
+  // x86 kernels do; walking every token per row streams all activations from L2 once per row).
+  for (int64_t rb = row_begin; rb < row_end; rb += kRowChunk) {
+    const int64_t re = rb + kRowChunk < row_end ? rb + kRowChunk : row_end;
     for (int64_t t0 = 0; t0 < n;) {
       // tiles of kTile tokens; the remainder (and generation's single token) one token at a time
       const int nt = n - t0 >= kTile ? kTile : 1;
@@ -71,23 +73,27 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
         tok[i] = t0 + i;
         p[i] = a.qa.q.data() + tok[i] * cols;
       }
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
-        int32x4_t acc[kTile] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-        for (int64_t c = gb; c < ge_full; c += 128) {
-          const uint8x16_t v0 = vld1q_u8(row + c / 4), v1 = vld1q_u8(row + c / 4 + 16);
-          for (int i = 0; i < nt; ++i) acc[i] = block_dot<kDot>(acc[i], v0, v1, p[i] + c);
+      for (int64_t r = rb; r < re; ++r) {
+        const uint8_t* row = w.row(r);
+        const float* ws = w.scales.data() + r * groups;
+        for (int64_t g = 0; g < groups; ++g) {
+          const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
+          int32x4_t acc[kTile] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+          for (int64_t c = gb; c < ge_full; c += 128) {
+            const uint8x16_t v0 = vld1q_u8(row + c / 4), v1 = vld1q_u8(row + c / 4 + 16);
+            for (int i = 0; i < nt; ++i) acc[i] = block_dot<kDot>(acc[i], v0, v1, p[i] + c);
+          }
+          const int64_t tail_begin = gb > full ? gb : full;
+          for (int i = 0; i < nt; ++i) {
+            int32_t s = vaddvq_s32(acc[i]);
+            if (tail_begin < gb + group) s += tail_code_dot(row, p[i], tail_begin, gb + group);
+            idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
+          }
         }
-        const int64_t tail_begin = gb > full ? gb : full;
-        for (int i = 0; i < nt; ++i) {
-          int32_t s = vaddvq_s32(acc[i]);
-          if (tail_begin < gb + group) s += tail_code_dot(row, a.qa.q.data() + tok[i] * cols, tail_begin, gb + group);
-          idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
-        }
+        for (int i = 0; i < nt; ++i)
+          y[(t0 + i) * y_stride + r] =
+              ternary_epilogue(a.qa.rule, idot[i], groups, ws, a.qa.scales.data() + (t0 + i) * at_stride);
       }
-      for (int i = 0; i < nt; ++i)
-        y[(t0 + i) * y_stride + r] =
-            ternary_epilogue(a.qa.rule, idot[i], groups, ws, a.qa.scales.data() + (t0 + i) * at_stride);
       t0 += nt;
     }
   }
