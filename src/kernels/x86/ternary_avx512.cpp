@@ -45,7 +45,8 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
   const __m256i b0 = _mm256_hadd_epi32(h[0], h[1]), b1 = _mm256_hadd_epi32(h[2], h[3]);
   const __m256i b2 = _mm256_hadd_epi32(h[4], h[5]), b3 = _mm256_hadd_epi32(h[6], h[7]);
   const __m256i c0 = _mm256_hadd_epi32(b0, b1), c1 = _mm256_hadd_epi32(b2, b3);  // 128-bit halves: rows 0-3, 4-7
-  const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
+  const __m256i dots =
+      _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
   const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(a.sums[static_cast<size_t>(t)])));
   const __m256 ws = _mm256_loadu_ps(w.scales.data() + r0);
   const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * (w.cols / a.qa.group))]);
@@ -95,8 +96,8 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
         }
       }
     } else {
-      // Prompts: the tile's activations stay in registers and each row is decoded just before its products,
-      // so R*T accumulators + 2T activations + 2 decoded halves fit the 32 zmm registers without spills.
+      // Batches of 2-7 tokens (8 and more go to the panel kernel): the tile's activations are loaded once per
+      // block and each row is decoded just before its products.
       for (int64_t c = gb; c < ge_full; c += 128) {
         __m512i a0[T], a1[T];
         for (int t = 0; t < T; ++t) {
