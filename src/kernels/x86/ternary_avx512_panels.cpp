@@ -126,7 +126,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
         } else {
           const __m512i idx =
               _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(static_cast<int32_t>(groups)));
+                                 _mm512_set1_epi32(static_cast<int32_t>(groups)));
           ws = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, w.scales.data() + row * groups + g, 4);
         }
         float* out = partial[p][t];
