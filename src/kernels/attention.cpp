@@ -27,8 +27,10 @@ const KvAttentionKernel kAvx2[] = {
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes; scores
 // keep the AVX2 kernels (their 8-lane order is part of the definition).
 const KvAttentionKernel kAvx512[] = {
-    {quant::kF32, IsaLevel::kAvx512, kv_scores_f32_avx2, kv_weighted_sum_f32_avx512},
-    {quant::kF16, IsaLevel::kAvx512, kv_scores_f16_avx2, kv_weighted_sum_f16_avx512},
+    {quant::kF32, IsaLevel::kAvx512, kv_scores_f32_avx2, kv_weighted_sum_f32_avx512, kv_block_scores_f32_avx512,
+     kv_block_weighted_sum_f32_avx512},
+    {quant::kF16, IsaLevel::kAvx512, kv_scores_f16_avx2, kv_weighted_sum_f16_avx512, kv_block_scores_f16_avx512,
+     kv_block_weighted_sum_f16_avx512},
     {quant::kQ8_0, IsaLevel::kAvx512, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
 };
 #endif
@@ -78,13 +80,35 @@ BITNET_VECTOR_CLONES static double exp_and_sum(float* s, int64_t n, float max) {
   return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
+// s[j] for j < n: scores in, softmax out.
+static void softmax(float* s, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) max = std::max(max, s[j]);
+  const float inv = static_cast<float>(1.0 / exp_and_sum(s, n, max));
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+}
+
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out) {
   kernel.scores(h, scratch);
-  float max = -INFINITY;
-  for (int64_t j = 0; j < h.n_pos; ++j) max = std::max(max, scratch[j]);
-  const float inv = static_cast<float>(1.0 / exp_and_sum(scratch, h.n_pos, max));
-  for (int64_t j = 0; j < h.n_pos; ++j) scratch[j] *= inv;
+  softmax(scratch, h.n_pos);
   kernel.weighted_sum(h, scratch, out);
+}
+
+int64_t AttnBlock::max_pos() const {
+  int64_t m = 0;
+  for (int i = 0; i < n_q; ++i) m = std::max(m, n_pos[i]);
+  return m;
+}
+
+void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch) {
+  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr) {
+    for (int i = 0; i < b.n_q; ++i) attend_head(kernel, b.head(i), scratch, b.out[i]);
+    return;
+  }
+  const int64_t ld = b.max_pos();
+  kernel.block_scores(b, scratch, ld);
+  for (int i = 0; i < b.n_q; ++i) softmax(scratch + i * ld, b.n_pos[i]);
+  kernel.block_weighted_sum(b, scratch, ld);
 }
 
 }  // namespace bitnet::kernels

@@ -30,14 +30,39 @@ struct AttnHead {
   float scale;       // multiplies every q.k
 };
 
+// Query heads that read the same KV head (the heads of a GQA group, several tokens of one sequence): query i
+// attends to positions [0, n_pos[i]) and writes out[i]. Every query's result is attend_head's, bit for bit; a
+// block only lets a kernel widen each stored row once for all of its queries.
+inline constexpr int kMaxBlockQueries = 16;
+struct AttnBlock {
+  const float* q[kMaxBlockQueries];  // [head_dim] each
+  float* out[kMaxBlockQueries];      // [head_dim] each
+  int64_t n_pos[kMaxBlockQueries];   // >= 1 each
+  int n_q;                           // 1..kMaxBlockQueries
+  const uint8_t* k;                  // as in AttnHead
+  const uint8_t* v;
+  int64_t stride;
+  int64_t head_dim;
+  float scale;
+
+  int64_t max_pos() const;  // the largest n_pos[i]
+  AttnHead head(int i) const { return {q[i], k, v, stride, head_dim, n_pos[i], scale}; }
+};
+
 using KvScoresFn = void (*)(const AttnHead& h, float* scores);                    // scores[j], j < n_pos
 using KvWeightedSumFn = void (*)(const AttnHead& h, const float* p, float* out);  // out[head_dim]
+// Block forms: scores[i * ld + j] for j < n_pos[i] (entries up to max_pos() may be written too); out[i] from
+// p[i * ld + j], j < n_pos[i]. Each is the single-query kernel's result for every query, bit for bit.
+using KvBlockScoresFn = void (*)(const AttnBlock& b, float* scores, int64_t ld);
+using KvBlockWeightedSumFn = void (*)(const AttnBlock& b, const float* p, int64_t ld);
 
 struct KvAttentionKernel {
   uint32_t type;
   IsaLevel isa;
   KvScoresFn scores;
   KvWeightedSumFn weighted_sum;
+  KvBlockScoresFn block_scores = nullptr;  // nullptr: one query at a time
+  KvBlockWeightedSumFn block_weighted_sum = nullptr;
 };
 
 // Whether `type` can hold a KV cache (F32, F16, Q8_0).
@@ -50,6 +75,8 @@ Status check_kv_type(uint32_t type, int64_t head_dim);
 
 // out = softmax(scores) . V for one head; scratch holds n_pos floats.
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out);
+// attend_head for every query of the block; scratch holds n_q * b.max_pos() floats.
+void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch);
 
 // The scalar references (the definitions above, one per stored type).
 void kv_scores_f32_ref(const AttnHead& h, float* scores);
@@ -71,6 +98,13 @@ void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
 // AVX-512 weighted sums (x86/attention_avx512.cpp): the same element-wise operations, 16 elements at a time.
 void kv_weighted_sum_f32_avx512(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx512(const AttnHead& h, const float* p, float* out);
+// AVX-512 blocks (x86/attention_block_avx512.cpp): each stored row widened once for every query of the block; two
+// queries per register for the scores (one in each 256-bit half, lanes as the AVX2 kernels'). Shapes they do not
+// take (head_dim not a multiple of 16, or over 256) go one query at a time through the kernels above.
+void kv_block_scores_f32_avx512(const AttnBlock& b, float* scores, int64_t ld);
+void kv_block_scores_f16_avx512(const AttnBlock& b, float* scores, int64_t ld);
+void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_t ld);
+void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld);
 #endif
 
 }  // namespace bitnet::kernels

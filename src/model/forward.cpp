@@ -33,7 +33,7 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
       rope_cos_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
       rope_sin_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::sin(angle));
     }
-  scores_.resize(static_cast<size_t>(pool_.size() * n_ctx_));
+  scores_.resize(static_cast<size_t>(pool_.size() * kernels::kMaxBlockQueries * n_ctx_));
   const int64_t max_row = std::max(hp.n_embd, hp.n_ff);
   row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
 }
@@ -243,31 +243,55 @@ void Forward::rope(float* x, int64_t n, int64_t n_heads) const {
 }
 
 // Each token attends to positions 0..its own of its own sequence's cache (causal within the batch too: a
-// sequence's earlier tokens in this batch were written to the cache before attention runs). Every (token, head)
-// is computed alone with the kernel of its cache's type, so results do not depend on the batch.
+// sequence's earlier tokens in this batch were written to the cache before attention runs). Queries that read the
+// same KV head (a GQA group, consecutive tokens of one cache) go to the kernel as one block, about 8 queries, so
+// each cached row is widened once for all of them; every query's result is still exactly its own (attend_block),
+// so results do not depend on the batch.
 void Forward::attention(int64_t layer, int64_t n) {
   const HParams& hp = w_.hp;
   const int64_t hd = hp.head_dim;
   const int64_t group = hp.n_head / hp.n_head_kv;
+  const int64_t heads_per_block = std::min<int64_t>(group, kernels::kMaxBlockQueries);
+  const int64_t head_blocks = (group + heads_per_block - 1) / heads_per_block;
+  const int64_t tokens_per_block = std::max<int64_t>(1, 8 / heads_per_block);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   att_.resize(static_cast<size_t>(n * hp.n_embd));
-  pool_.parallel_for(n * hp.n_head, [&](int64_t b, int64_t e, int thread) {
-    float* sc = scores_.data() + static_cast<size_t>(thread) * n_ctx_;
+  // Token blocks: runs of consecutive batch tokens of one cache.
+  token_blocks_.clear();
+  for (int64_t t = 0; t < n;) {
+    int64_t e = t + 1;
+    while (e < n && e - t < tokens_per_block && cache_of_[static_cast<size_t>(e)] == cache_of_[static_cast<size_t>(t)])
+      ++e;
+    token_blocks_.push_back({t, e});
+    t = e;
+  }
+  const int64_t per_token_block = hp.n_head_kv * head_blocks;
+  pool_.parallel_for(static_cast<int64_t>(token_blocks_.size()) * per_token_block, [&](int64_t b, int64_t e,
+                                                                                        int thread) {
+    float* sc = scores_.data() + static_cast<size_t>(thread) * kernels::kMaxBlockQueries * n_ctx_;
     for (int64_t job = b; job < e; ++job) {
-      const int64_t t = job / hp.n_head, h = job % hp.n_head, kvh = h / group;
-      const KvCache& cache = *cache_of_[static_cast<size_t>(t)];
+      const auto [t0, t1] = token_blocks_[static_cast<size_t>(job / per_token_block)];
+      const int64_t kvh = job % per_token_block / head_blocks;
+      const int64_t h0 = kvh * group + job % head_blocks * heads_per_block;
+      const int64_t h1 = std::min(h0 + heads_per_block, (kvh + 1) * group);
+      const KvCache& cache = *cache_of_[static_cast<size_t>(t0)];
       // Whole KV heads are whole blocks (KvCache::check), so a head's bytes start at its share of the row.
       const int64_t head_bytes = cache.row_bytes() / hp.n_head_kv;
-      kernels::AttnHead ah;
-      ah.q = q_.data() + (t * hp.n_head + h) * hd;
-      ah.k = cache.k(layer, 0) + kvh * head_bytes;
-      ah.v = cache.v(layer, 0) + kvh * head_bytes;
-      ah.stride = cache.row_bytes();
-      ah.head_dim = hd;
-      ah.n_pos = pos_of_[static_cast<size_t>(t)] + 1;  // causal: positions 0..its own
-      ah.scale = scale;
-      kernels::attend_head(*kernels::kv_attention_kernel(cache.type(), kernel_->isa), ah, sc,
-                           att_.data() + (t * hp.n_head + h) * hd);
+      kernels::AttnBlock ab;
+      ab.n_q = 0;
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t h = h0; h < h1; ++h) {
+          ab.q[ab.n_q] = q_.data() + (t * hp.n_head + h) * hd;
+          ab.out[ab.n_q] = att_.data() + (t * hp.n_head + h) * hd;
+          ab.n_pos[ab.n_q] = pos_of_[static_cast<size_t>(t)] + 1;  // causal: positions 0..its own
+          ++ab.n_q;
+        }
+      ab.k = cache.k(layer, 0) + kvh * head_bytes;
+      ab.v = cache.v(layer, 0) + kvh * head_bytes;
+      ab.stride = cache.row_bytes();
+      ab.head_dim = hd;
+      ab.scale = scale;
+      kernels::attend_block(*kernels::kv_attention_kernel(cache.type(), kernel_->isa), ab, sc);
     }
   });
 }

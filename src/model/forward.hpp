@@ -80,7 +80,8 @@ class Forward {
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
   // scratch, grown on demand
   std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, tmp_;
-  std::vector<float> scores_;                       // [threads][n_ctx]
+  std::vector<float> scores_;                       // [threads][kMaxBlockQueries][n_ctx]
+  std::vector<std::pair<int64_t, int64_t>> token_blocks_;  // attention's runs of batch tokens, [begin, end)
   std::vector<float> row_scratch_;                  // [threads][max row length]
   std::vector<BatchToken> own_batch_;               // eval()'s tokens as a batch
   std::vector<KvCache*> cache_of_;                  // per batch token: its cache

@@ -114,6 +114,81 @@ TEST(KvAttention, FastKernelsBitEqualReference) {
   if (checked == 0) GTEST_SKIP() << "no fast attention kernels for this CPU: only the scalar reference exists";
 }
 
+// Blocks of queries over one KV head (attend_block and the block kernels) give every query exactly what it gets
+// alone from the reference: block sizes 1..16 (odd ones leave half a register pair), each query with its own
+// context length (equal, rising as a prompt's, random), on the shapes above (head sizes the block kernels do not
+// take go one query at a time).
+TEST(KvAttention, BlocksBitEqualSingleQueries) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  int blocked = 0;
+  for (const Shape& s : kShapes) {
+    const Layer L = make_layer(s.type, s.head_dim, 2, 129, rng);
+    for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+      if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+      const KvAttentionKernel* kernel = kv_attention_kernel(s.type, level);
+      ASSERT_NE(kernel, nullptr);
+      for (int n_q : {1, 2, 3, 4, 5, 7, 8, 9, 16}) {
+        for (int lengths = 0; lengths < 3; ++lengths) {
+          std::vector<std::vector<float>> q(n_q, std::vector<float>(s.head_dim));
+          std::vector<std::vector<float>> out(n_q, std::vector<float>(s.head_dim, NAN));
+          AttnBlock b = {};
+          b.n_q = n_q;
+          const AttnHead h = head_of(L, nullptr, 1, 1);
+          b.k = h.k;
+          b.v = h.v;
+          b.stride = h.stride;
+          b.head_dim = h.head_dim;
+          b.scale = h.scale;
+          for (int i = 0; i < n_q; ++i) {
+            for (auto& e : q[i]) e = nd(rng);
+            b.q[i] = q[i].data();
+            b.out[i] = out[i].data();
+            b.n_pos[i] = lengths == 0 ? 64 : lengths == 1 ? 100 + i : 1 + static_cast<int64_t>(rng() % 129);
+          }
+          const int64_t ld = b.max_pos();
+          const std::string where = quant::type_name(s.type) + " head_dim " + std::to_string(s.head_dim) +
+                                    " queries " + std::to_string(n_q) + " lengths " + std::to_string(lengths) + " " +
+                                    isa_name(level) + " seed " + std::to_string(seed);
+          // The block kernels alone, on arbitrary weights p.
+          if (kernel->block_scores != nullptr) {
+            std::vector<float> sb(static_cast<size_t>(n_q * ld)), p(sb.size());
+            kernel->block_scores(b, sb.data(), ld);
+            for (auto& e : p) e = std::fabs(nd(rng));
+            kernel->block_weighted_sum(b, p.data(), ld);
+            for (int i = 0; i < n_q; ++i) {
+              const AttnHead hi = b.head(i);
+              std::vector<float> sr(static_cast<size_t>(hi.n_pos)), o(s.head_dim);
+              ref_kernel(s.type).scores(hi, sr.data());
+              ASSERT_EQ(std::memcmp(sr.data(), sb.data() + i * ld, sr.size() * 4), 0)
+                  << "block scores, query " << i << ", " << where;
+              ref_kernel(s.type).weighted_sum(hi, p.data() + i * ld, o.data());
+              ASSERT_EQ(std::memcmp(o.data(), out[i].data(), o.size() * 4), 0)
+                  << "block weighted sum, query " << i << ", " << where;
+            }
+            ++blocked;
+          }
+          // The whole of attention.
+          std::vector<float> scratch(static_cast<size_t>(n_q * ld));
+          attend_block(*kernel, b, scratch.data());
+          for (int i = 0; i < n_q; ++i) {
+            std::vector<float> sr(static_cast<size_t>(b.n_pos[i])), o(s.head_dim);
+            attend_head(ref_kernel(s.type), b.head(i), sr.data(), o.data());
+            ASSERT_EQ(std::memcmp(o.data(), out[i].data(), o.size() * 4), 0) << "attend_block, query " << i << ", "
+                                                                             << where;
+          }
+        }
+      }
+    }
+  }
+#if defined(__x86_64__)
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx512))
+    EXPECT_GT(blocked, 0) << "the AVX-512 block kernels were never used";
+#endif
+}
+
 // The reference against attention in double over the same stored values (and the same query: rounded to f16
 // against an F16 cache). Bound (u = 2^-24, gamma_n = nu/(1-nu),
 // Higham Thm 3.1): each score errs by e_j <= gamma_{d+1} * scale * sum_i |q_i k_ji| (d products summed, then the

@@ -1,0 +1,211 @@
+// AVX-512 attention for a block of queries that read the same KV head (kernels/attention.hpp): each stored row is
+// widened once for all of the block's queries instead of once per query.
+// Scores: two queries per register, one in each 256-bit half, against the key widened into both halves. Lane l of
+// a half is the reference's lane l (elements i = l mod 8), the product is rounded before the add, and the lane
+// sums are paired as the reference pairs them, four registers at a time (reduce4), so every score has the AVX2
+// kernel's bits. Weighted sums: the element-wise operations of the single-query kernels, for up to four queries
+// per pass over the rows; a query's masked-off rows (past its own position) leave its sums untouched.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/attention.hpp"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c,avx512f,avx512vl")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int64_t kMaxDim = 256;  // larger heads go one query at a time
+constexpr int kMaxPairs = kMaxBlockQueries / 2;
+
+// Elements [i, i + 8) of a stored row in both halves (`pair`), elements [i, i + 16) (`load16`), and a query's
+// elements [i, i + 8) as the dot product takes them (rounded to f16 against an F16 cache).
+struct BlockF32 {
+  static __m512 pair(const uint8_t* row, int64_t i) {
+    return _mm512_castsi512_ps(_mm512_broadcast_i64x4(_mm256_castps_si256(_mm256_loadu_ps(reinterpret_cast<const float*>(row) + i))));
+  }
+  static __m512 load16(const uint8_t* row, int64_t i) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
+};
+struct BlockF16 {
+  static __m512 pair(const uint8_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))));
+  }
+  static __m512 load16(const uint8_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
+  static __m256 query(const float* q, int64_t i) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+
+bool block_fits(const AttnBlock& b) { return b.head_dim % 16 == 0 && b.head_dim <= kMaxDim; }
+
+// Four registers of two 8-lane sums each -> [a.lo, a.hi, b.lo, b.hi, c.lo, c.hi, d.lo, d.hi], each sum
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) as the AVX2 kernels' hsum_lanes forms it.
+inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  // 128-bit lane g of ab: [s0, s1, s2, s3], s_i = l_i + l_(i+4), for g = a.lo, a.hi, b.lo, b.hi (cd likewise).
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                                  _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(2, 0, 2, 0)),
+                                  _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 1, 3, 1)));
+  // Lane g: [ab (s0 + s2), ab (s1 + s3), cd (s0 + s2), cd (s1 + s3)].
+  const __m512 t = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  // Elements 4g and 4g + 2: the totals (the swapped pair's add is the same add).
+  const __m512 f = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, f));
+}
+
+// Scores of NP query pairs (qc: the pairs' elements, [pair][head_dim / 8]) against positions j0 and j1.
+template <class L, int NP>
+void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t j0, int64_t j1,
+                float* scores, int64_t ld) {
+  const uint8_t* r0 = b.k + j0 * b.stride;
+  const uint8_t* r1 = b.k + j1 * b.stride;
+  __m512 acc[NP][2];
+  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < chunks; ++c) {
+    const __m512 k0 = L::pair(r0, 8 * c), k1 = L::pair(r1, 8 * c);
+    for (int p = 0; p < NP; ++p) {
+      const __m512 q = qc[(first_pair + p) * chunks + c];
+      acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(q, k0));
+      acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(q, k1));
+    }
+  }
+  const __m256 scale = _mm256_set1_ps(b.scale);
+  for (int p = 0; p < NP; p += 2) {
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 c0 = p + 1 < NP ? acc[p + 1][0] : zero, c1 = p + 1 < NP ? acc[p + 1][1] : zero;
+    alignas(32) float s[8];
+    _mm256_store_ps(s, _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], c0, c1), scale));
+    // s: pair p (queries 2p, 2p + 1) at j0, then at j1; pair p + 1 likewise.
+    for (int e = 0; e < 8; ++e) {
+      const int pair = first_pair + p + e / 4;
+      const int query = 2 * pair + e % 2;
+      if (p + e / 4 >= NP || query >= b.n_q) continue;
+      scores[query * ld + (e % 4 < 2 ? j0 : j1)] = s[e];
+    }
+  }
+}
+
+template <class L>
+void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
+  const int64_t chunks = b.head_dim / 8;
+  const int pairs = (b.n_q + 1) / 2;
+  alignas(64) __m512 qc[kMaxPairs * (kMaxDim / 8)];
+  for (int p = 0; p < pairs; ++p) {
+    const float* lo = b.q[2 * p];
+    const float* hi = b.q[std::min(2 * p + 1, b.n_q - 1)];
+    for (int64_t c = 0; c < chunks; ++c)
+      qc[p * chunks + c] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(L::query(lo, 8 * c))),
+                                                               _mm256_castps_pd(L::query(hi, 8 * c)), 1));
+  }
+  const int64_t n = b.max_pos();
+  for (int64_t j = 0; j < n; j += 2) {
+    const int64_t j1 = std::min(j + 1, n - 1);  // an odd last position is scored twice, stored once
+    int p = 0;
+    for (; p + 4 <= pairs; p += 4) score_tile<L, 4>(b, qc, chunks, p, j, j1, scores, ld);
+    switch (pairs - p) {
+      case 3: score_tile<L, 3>(b, qc, chunks, p, j, j1, scores, ld); break;
+      case 2: score_tile<L, 2>(b, qc, chunks, p, j, j1, scores, ld); break;
+      case 1: score_tile<L, 1>(b, qc, chunks, p, j, j1, scores, ld); break;
+      default: break;
+    }
+  }
+}
+
+// out[q] columns [c, c + 16 R) for queries first..first + NQ - 1: rows below every one of their positions
+// unmasked, then the rest with each query's rows past its own position masked off.
+template <class L, int NQ, int R>
+void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t c) {
+  __m512 acc[NQ][R];
+  for (int q = 0; q < NQ; ++q)
+    for (int r = 0; r < R; ++r) acc[q][r] = _mm512_setzero_ps();
+  int64_t common = b.n_pos[first], all = b.n_pos[first];
+  for (int q = 1; q < NQ; ++q) {
+    common = std::min(common, b.n_pos[first + q]);
+    all = std::max(all, b.n_pos[first + q]);
+  }
+  const float* pq[NQ];
+  for (int q = 0; q < NQ; ++q) pq[q] = p + (first + q) * ld;
+  const uint8_t* row = b.v;
+  int64_t j = 0;
+  for (; j < common; ++j, row += b.stride) {
+    __m512 v[R];
+    for (int r = 0; r < R; ++r) v[r] = L::load16(row, c + 16 * r);
+    for (int q = 0; q < NQ; ++q) {
+      const __m512 pj = _mm512_set1_ps(pq[q][j]);
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_add_ps(acc[q][r], _mm512_mul_ps(pj, v[r]));
+    }
+  }
+  for (; j < all; ++j, row += b.stride) {
+    __m512 v[R];
+    for (int r = 0; r < R; ++r) v[r] = L::load16(row, c + 16 * r);
+    for (int q = 0; q < NQ; ++q) {
+      if (j >= b.n_pos[first + q]) continue;
+      const __m512 pj = _mm512_set1_ps(pq[q][j]);
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_add_ps(acc[q][r], _mm512_mul_ps(pj, v[r]));
+    }
+  }
+  for (int q = 0; q < NQ; ++q)
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(b.out[first + q] + c + 16 * r, acc[q][r]);
+}
+
+template <class L, int NQ>
+void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first) {
+  int64_t c = 0;
+  for (; c + 64 <= b.head_dim; c += 64) sum_tile<L, NQ, 4>(b, p, ld, first, c);
+  switch ((b.head_dim - c) / 16) {
+    case 3: sum_tile<L, NQ, 3>(b, p, ld, first, c); break;
+    case 2: sum_tile<L, NQ, 2>(b, p, ld, first, c); break;
+    case 1: sum_tile<L, NQ, 1>(b, p, ld, first, c); break;
+    default: break;
+  }
+}
+
+template <class L>
+void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
+  int q = 0;
+  for (; q + 4 <= b.n_q; q += 4) sum_queries<L, 4>(b, p, ld, q);
+  switch (b.n_q - q) {
+    case 3: sum_queries<L, 3>(b, p, ld, q); break;
+    case 2: sum_queries<L, 2>(b, p, ld, q); break;
+    case 1: sum_queries<L, 1>(b, p, ld, q); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void kv_block_scores_f32_avx512(const AttnBlock& b, float* scores, int64_t ld) {
+  if (block_fits(b)) return block_scores<BlockF32>(b, scores, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_scores_f32_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_scores_f16_avx512(const AttnBlock& b, float* scores, int64_t ld) {
+  if (block_fits(b)) return block_scores<BlockF16>(b, scores, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_scores_f16_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockF32>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_f32_avx512(b.head(i), p + i * ld, b.out[i]);
+}
+void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockF16>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_f16_avx512(b.head(i), p + i * ld, b.out[i]);
+}
+
+}  // namespace bitnet::kernels
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
