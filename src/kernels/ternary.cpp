@@ -11,6 +11,12 @@ void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, Pr
 void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out) {
   QuantizedActs& qa = out.qa;
 #if defined(__x86_64__)
+  if (qa.rule == quant::ActQuant::kPerTokenAbsmax && active_isa() == IsaLevel::kAvx512 && qa.group == qa.cols) {
+    for (int64_t t = t_begin; t < t_end; ++t)
+      qa.scales[static_cast<size_t>(t)] = quantize_row_absmax_avx512(x + t * qa.cols, qa.cols, qa.q.data() + t * qa.cols,
+                                                                     out.sums.data() + t);
+    return;
+  }
   if (qa.rule == quant::ActQuant::kPerTokenAbsmax &&
       static_cast<int>(active_isa()) >= static_cast<int>(IsaLevel::kAvx2)) {
     for (int64_t t = t_begin; t < t_end; ++t)

@@ -126,8 +126,9 @@ TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
 }
 
 #if defined(__x86_64__)
-// The AVX2 absmax quantizer against the scalar one, bit for bit: odd and even lengths, random scales, exact
-// ties (x * s landing on k + 0.5), values beyond the clamp after rounding, zeros, NaN and infinities.
+// The AVX2 and AVX-512 absmax quantizers against the scalar one, bit for bit (and the AVX-512 one's sum of codes):
+// odd and even lengths, random scales, exact ties (x * s landing on k + 0.5), values beyond the clamp after
+// rounding, zeros, NaN and infinities.
 TEST(KernelParity, AbsmaxQuantizerAvx2) {
   if (static_cast<int>(max_supported_isa()) < static_cast<int>(IsaLevel::kAvx2)) GTEST_SKIP() << "no AVX2 here";
   std::random_device seed_source;
@@ -153,6 +154,15 @@ TEST(KernelParity, AbsmaxQuantizerAvx2) {
       const float sa = quantize_row_absmax_avx2(x.data(), n, qa.data());
       ASSERT_EQ(std::memcmp(&sr, &sa, sizeof sr), 0) << "n " << n << " variant " << variant << " seed " << seed;
       ASSERT_EQ(qr, qa) << "n " << n << " variant " << variant << " seed " << seed;
+      if (static_cast<int>(max_supported_isa()) < static_cast<int>(IsaLevel::kAvx512)) continue;
+      std::vector<int8_t> q5(x.size());
+      int32_t sum5 = 0x7fffffff;
+      const float s5 = quantize_row_absmax_avx512(x.data(), n, q5.data(), &sum5);
+      ASSERT_EQ(std::memcmp(&sr, &s5, sizeof sr), 0) << "AVX-512 n " << n << " variant " << variant << " seed " << seed;
+      ASSERT_EQ(qr, q5) << "AVX-512 n " << n << " variant " << variant << " seed " << seed;
+      int32_t want = 0;
+      for (int8_t v : qr) want += v;
+      ASSERT_EQ(sum5, want) << "AVX-512 n " << n << " variant " << variant << " seed " << seed;
     }
   }
 }
