@@ -71,6 +71,19 @@ void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t
   }
 }
 
+void Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
+                            const Linear* next) {
+  const bool quantize = next != nullptr && next->ternary && next->in == dim && !w_.arch->bitlinear_input_norm;
+  if (quantize) kernels::size_prepared_acts(next->tern.act_quant, n, dim, acts_);
+  pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+    if (r != nullptr)
+      for (int64_t i = b * dim; i < e * dim; ++i) x[i] += r[i];
+    rms_norm_rows(x, w, b, e, dim, y);
+    if (quantize) kernels::prepare_acts_rows(y, b, e, acts_);
+  });
+  acts_from_ = quantize ? y : nullptr;
+}
+
 // Quantizes x for ternary linear l into acts_, unless acts_ already holds exactly that (same_input).
 void Forward::prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input) {
   if (!same_input) acts_from_ = nullptr;  // whatever x held before may have been overwritten since
@@ -127,20 +140,20 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   return Status::Ok();
 }
 
-Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n) {
+Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n, bool same_input) {
   bool fused = true;
   const Linear& first = *parts.begin()->l;
   for (const LinearOut& p : parts)
     fused = fused && p.l->ternary && p.l->in == first.in && p.l->tern.act_quant == first.tern.act_quant;
   if (!fused) {
-    bool same = false;
+    bool same = same_input;
     for (const LinearOut& p : parts) {
       BITNET_RETURN_IF_ERROR(linear(*p.l, x, n, p.y, same));
       same = true;
     }
     return Status::Ok();
   }
-  prepare_ternary_acts(first, x, n, false);
+  prepare_ternary_acts(first, x, n, same_input);
   int64_t total = 0;
   for (const LinearOut& p : parts) total += p.l->out;
   const kernels::TernaryMatmulFn matmul = kernel_->matmul;
@@ -173,20 +186,20 @@ BITNET_VECTOR_CLONES static void gate_rows(float* __restrict x, const float* __r
   }
 }
 
-Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n) {
+Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input) {
   const int64_t nf = w_.hp.n_ff;
   const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
   float* g = ffa_.data();
   float* u = ffb_.data();
   if (!(L.gate.ternary && L.up.ternary && L.gate.in == L.up.in && L.gate.out == nf && L.up.out == nf &&
         L.gate.tern.act_quant == L.up.tern.act_quant)) {
-    BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n));
+    BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n, same_input));
     pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { gate_rows(g + b * nf, u + b * nf, (e - b) * nf, silu); });
     return Status::Ok();
   }
   // Each chunk of rows: gate and up for those rows, then the activation while they are still in this core's cache
   // (a separate pass over the two n x n_ff outputs cost 8% of 2B-4T prompt processing).
-  prepare_ternary_acts(L.gate, x, n, false);
+  prepare_ternary_acts(L.gate, x, n, same_input);
   const kernels::TernaryMatmulFn matmul = kernel_->matmul;
   pool_.parallel_for(
       nf,
@@ -219,25 +232,33 @@ void Forward::add_rows(float* x, const float* y, int64_t n, int64_t d) {
   });
 }
 
-// Rotates each token's heads by the angle of its own position (pos_of_).
-void Forward::rope(float* x, int64_t n, int64_t n_heads) const {
+// Rotates token t's heads by the angle of its own position (pos_of_).
+void Forward::rope_heads(float* x, int64_t t, int64_t n_heads) const {
   const int64_t hd = w_.hp.head_dim;
   const int64_t half = w_.hp.rope_dim / 2;
   const bool neox = w_.arch->rope == RopeStyle::kNeox;
-  pool_.parallel_for(n, [&](int64_t t_begin, int64_t t_end, int) {
-    for (int64_t t = t_begin; t < t_end; ++t) {
-      const float* c = rope_cos_.data() + pos_of_[static_cast<size_t>(t)] * half;
-      const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
-      for (int64_t h = 0; h < n_heads; ++h) {
-        float* v = x + (t * n_heads + h) * hd;
-        for (int64_t i = 0; i < half; ++i) {
-          const int64_t a = neox ? i : 2 * i;
-          const int64_t b = neox ? i + half : 2 * i + 1;
-          const float x0 = v[a], x1 = v[b];
-          v[a] = x0 * c[i] - x1 * s[i];
-          v[b] = x0 * s[i] + x1 * c[i];
-        }
-      }
+  const float* c = rope_cos_.data() + pos_of_[static_cast<size_t>(t)] * half;
+  const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * hd;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t a = neox ? i : 2 * i;
+      const int64_t b = neox ? i + half : 2 * i + 1;
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c[i] - x1 * s[i];
+      v[b] = x0 * s[i] + x1 * c[i];
+    }
+  }
+}
+
+void Forward::rope_and_store(int64_t layer, int64_t n) {
+  const HParams& hp = w_.hp;
+  pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t t = b; t < e; ++t) {
+      rope_heads(q_.data() + t * hp.n_head * hp.head_dim, t, hp.n_head);
+      float* kt = k_.data() + t * kv_dim_;
+      rope_heads(kt, t, hp.n_head_kv);
+      cache_of_[static_cast<size_t>(t)]->store(layer, pos_of_[static_cast<size_t>(t)], kt, v_.data() + t * kv_dim_);
     }
   });
 }
@@ -349,47 +370,56 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     BITNET_RETURN_IF_ERROR(quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, batch[t].token,
                                                   1, x_.data() + t * d));
 
+  // The residual of each layer's FFN is added to x_ in the next layer's first norm pass (or after the last layer).
+  const float* pending = nullptr;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const Layer& L = w_.layers[static_cast<size_t>(l)];
     // attention block
     const float* in = x_.data();
+    bool ready = false;  // whether acts_ already holds in's activations for the next linear
     if (w_.arch->learned_prenorms) {
-      rms_norm(x_.data(), L.attn_norm, n, d, h_.data());
+      residual_norm(x_.data(), pending, L.attn_norm, n, d, h_.data(), &L.wq);
       in = h_.data();
+      ready = true;
+    } else if (pending != nullptr) {
+      add_rows(x_.data(), pending, n, d);
     }
-    BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, in, n));
-    rope(q_.data(), n, hp.n_head);
-    rope(k_.data(), n, hp.n_head_kv);
-    // Every token writes its own (cache, position): the rows convert to the cache's type in parallel.
-    pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t)
-        cache_of_[static_cast<size_t>(t)]->store(l, pos_of_[static_cast<size_t>(t)], k_.data() + t * kv_dim_,
-                                                 v_.data() + t * kv_dim_);
-    });
+    pending = nullptr;
+    BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, in, n, ready));
+    // Every token writes its own (cache, position).
+    rope_and_store(l, n);
     attention(l, n);
     const float* att = att_.data();
+    ready = false;
     if (!L.attn_sub_norm.empty()) {
-      rms_norm(att_.data(), L.attn_sub_norm, n, d, h_.data());
+      residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo);
       att = h_.data();
+      ready = true;
     }
-    BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data()));
-    add_rows(x_.data(), q_.data(), n, d);
+    BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data(), ready));
 
     // feed-forward block: down(sub_norm(act(gate x) * up x))
     in = x_.data();
+    ready = false;
     if (w_.arch->learned_prenorms) {
-      rms_norm(x_.data(), L.ffn_norm, n, d, h_.data());
+      residual_norm(x_.data(), q_.data(), L.ffn_norm, n, d, h_.data(), &L.gate);
       in = h_.data();
+      ready = true;
+    } else {
+      add_rows(x_.data(), q_.data(), n, d);
     }
-    BITNET_RETURN_IF_ERROR(gated_ffn(L, in, n));
+    BITNET_RETURN_IF_ERROR(gated_ffn(L, in, n, ready));
     const float* ff = ffa_.data();
+    ready = false;
     if (!L.ffn_sub_norm.empty()) {
-      rms_norm(ffa_.data(), L.ffn_sub_norm, n, hp.n_ff, ffb_.data());
+      residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down);
       ff = ffb_.data();
+      ready = true;
     }
-    BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data()));
-    add_rows(x_.data(), q_.data(), n, d);
+    BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data(), ready));
+    pending = q_.data();
   }
+  if (pending != nullptr) add_rows(x_.data(), pending, n, d);
 
   // The head runs over the wanted rows only (gathered; per-row results do not depend on which rows come along).
   const int64_t rows = static_cast<int64_t>(logit_rows_.size());

@@ -61,15 +61,23 @@ class Forward {
     const Linear* l;
     float* y;
   };
-  Status linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n);
+  // same_input as for linear(), for the first part.
+  Status linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n, bool same_input = false);
   void prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input);
-  // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch).
-  Status gated_ffn(const Layer& L, const float* x, int64_t n);
+  // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch); same_input as for linear().
+  Status gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input);
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                      float* y) const;
+  // One pass over the tokens for what used to be up to three: x += r (r may be null), y = rms_norm(x) * w, and,
+  // when `next` is a ternary linear that quantizes y as it is, y's activations for it (then its call may pass
+  // same_input). Each token's row is quantized while it is still in this core's cache.
+  void residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
+                     const Linear* next);
   void add_rows(float* x, const float* y, int64_t n, int64_t d);
-  void rope(float* x, int64_t n, int64_t n_heads) const;
+  // RoPE on the tokens' q and k heads, then each token's k and v into its cache, in one pass over the tokens.
+  void rope_and_store(int64_t layer, int64_t n);
+  void rope_heads(float* x, int64_t t, int64_t n_heads) const;  // token t's n_heads heads at x
   void attention(int64_t layer, int64_t n);
 
   const Weights& w_;
