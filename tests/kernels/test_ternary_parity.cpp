@@ -105,6 +105,36 @@ TEST(KernelParity, TernaryQ8K) {
               {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10}});
 }
 
+// The largest integer partial sums a kernel can meet: every code 3 (+2 when read) against activations all at the
+// rules' extreme (-127), over rows long enough for a 16-bit intermediate summed too far to overflow.
+TEST(KernelParity, ExtremeSumsAreExact) {
+  for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
+    for (const Shape& sh : std::vector<Shape>{{20, 6912, 1}, {33, 2560, 9}, {16, 4096, 4}}) {
+      const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
+      quant::TernaryMatrix w;
+      w.rows = sh.rows;
+      w.cols = sh.cols;
+      w.group = group;
+      w.act_quant = rule;
+      w.owned.assign(static_cast<size_t>(sh.rows * sh.cols / 4), 0xff);
+      w.scales.assign(static_cast<size_t>(sh.rows * (sh.cols / group)), 1.0f);
+      std::vector<float> x(static_cast<size_t>(sh.tokens * sh.cols), -1.0f);
+      PreparedActs a;
+      prepare_acts(rule, x.data(), sh.tokens, sh.cols, a);
+      ASSERT_LE(a.qa.q[0], -127);
+      std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows));
+      ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
+      for (IsaLevel level : levels_here()) {
+        std::vector<float> got(want.size(), 0.0f);
+        ternary_kernel(level).matmul(w, a, got.data(), sh.rows, 0, sh.rows);
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
+            << isa_name(level) << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << ": " << got[0]
+            << " vs reference " << want[0];
+      }
+    }
+  }
+}
+
 TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
   std::mt19937 rng(5);
   std::vector<float> x(2 * 512);
