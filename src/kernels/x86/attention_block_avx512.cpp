@@ -49,7 +49,7 @@ struct BlockF16 {
 
 bool block_fits(const AttnBlock& b) { return b.head_dim % 16 == 0 && b.head_dim <= kMaxDim; }
 
-// Four registers of two 8-lane sums each -> [a.lo, a.hi, b.lo, b.hi, c.lo, c.hi, d.lo, d.hi], each sum
+// Four registers of two 8-lane sums each -> [a.lo, b.lo, a.hi, b.hi, c.lo, d.lo, c.hi, d.hi], each sum
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) as the AVX2 kernels' hsum_lanes forms it.
 inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   // 128-bit lane g of ab: [s0, s1, s2, s3], s_i = l_i + l_(i+4), for g = a.lo, a.hi, b.lo, b.hi (cd likewise).
@@ -62,7 +62,7 @@ inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
                                  _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
   // Elements 4g and 4g + 2: the totals (the swapped pair's add is the same add).
   const __m512 f = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i idx = _mm512_setr_epi32(0, 8, 4, 12, 2, 10, 6, 14, 0, 0, 0, 0, 0, 0, 0, 0);
   return _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, f));
 }
 
@@ -86,14 +86,21 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
   for (int p = 0; p < NP; p += 2) {
     const __m512 zero = _mm512_setzero_ps();
     const __m512 c0 = p + 1 < NP ? acc[p + 1][0] : zero, c1 = p + 1 < NP ? acc[p + 1][1] : zero;
-    alignas(32) float s[8];
-    _mm256_store_ps(s, _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], c0, c1), scale));
-    // s: pair p (queries 2p, 2p + 1) at j0, then at j1; pair p + 1 likewise.
-    for (int e = 0; e < 8; ++e) {
-      const int pair = first_pair + p + e / 4;
-      const int query = 2 * pair + e % 2;
-      if (p + e / 4 >= NP || query >= b.n_q) continue;
-      scores[query * ld + (e % 4 < 2 ? j0 : j1)] = s[e];
+    const __m256 r = _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], c0, c1), scale);
+    // r: each query's scores at j0 and j1, for queries 2q, 2q + 1 (q = first_pair + p), then 2q + 2, 2q + 3.
+    const __m128 half[2] = {_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1)};
+    for (int e = 0; e < 4; ++e) {
+      const int query = 2 * (first_pair + p) + e;
+      if (p + e / 2 >= NP || query >= b.n_q) break;
+      float* out = scores + query * ld + j0;
+      if (j1 == j0 + 1) {
+        if (e % 2 == 0)
+          _mm_storel_pi(reinterpret_cast<__m64*>(out), half[e / 2]);
+        else
+          _mm_storeh_pi(reinterpret_cast<__m64*>(out), half[e / 2]);
+      } else {
+        *out = _mm_cvtss_f32(e % 2 == 0 ? half[e / 2] : _mm_movehl_ps(half[e / 2], half[e / 2]));
+      }
     }
   }
 }
