@@ -39,6 +39,12 @@ void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedA
   }
 }
 
+uint8_t* kernel_scratch(size_t bytes) {
+  static thread_local AlignedVector<uint8_t> scratch;
+  if (scratch.size() < bytes) scratch.resize(bytes);
+  return scratch.data();
+}
+
 void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, PreparedActs& out) {
   size_prepared_acts(rule, n_tokens, cols, out);
   prepare_acts_rows(x, 0, n_tokens, out);

@@ -35,6 +35,11 @@ struct TernaryKernel {
 // The best kernel at or below `level` that this build and CPU have.
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
+// This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept for its next
+// calls. Defined outside the kernels' target pragmas, so no library code is compiled for their ISA (a std::vector
+// member instantiated under an AVX-512 target could be the copy the linker keeps for every caller).
+uint8_t* kernel_scratch(size_t bytes);
+
 // Per-ISA implementations (x86/ files); declared here so the dispatcher and the parity tests see them.
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);

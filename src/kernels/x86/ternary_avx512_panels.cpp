@@ -163,17 +163,15 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
     return;
   }
-  static thread_local AlignedVector<uint8_t> scratch;
   const int64_t panel_bytes = kPanelRows * w.row_bytes();
   const int64_t n = a.qa.n_tokens;
   for (int64_t cb = row_begin; cb < row_end; cb += kChunkRows) {
     const int64_t ce = std::min(row_end, cb + kChunkRows);
     const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
-    if (scratch.size() < static_cast<size_t>(n_panels * panel_bytes))
-      scratch.resize(static_cast<size_t>(n_panels * panel_bytes));
+    uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * panel_bytes));
     for (int64_t p = 0; p < n_panels; ++p)
       to_panel(w, cb + p * kPanelRows, std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows),
-               scratch.data() + p * panel_bytes);
+               scratch + p * panel_bytes);
     // While this chunk computes, the next rows' codes are fetched into L2 a slice per token tile, so rearranging
     // them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too: callers walk a matrix in
     // consecutive row ranges (the FFN in 64-row steps), and whatever this thread does not take, the other finds in L3.
@@ -190,12 +188,12 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
       int64_t p = 0;
       for (; p + kTilePanels <= n_panels; p += kTilePanels) {
         const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<kTilePanels>(w, a, scratch.data() + p * panel_bytes, panel_bytes, r0,
+        panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, r0,
                                 ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride);
       }
       for (; p < n_panels; ++p) {
         const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<1>(w, a, scratch.data() + p * panel_bytes, panel_bytes, r0, ce - r0, t0, nt, y, y_stride);
+        panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, r0, ce - r0, t0, nt, y, y_stride);
       }
     }
   }
