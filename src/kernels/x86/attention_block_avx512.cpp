@@ -49,7 +49,7 @@ struct BlockF16 {
 
 bool block_fits(const AttnBlock& b) { return b.head_dim % 16 == 0 && b.head_dim <= kMaxDim; }
 
-// Four registers of two 8-lane sums each -> [a.lo, b.lo, a.hi, b.hi, c.lo, d.lo, c.hi, d.hi], each sum
+// Four registers of two 8-lane sums each -> [a.lo, b.lo, c.lo, d.lo, a.hi, b.hi, c.hi, d.hi], each sum
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) as the AVX2 kernels' hsum_lanes forms it.
 inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   // 128-bit lane g of ab: [s0, s1, s2, s3], s_i = l_i + l_(i+4), for g = a.lo, a.hi, b.lo, b.hi (cd likewise).
@@ -62,46 +62,38 @@ inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
                                  _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
   // Elements 4g and 4g + 2: the totals (the swapped pair's add is the same add).
   const __m512 f = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m512i idx = _mm512_setr_epi32(0, 8, 4, 12, 2, 10, 6, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i idx = _mm512_setr_epi32(0, 8, 2, 10, 4, 12, 6, 14, 0, 0, 0, 0, 0, 0, 0, 0);
   return _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, f));
 }
 
-// Scores of NP query pairs (qc: the pairs' elements, [pair][head_dim / 8]) against positions j0 and j1.
+// Scores of NP query pairs (qc: the pairs' elements, [pair][head_dim / 8]) against positions j0 .. j0 + 3 (the
+// first nk of them real; the rest repeat the last and are not stored).
 template <class L, int NP>
-void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t j0, int64_t j1,
+void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t j0, int nk,
                 float* scores, int64_t ld) {
-  const uint8_t* r0 = b.k + j0 * b.stride;
-  const uint8_t* r1 = b.k + j1 * b.stride;
-  __m512 acc[NP][2];
-  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+  constexpr int kKeys = 4;
+  const uint8_t* r[kKeys];
+  for (int k = 0; k < kKeys; ++k) r[k] = b.k + (j0 + std::min(k, nk - 1)) * b.stride;
+  __m512 acc[NP][kKeys];
+  for (int p = 0; p < NP; ++p)
+    for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_setzero_ps();
   for (int64_t c = 0; c < chunks; ++c) {
-    const __m512 k0 = L::pair(r0, 8 * c), k1 = L::pair(r1, 8 * c);
+    __m512 key[kKeys];
+    for (int k = 0; k < kKeys; ++k) key[k] = L::pair(r[k], 8 * c);
     for (int p = 0; p < NP; ++p) {
-      const __m512 q = qc[(first_pair + p) * chunks + c];
-      acc[p][0] = _mm512_add_ps(acc[p][0], _mm512_mul_ps(q, k0));
-      acc[p][1] = _mm512_add_ps(acc[p][1], _mm512_mul_ps(q, k1));
+      __m512 q = qc[(first_pair + p) * chunks + c];
+      asm("" : "+v"(q));  // one load for the four products (GCC folds it into each multiply otherwise)
+      for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_add_ps(acc[p][k], _mm512_mul_ps(q, key[k]));
     }
   }
   const __m256 scale = _mm256_set1_ps(b.scale);
-  for (int p = 0; p < NP; p += 2) {
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 c0 = p + 1 < NP ? acc[p + 1][0] : zero, c1 = p + 1 < NP ? acc[p + 1][1] : zero;
-    const __m256 r = _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], c0, c1), scale);
-    // r: each query's scores at j0 and j1, for queries 2q, 2q + 1 (q = first_pair + p), then 2q + 2, 2q + 3.
-    const __m128 half[2] = {_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1)};
-    for (int e = 0; e < 4; ++e) {
-      const int query = 2 * (first_pair + p) + e;
-      if (p + e / 2 >= NP || query >= b.n_q) break;
-      float* out = scores + query * ld + j0;
-      if (j1 == j0 + 1) {
-        if (e % 2 == 0)
-          _mm_storel_pi(reinterpret_cast<__m64*>(out), half[e / 2]);
-        else
-          _mm_storeh_pi(reinterpret_cast<__m64*>(out), half[e / 2]);
-      } else {
-        *out = _mm_cvtss_f32(e % 2 == 0 ? half[e / 2] : _mm_movehl_ps(half[e / 2], half[e / 2]));
-      }
-    }
+  const __mmask8 valid = static_cast<__mmask8>((1u << nk) - 1u);
+  for (int p = 0; p < NP; ++p) {
+    // The pair's low query's four scores, then its high query's.
+    const __m256 s = _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], acc[p][2], acc[p][3]), scale);
+    const int lo = 2 * (first_pair + p);
+    _mm_mask_storeu_ps(scores + lo * ld + j0, valid, _mm256_castps256_ps128(s));
+    if (lo + 1 < b.n_q) _mm_mask_storeu_ps(scores + (lo + 1) * ld + j0, valid, _mm256_extractf128_ps(s, 1));
   }
 }
 
@@ -118,14 +110,14 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
                                                                _mm256_castps_pd(L::query(hi, 8 * c)), 1));
   }
   const int64_t n = b.max_pos();
-  for (int64_t j = 0; j < n; j += 2) {
-    const int64_t j1 = std::min(j + 1, n - 1);  // an odd last position is scored twice, stored once
+  for (int64_t j = 0; j < n; j += 4) {
+    const int nk = static_cast<int>(std::min<int64_t>(4, n - j));
     int p = 0;
-    for (; p + 4 <= pairs; p += 4) score_tile<L, 4>(b, qc, chunks, p, j, j1, scores, ld);
+    for (; p + 4 <= pairs; p += 4) score_tile<L, 4>(b, qc, chunks, p, j, nk, scores, ld);
     switch (pairs - p) {
-      case 3: score_tile<L, 3>(b, qc, chunks, p, j, j1, scores, ld); break;
-      case 2: score_tile<L, 2>(b, qc, chunks, p, j, j1, scores, ld); break;
-      case 1: score_tile<L, 1>(b, qc, chunks, p, j, j1, scores, ld); break;
+      case 3: score_tile<L, 3>(b, qc, chunks, p, j, nk, scores, ld); break;
+      case 2: score_tile<L, 2>(b, qc, chunks, p, j, nk, scores, ld); break;
+      case 1: score_tile<L, 1>(b, qc, chunks, p, j, nk, scores, ld); break;
       default: break;
     }
   }
