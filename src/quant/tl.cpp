@@ -16,9 +16,13 @@
 //    byte = idx(m, g) << 4 | idx(m, g + 1) over pairs g = kb*16 + 2yb of those columns.
 #include "quant/tl.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "quant/block_util.hpp"
 #include "quant/quant.hpp"
@@ -29,12 +33,16 @@ namespace {
 // The converter's weight[:, [0, 1, 2, 3], :] = weight[:, [0, 2, 1, 3], :] on each 32-byte row of TL2 index bytes.
 constexpr int kSwap[4] = {0, 2, 1, 3};
 
-// f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by).
+// f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by), for
+// the row tiles i0 in [i_begin, i_end) (all of them by default).
 template <typename F>
-void walk_pairs(int64_t m_rows, int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap, F&& f) {
+void walk_pairs(int64_t m_rows, int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap, F&& f,
+                int64_t i_begin = 0, int64_t i_end = -1) {
   const int64_t by = tl2_swap ? 4 : 256 / bm;
-  int64_t pos = 0;
-  for (int64_t i0 = 0; i0 < m_rows / bm_tile; ++i0)
+  if (i_end < 0) i_end = m_rows / bm_tile;
+  const int64_t per_yb = tl2_swap ? 32 : bm / 16 * (by / 4) * 16;  // bytes of one yb step
+  int64_t pos = i_begin * (cols / bk) * (bm_tile / bm) * (bk / by) * per_yb;
+  for (int64_t i0 = i_begin; i0 < i_end; ++i0)
     for (int64_t kb = 0; kb < cols / bk; ++kb)
       for (int64_t rb = 0; rb < bm_tile / bm; ++rb)
         for (int64_t yb = 0; yb < bk / by; ++yb) {
@@ -144,8 +152,12 @@ Result<std::vector<uint8_t>> tl_pack(uint32_t type, const TlKernelConfig& c, con
   return out;
 }
 
-Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w) {
-  BITNET_RETURN_IF_ERROR(check_shape(type, c));
+namespace {
+
+// tl_unpack for the row tiles i0 in [i_begin, i_end): their weights only (rows i0 * bm_tile ...), so ranges of
+// tiles can be unpacked in parallel.
+Status unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w, int64_t i_begin,
+                    int64_t i_end) {
   Status error = Status::Ok();
   // Writes the pair with index `idx` at (row, col), (row, col + 1); idx = 3a + b + 4.
   auto put_pair = [&](int64_t row, int64_t col, int idx) {
@@ -158,10 +170,13 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
     w[row * c.k + col + 1] = static_cast<int8_t>(idx - 4 - 3 * a);
   };
   if (type == kTL1) {
-    walk_pairs(c.m, c.k, c.bm_tile, c.bk, c.bm_simd, false, [&](int64_t pos, int64_t row, int64_t g) {
-      put_pair(row, 2 * g, data[pos] >> 4);
-      put_pair(row, 2 * g + 2, data[pos] & 15);
-    });
+    walk_pairs(
+        c.m, c.k, c.bm_tile, c.bk, c.bm_simd, false,
+        [&](int64_t pos, int64_t row, int64_t g) {
+          put_pair(row, 2 * g, data[pos] >> 4);
+          put_pair(row, 2 * g + 2, data[pos] & 15);
+        },
+        i_begin, i_end);
     return error;
   }
   const Tl2Parts s = tl2_parts(c);
@@ -179,8 +194,8 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
   // 32-byte sign block yb / 4 of the tile, bit 15 - i of u16 word r % 16, i = 2 * (2 * (yb % 4) + h) + r / 16).
   const uint8_t* signs = data + s.triples_bytes;
   const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
-  const uint8_t* tb = data;
-  for (int64_t i0 = 0; i0 < c.m / c.bm_tile; ++i0)
+  const uint8_t* tb = data + i_begin * n_kb * n_rb * (c.bk / 6) * 32;
+  for (int64_t i0 = i_begin; i0 < i_end; ++i0)
     for (int64_t kb = 0; kb < n_kb; ++kb)
       for (int64_t rb = 0; rb < n_rb; ++rb)
         for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
@@ -199,11 +214,41 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
           }
         }
   const uint8_t* pairs = signs + s.signs_bytes;
-  walk_pairs(c.m, s.k2, c.bm_tile, 32, 32, true, [&](int64_t pos, int64_t row, int64_t g) {
-    put_pair(row, s.k3 + 2 * g, pairs[pos] >> 4);
-    put_pair(row, s.k3 + 2 * g + 2, pairs[pos] & 15);
-  });
+  walk_pairs(
+      c.m, s.k2, c.bm_tile, 32, 32, true,
+      [&](int64_t pos, int64_t row, int64_t g) {
+        put_pair(row, s.k3 + 2 * g, pairs[pos] >> 4);
+        put_pair(row, s.k3 + 2 * g + 2, pairs[pos] & 15);
+      },
+      i_begin, i_end);
   return error;
+}
+
+}  // namespace
+
+Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w) {
+  BITNET_RETURN_IF_ERROR(check_shape(type, c));
+  // Row tiles on up to 8 threads (a 2B-4T TL2 file took 6 s to load on one); the first error in tile order wins.
+  const int64_t tiles = c.m / c.bm_tile;
+  const int64_t n_threads =
+      std::max<int64_t>(1, std::min<int64_t>({tiles, 8, static_cast<int64_t>(std::thread::hardware_concurrency())}));
+  std::vector<Status> errors(static_cast<size_t>(n_threads));
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < n_threads; ++i) {
+    auto range = [&, i] {
+      errors[static_cast<size_t>(i)] = unpack_tiles(type, c, data, w, i * tiles / n_threads, (i + 1) * tiles / n_threads);
+    };
+    try {
+      threads.emplace_back(range);
+    } catch (const std::system_error&) {  // no thread to be had: this one does the range
+      range();
+    }
+  }
+  errors[0] = unpack_tiles(type, c, data, w, 0, tiles / n_threads);
+  for (std::thread& t : threads) t.join();
+  for (const Status& e : errors)
+    if (!e.ok()) return e;
+  return Status::Ok();
 }
 
 Result<std::vector<uint8_t>> tl_quantize(uint32_t type, const TlKernelConfig& c, const float* src) {
