@@ -92,13 +92,21 @@ void set_active_isa(IsaLevel level) {
 }
 
 const char* isa_name(IsaLevel level) {
+  // kNeon and kNeonDot share kAvx2's and kAvx512's values; a binary has one family.
   switch (level) {
     case IsaLevel::kScalar:
       return "scalar";
+#if defined(__aarch64__)
+    case IsaLevel::kNeon:
+      return "neon";
+    case IsaLevel::kNeonDot:
+      return "neon-dotprod";
+#else
     case IsaLevel::kAvx2:
       return "avx2";
     case IsaLevel::kAvx512:
       return "avx512-vnni";
+#endif
   }
   return "unknown";
 }

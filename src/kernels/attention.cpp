@@ -34,6 +34,13 @@ const KvAttentionKernel kAvx512[] = {
     {quant::kQ8_0, IsaLevel::kAvx512, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
 };
 #endif
+#if defined(__aarch64__)
+const KvAttentionKernel kNeon[] = {
+    {quant::kF32, IsaLevel::kNeon, kv_scores_f32_neon, kv_weighted_sum_f32_neon},
+    {quant::kF16, IsaLevel::kNeon, kv_scores_f16_neon, kv_weighted_sum_f16_neon},
+    {quant::kQ8_0, IsaLevel::kScalar, kv_scores_q8_0_ref, kv_weighted_sum_q8_0_ref},
+};
+#endif
 
 }  // namespace
 
@@ -46,6 +53,8 @@ const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level) {
 #if defined(__x86_64__)
     if (cap >= static_cast<int>(IsaLevel::kAvx512)) return &kAvx512[i];
     if (cap >= static_cast<int>(IsaLevel::kAvx2)) return &kAvx2[i];
+#elif defined(__aarch64__)
+    if (cap >= static_cast<int>(IsaLevel::kNeon)) return &kNeon[i];
 #else
     (void)cap;
 #endif

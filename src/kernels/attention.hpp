@@ -106,5 +106,12 @@ void kv_block_scores_f16_avx512(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_t ld);
 void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld);
 #endif
+#if defined(__aarch64__)
+// NEON (arm/attention_neon.cpp): the AVX2 kernels' order on two float32x4 registers per 8 lanes.
+void kv_scores_f32_neon(const AttnHead& h, float* scores);
+void kv_scores_f16_neon(const AttnHead& h, float* scores);
+void kv_weighted_sum_f32_neon(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_f16_neon(const AttnHead& h, const float* p, float* out);
+#endif
 
 }  // namespace bitnet::kernels

@@ -19,4 +19,5 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_panels.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/kquant_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/arm/attention_neon.cpp
 )
