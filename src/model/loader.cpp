@@ -51,9 +51,9 @@ Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& n
 // writer, else bitnet.cpp's setup_env.py configs). The scale is read where bitnet.cpp's kernels read it, at the end
 // of the tensor; the converter's "<name>_scale" tensor lies there, and must agree if it lies elsewhere.
 Result<quant::TernaryMatrix> load_tl(const gguf::File& f, const gguf::TensorInfo& t, int64_t in, int64_t out,
-                                     const std::vector<quant::TlKernelConfig>& recorded) {
+                                     const std::vector<quant::TlKernelConfig>& recorded, std::vector<int8_t>& scratch) {
   BITNET_ASSIGN_OR_RETURN(quant::TlKernelConfig config, quant::find_tl_config(t.type, out, in, recorded));
-  BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m, quant::to_ternary_tl(t.type, t.data, in, out, config));
+  BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m, quant::to_ternary_tl(t.type, t.data, in, out, config, &scratch));
   if (const gguf::TensorInfo* s = f.find_tensor(t.name + "_scale")) {
     float v = 0.0f;
     if (s->type != quant::kF32 || s->n_elements() != 1 || (std::memcpy(&v, s->data, 4), v != m.scales[0]))
@@ -62,8 +62,9 @@ Result<quant::TernaryMatrix> load_tl(const gguf::File& f, const gguf::TensorInfo
   return m;
 }
 
+// tl_scratch: TL unpacking space shared by all of a file's tensors (to_ternary_tl).
 Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t in, int64_t out,
-                           const std::vector<quant::TlKernelConfig>& tl_configs) {
+                           const std::vector<quant::TlKernelConfig>& tl_configs, std::vector<int8_t>& tl_scratch) {
   Linear l;
   l.name = base + ".weight";
   l.in = in;
@@ -74,7 +75,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
   l.file_type = t->type;
   const quant::TypeTraits* traits = quant::find_type(t->type);
   if (t->type == quant::kTL1 || t->type == quant::kTL2) {
-    Result<quant::TernaryMatrix> m = load_tl(f, *t, in, out, tl_configs);
+    Result<quant::TernaryMatrix> m = load_tl(f, *t, in, out, tl_configs, tl_scratch);
     if (!m.ok()) return m.status().with_context("tensor '" + l.name + "'");
     l.tern = std::move(m).value();
     l.ternary = true;
@@ -135,6 +136,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   if (!(hp.rope_theta > 0) || !(eps >= 0)) return format_error("rope.freq_base or layer_norm_rms_epsilon is invalid");
 
   std::vector<quant::TlKernelConfig> tl_configs;
+  std::vector<int8_t> tl_scratch;
   if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
     if (!v->is_array() || v->ints.size() != v->array_size())
       return format_error(std::string("key '") + quant::kTlConfigKey + "' must be an array of integers");
@@ -153,7 +155,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
 
   BITNET_ASSIGN_OR_RETURN(w->output_norm, load_vector(f, "output_norm.weight", hp.n_embd, false));
   if (f.find_tensor("output.weight") != nullptr) {
-    BITNET_ASSIGN_OR_RETURN(w->output, load_linear(f, "output", hp.n_embd, hp.n_vocab, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(w->output, load_linear(f, "output", hp.n_embd, hp.n_vocab, tl_configs, tl_scratch));
   } else {
     w->output.name = "token_embd.weight";
     w->output.in = hp.n_embd;
@@ -172,13 +174,13 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
     BITNET_ASSIGN_OR_RETURN(L.ffn_norm, load_vector(f, p + "ffn_norm.weight", hp.n_embd, !arch.learned_prenorms));
     BITNET_ASSIGN_OR_RETURN(L.attn_sub_norm, load_vector(f, p + "attn_sub_norm.weight", hp.n_embd, !arch.sub_norms));
     BITNET_ASSIGN_OR_RETURN(L.ffn_sub_norm, load_vector(f, p + "ffn_sub_norm.weight", hp.n_ff, !arch.sub_norms));
-    BITNET_ASSIGN_OR_RETURN(L.wq, load_linear(f, p + "attn_q", hp.n_embd, hp.n_embd, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.wk, load_linear(f, p + "attn_k", hp.n_embd, kv_dim, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.wv, load_linear(f, p + "attn_v", hp.n_embd, kv_dim, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.wo, load_linear(f, p + "attn_output", hp.n_embd, hp.n_embd, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.gate, load_linear(f, p + "ffn_gate", hp.n_embd, hp.n_ff, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.up, load_linear(f, p + "ffn_up", hp.n_embd, hp.n_ff, tl_configs));
-    BITNET_ASSIGN_OR_RETURN(L.down, load_linear(f, p + "ffn_down", hp.n_ff, hp.n_embd, tl_configs));
+    BITNET_ASSIGN_OR_RETURN(L.wq, load_linear(f, p + "attn_q", hp.n_embd, hp.n_embd, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.wk, load_linear(f, p + "attn_k", hp.n_embd, kv_dim, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.wv, load_linear(f, p + "attn_v", hp.n_embd, kv_dim, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.wo, load_linear(f, p + "attn_output", hp.n_embd, hp.n_embd, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.gate, load_linear(f, p + "ffn_gate", hp.n_embd, hp.n_ff, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.up, load_linear(f, p + "ffn_up", hp.n_embd, hp.n_ff, tl_configs, tl_scratch));
+    BITNET_ASSIGN_OR_RETURN(L.down, load_linear(f, p + "ffn_down", hp.n_ff, hp.n_embd, tl_configs, tl_scratch));
   }
   return w;
 }

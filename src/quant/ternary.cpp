@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,29 @@ namespace {
 Status invalid_code(uint32_t type, int64_t r, int64_t j) {
   return format_error(type_name(type) + " row " + std::to_string(r) + ", column " + std::to_string(j) +
                       ": invalid 2-bit code 3 (only 0, 1, 2 encode -1, 0, +1)");
+}
+
+}  // namespace
+
+namespace {
+
+// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the cores.
+template <typename F>
+void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
+  const int64_t n_threads =
+      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  const int64_t per = (n_rows + n_threads - 1) / n_threads;
+  for (int64_t i = 1; i < n_threads; ++i) {
+    const int64_t b = std::min(n_rows, i * per), e = std::min(n_rows, (i + 1) * per);
+    try {
+      threads.emplace_back(fn, b, e);
+    } catch (const std::system_error&) {  // no thread to be had: this one does the range
+      fn(b, e);
+    }
+  }
+  fn(0, std::min(n_rows, per));
+  for (auto& th : threads) th.join();
 }
 
 }  // namespace
@@ -103,20 +127,13 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
       }
     }
   };
-  const int64_t n_threads =
-      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> threads;
-  const int64_t per = (n_rows + n_threads - 1) / n_threads;
-  for (int64_t i = 1; i < n_threads; ++i)
-    threads.emplace_back(repack, std::min(n_rows, i * per), std::min(n_rows, (i + 1) * per));
-  repack(0, std::min(n_rows, per));
-  for (auto& th : threads) th.join();
+  for_row_ranges(n_rows, ne0, repack);
   if (bad_row >= 0) return invalid_code(type, bad_row, bad_col);
   return m;
 }
 
 Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
-                                    const TlKernelConfig& config) {
+                                    const TlKernelConfig& config, std::vector<int8_t>* scratch) {
   if (type != kTL1 && type != kTL2) return invalid_argument("to_ternary_tl: " + type_name(type) + " is not TL1 or TL2");
   if (config.k != ne0 || config.m != n_rows)
     return invalid_argument("to_ternary_tl: the kernel config is for " + std::to_string(config.m) + " x " +
@@ -124,26 +141,33 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
                             std::to_string(ne0));
   BITNET_RETURN_IF_ERROR(check_tl_config(type, config));
   BITNET_ASSIGN_OR_RETURN(uint64_t scale_at, tl_scale_offset(type, ne0, n_rows));
-  std::unique_ptr<int8_t[]> w(new int8_t[static_cast<size_t>(ne0 * n_rows)]);  // every weight is written
-  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w.get()));
+  // One weight a byte, every one written by tl_unpack.
+  std::vector<int8_t> own;
+  std::vector<int8_t>& unpacked = scratch != nullptr ? *scratch : own;
+  if (unpacked.size() < static_cast<size_t>(ne0 * n_rows)) unpacked.resize(static_cast<size_t>(ne0 * n_rows));
+  int8_t* const w = unpacked.data();
+  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w));
   TernaryMatrix m;
   m.rows = n_rows;
   m.cols = ne0;  // a multiple of 4: the configs tile K by pairs in groups of 4 (TL1) or 8 columns (TL2)
   m.group = ne0;
   m.act_quant = ActQuant::kPerTokenAbsmax;
   m.scales.assign(static_cast<size_t>(n_rows), load_f32(data + scale_at));
-  m.owned.assign(static_cast<size_t>(n_rows * m.row_bytes()), 0);
+  m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));  // not zeroed: whole blocks are written below
   const int64_t full = ne0 / kTernaryBlock * kTernaryBlock;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    uint8_t* row = m.owned.data() + r * m.row_bytes();
-    const int8_t* src = w.get() + r * ne0;
-    // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
-    for (int64_t b = 0; b < full; b += kTernaryBlock)
-      for (int64_t k = 0; k < 32; ++k)
-        row[b / 4 + k] = static_cast<uint8_t>((src[b + k] + 1) << 6 | (src[b + k + 32] + 1) << 4 |
-                                              (src[b + k + 64] + 1) << 2 | (src[b + k + 96] + 1));
-    for (int64_t c = full; c < ne0; ++c) put_ternary_code(row, ne0, c, static_cast<uint8_t>(src[c] + 1));
-  }
+  for_row_ranges(n_rows, ne0, [&](int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      uint8_t* row = m.owned.data() + r * m.row_bytes();
+      std::fill(row + full / 4, row + m.row_bytes(), uint8_t{0});  // the tail's codes are ORed in
+      const int8_t* src = w + r * ne0;
+      // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
+      for (int64_t b = 0; b < full; b += kTernaryBlock)
+        for (int64_t k = 0; k < 32; ++k)
+          row[b / 4 + k] = static_cast<uint8_t>((src[b + k] + 1) << 6 | (src[b + k + 32] + 1) << 4 |
+                                                (src[b + k + 64] + 1) << 2 | (src[b + k + 96] + 1));
+      for (int64_t c = full; c < ne0; ++c) put_ternary_code(row, ne0, c, static_cast<uint8_t>(src[c] + 1));
+    }
+  });
   return m;
 }
 
