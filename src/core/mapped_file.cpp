@@ -37,14 +37,6 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
       return io_error("cannot map '" + path + "': " + std::strerror(err));
     }
     f->map_ = p;
-#if defined(MADV_HUGEPAGE)
-    // Pages this mapping reads in from disk then come in 2 MB folios (Linux 6.x, filesystems with large folios:
-    // ext4, xfs): kernels that stream the weights once per token miss the TLB every 2 MB instead of every 4 KB, and
-    // their prefetches, which a TLB miss drops, then land. Measured on the large model, file read in with and
-    // without it: generation 162-167 -> 186-206 tok/s. Pages already cached keep their size; advice, so a refusal
-    // changes nothing.
-    ::madvise(p, f->size_, MADV_HUGEPAGE);
-#endif
     f->data_ = static_cast<const uint8_t*>(p);
   }
   ::close(fd);
