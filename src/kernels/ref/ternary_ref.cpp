@@ -17,17 +17,7 @@ float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q) {
   }
   const double max = std::max(0.00001, static_cast<double>(fmax));
   const float s = static_cast<float>(127.0 / max);
-  for (int64_t i = 0; i < n; ++i) {
-    // clamp(round(v)) == round(clamp(v)) for the bounds -128 and 127; then round half away from zero by hand
-    // (no libm call): v - trunc(v) is exact for |v| <= 128.
-    float v = x[i] * s;
-    v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
-    if (v != v) v = 0.0f;  // NaN input
-    int r = static_cast<int>(v);
-    const float frac = v - static_cast<float>(r);
-    r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
-    q[i] = static_cast<int8_t>(r);
-  }
+  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(absmax_code(x[i], s));
   return s;
 }
 

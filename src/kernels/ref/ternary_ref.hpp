@@ -28,6 +28,17 @@ struct QuantizedActs {
 // float product and round() rounds halves away from zero (bitnet.cpp at the fixtures' commit; later
 // revisions round halves to even; exact ties are vanishingly rare on real activations). Returns s.
 float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q);
+// One activation of it: x * s clamped to [-128, 127] (NaN to 0), then rounded half away from zero by hand (no libm
+// call; v - trunc(v) is exact for |v| <= 128). clamp(round(v)) == round(clamp(v)) for these bounds. The SIMD
+// quantizers' tails use it too.
+inline int absmax_code(float x, float s) {
+  float v = x * s;
+  v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
+  if (v != v) v = 0.0f;  // NaN input
+  int r = static_cast<int>(v);
+  const float frac = v - static_cast<float>(r);
+  return r + (frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0));
+}
 
 // Quantizes x[n_tokens][cols] by `rule` (kPerTokenAbsmax or kQ8K) into `out` (resized as needed).
 void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_t cols, QuantizedActs& out);

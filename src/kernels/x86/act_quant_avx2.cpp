@@ -50,18 +50,7 @@ float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q) {
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), _mm256_permutevar8x32_epi32(p, order));
   }
-  if (i < n) {
-    // The scalar steps for the tail (the same as the reference's).
-    for (; i < n; ++i) {
-      float v = x[i] * s;
-      v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
-      if (v != v) v = 0.0f;
-      int r = static_cast<int>(v);
-      const float frac = v - static_cast<float>(r);
-      r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
-      q[i] = static_cast<int8_t>(r);
-    }
-  }
+  for (; i < n; ++i) q[i] = static_cast<int8_t>(absmax_code(x[i], s));  // the tail as the reference does it
   return s;
 }
 

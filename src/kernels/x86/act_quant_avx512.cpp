@@ -52,13 +52,8 @@ float quantize_row_absmax_avx512(const float* x, int64_t n, int8_t* q, int32_t* 
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtsepi32_epi8(k));
   }
   int32_t acc = _mm512_reduce_add_epi32(total);
-  for (; i < n; ++i) {  // the reference's scalar steps for the tail
-    float v = x[i] * s;
-    v = v > 127.0f ? 127.0f : (v < -128.0f ? -128.0f : v);
-    if (v != v) v = 0.0f;
-    int r = static_cast<int>(v);
-    const float frac = v - static_cast<float>(r);
-    r += frac >= 0.5f ? 1 : (frac <= -0.5f ? -1 : 0);
+  for (; i < n; ++i) {  // the tail as the reference does it
+    const int r = absmax_code(x[i], s);
     q[i] = static_cast<int8_t>(r);
     acc += r;
   }
