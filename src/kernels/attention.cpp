@@ -24,8 +24,9 @@ const KvAttentionKernel kAvx2[] = {
     {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2},
     {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
 };
-// Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes; scores
-// keep the AVX2 kernels (their 8-lane order is part of the definition).
+// Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
+// blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores
+// (their 8-lane order is part of the definition).
 const KvAttentionKernel kAvx512[] = {
     {quant::kF32, IsaLevel::kAvx512, kv_scores_f32_avx2, kv_weighted_sum_f32_avx512, kv_block_scores_f32_avx512,
      kv_block_weighted_sum_f32_avx512},

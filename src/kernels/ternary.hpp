@@ -35,8 +35,8 @@ struct TernaryKernel {
 // The best kernel at or below `level` that this build and CPU have.
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
-// This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept for its next
-// calls. Defined outside the kernels' target pragmas, so no library code is compiled for their ISA (a std::vector
+// This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept (and only
+// grown, never freed) for its next calls: a chunk of rows' worth, a few hundred KB. Defined outside the kernels' target pragmas, so no library code is compiled for their ISA (a std::vector
 // member instantiated under an AVX-512 target could be the copy the linker keeps for every caller).
 uint8_t* kernel_scratch(size_t bytes);
 
@@ -44,7 +44,7 @@ uint8_t* kernel_scratch(size_t bytes);
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 #if defined(__x86_64__)
-// quantize_row_absmax_ref, bit-equal (used by prepare_acts_rows at ISA level AVX2 and above).
+// quantize_row_absmax_ref, bit-equal (used by prepare_acts_rows at ISA level AVX2).
 float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q);
 // The same at ISA level AVX-512 (x86/act_quant_avx512.cpp), also writing the sum of the row's codes to *sum.
 float quantize_row_absmax_avx512(const float* x, int64_t n, int8_t* q, int32_t* sum);

@@ -33,7 +33,14 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
       rope_cos_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
       rope_sin_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::sin(angle));
     }
-  scores_.resize(static_cast<size_t>(pool_.size() * kernels::kMaxBlockQueries * n_ctx_));
+  // Attention scratch: a block's scores where this ISA level has block kernels (attention() makes blocks of at
+  // most max(8, the GQA group capped at kMaxBlockQueries) queries), else one query's.
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const kernels::KvAttentionKernel* f16 = kernels::kv_attention_kernel(quant::kF16, kernel_->isa);
+  const bool blocks = f16 != nullptr && f16->block_scores != nullptr;
+  const int64_t per_block = blocks ? std::max<int64_t>(8, std::min<int64_t>(group, kernels::kMaxBlockQueries)) : 1;
+  scores_.resize(static_cast<size_t>(pool_.size() * per_block * n_ctx_));
+  scores_per_thread_ = per_block * n_ctx_;
   const int64_t max_row = std::max(hp.n_embd, hp.n_ff);
   row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
 }
@@ -272,8 +279,7 @@ void Forward::attention(int64_t layer, int64_t n) {
   const HParams& hp = w_.hp;
   const int64_t hd = hp.head_dim;
   const int64_t group = hp.n_head / hp.n_head_kv;
-  const int64_t heads_per_block = std::min<int64_t>(group, kernels::kMaxBlockQueries);
-  const int64_t head_blocks = (group + heads_per_block - 1) / heads_per_block;
+  int64_t heads_per_block = std::min<int64_t>(group, kernels::kMaxBlockQueries);
   const int64_t tokens_per_block = std::max<int64_t>(1, 8 / heads_per_block);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   att_.resize(static_cast<size_t>(n * hp.n_embd));
@@ -286,10 +292,16 @@ void Forward::attention(int64_t layer, int64_t n) {
     token_blocks_.push_back({t, e});
     t = e;
   }
+  // Enough jobs for the threads (generation has one token block): smaller head blocks where there are too few.
+  const int64_t n_blocks = static_cast<int64_t>(token_blocks_.size());
+  while (heads_per_block > 1 && n_blocks * hp.n_head_kv * ((group + heads_per_block - 1) / heads_per_block) <
+                                    2 * static_cast<int64_t>(pool_.size()))
+    heads_per_block = (heads_per_block + 1) / 2;
+  const int64_t head_blocks = (group + heads_per_block - 1) / heads_per_block;
   const int64_t per_token_block = hp.n_head_kv * head_blocks;
   pool_.parallel_for(static_cast<int64_t>(token_blocks_.size()) * per_token_block, [&](int64_t b, int64_t e,
                                                                                         int thread) {
-    float* sc = scores_.data() + static_cast<size_t>(thread) * kernels::kMaxBlockQueries * n_ctx_;
+    float* sc = scores_.data() + static_cast<size_t>(thread * scores_per_thread_);
     for (int64_t job = b; job < e; ++job) {
       const auto [t0, t1] = token_blocks_[static_cast<size_t>(job / per_token_block)];
       const int64_t kvh = job % per_token_block / head_blocks;
@@ -370,7 +382,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     BITNET_RETURN_IF_ERROR(quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, batch[t].token,
                                                   1, x_.data() + t * d));
 
-  // The residual of each layer's FFN is added to x_ in the next layer's first norm pass (or after the last layer).
+  // The residual of each layer's FFN is added to x_ at the start of the next layer (in its first norm's pass where
+  // the architecture has learned pre-norms), or after the last layer.
   const float* pending = nullptr;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const Layer& L = w_.layers[static_cast<size_t>(l)];

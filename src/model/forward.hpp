@@ -52,8 +52,8 @@ class Forward {
   Status eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits);
 
  private:
-  // same_input: x is the input of the previous linear() call, unchanged since, so its quantized activations
-  // are reused when the rule and shape match (q/k/v and gate/up share their input).
+  // same_input: x is unchanged since acts_ was last prepared from it (by the previous linear() call, or by
+  // residual_norm for this linear), so its quantized activations are reused when the rule and shape match.
   Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
   // Linears of one input (q/k/v; gate/up). All ternary with one activation rule: activations quantized once and
   // all their rows in one pass over the pool (one hand-off, not one per matrix). Else linear() on each.
@@ -88,7 +88,8 @@ class Forward {
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
   // scratch, grown on demand
   std::vector<float> x_, h_, q_, k_, v_, att_, ffa_, ffb_, tmp_;
-  std::vector<float> scores_;                       // [threads][kMaxBlockQueries][n_ctx]
+  std::vector<float> scores_;                       // [threads][scores_per_thread_]
+  int64_t scores_per_thread_ = 0;                   // n_ctx per query of an attention block
   std::vector<std::pair<int64_t, int64_t>> token_blocks_;  // attention's runs of batch tokens, [begin, end)
   std::vector<float> row_scratch_;                  // [threads][max row length]
   std::vector<BatchToken> own_batch_;               // eval()'s tokens as a batch

@@ -159,7 +159,7 @@ TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
 // The AVX2 and AVX-512 absmax quantizers against the scalar one, bit for bit (and the AVX-512 one's sum of codes):
 // odd and even lengths, random scales, exact ties (x * s landing on k + 0.5), values beyond the clamp after
 // rounding, zeros, NaN and infinities.
-TEST(KernelParity, AbsmaxQuantizerAvx2) {
+TEST(KernelParity, AbsmaxQuantizersAvx2Avx512) {
   if (static_cast<int>(max_supported_isa()) < static_cast<int>(IsaLevel::kAvx2)) GTEST_SKIP() << "no AVX2 here";
   std::random_device seed_source;
   const unsigned seed = seed_source();

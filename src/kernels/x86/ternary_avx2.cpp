@@ -41,7 +41,8 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
 constexpr int kTile = 4;           // tokens sharing one decode of a weight block
 constexpr int64_t kRowChunk = 32;  // rows sharing one pass over a token tile's activations
 constexpr int64_t kMaxGroups = 256;
-constexpr int64_t kBlocks16 = 8;  // blocks summed in int16 (block_sum16): 8 x 3072 < 32767
+constexpr int64_t kBlocks16 = 8;  // blocks summed in int16 (block_sum16)
+static_assert(kBlocks16 * 3072 <= 32767, "int16 block sums would overflow");
 
 // Integer dots of one row with T tokens (pointers p[0..T-1] into the activations), per group, into
 // idot[t][g]: each weight block is decoded once and used for all T tokens.
