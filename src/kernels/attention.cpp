@@ -39,7 +39,7 @@ const KvAttentionKernel kAvx512[] = {
 const KvAttentionKernel kNeon[] = {
     {quant::kF32, IsaLevel::kNeon, kv_scores_f32_neon, kv_weighted_sum_f32_neon},
     {quant::kF16, IsaLevel::kNeon, kv_scores_f16_neon, kv_weighted_sum_f16_neon},
-    {quant::kQ8_0, IsaLevel::kScalar, kv_scores_q8_0_ref, kv_weighted_sum_q8_0_ref},
+    {quant::kQ8_0, IsaLevel::kNeon, kv_scores_q8_0_neon, kv_weighted_sum_q8_0_neon},
 };
 #endif
 

@@ -107,11 +107,13 @@ void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_
 void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld);
 #endif
 #if defined(__aarch64__)
-// NEON (arm/attention_neon.cpp): the AVX2 kernels' order on two float32x4 registers per 8 lanes.
+// NEON (arm/attention_neon.cpp): the AVX2 kernels' order on two float32x4 registers per 8 lanes; F32, F16 and Q8_0.
 void kv_scores_f32_neon(const AttnHead& h, float* scores);
 void kv_scores_f16_neon(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_neon(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_neon(const AttnHead& h, const float* p, float* out);
+void kv_scores_q8_0_neon(const AttnHead& h, float* scores);
+void kv_weighted_sum_q8_0_neon(const AttnHead& h, const float* p, float* out);
 #endif
 
 }  // namespace bitnet::kernels

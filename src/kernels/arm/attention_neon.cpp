@@ -2,11 +2,15 @@
 // 8 reference lanes are two float32x4 registers (elements i mod 8 in 0-3, then 4-7), products are rounded before
 // the add (vmulq then vaddq; the build has -ffp-contract=off, so they are not fused), the lane sums pair as the
 // reference pairs them, and an F16 cache's query is rounded to f16 by vcvt (nearest even, as float_to_fp16).
-// Bit-equal to the reference. Q8_0 caches keep the reference kernels.
+// A Q8_0 cache's values are q * d, widened exactly as the reference widens them. Bit-equal to the reference.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <cstdint>
+#include <cstring>
+
 #include "kernels/attention.hpp"
+#include "quant/q8_0.hpp"
 
 namespace bitnet::kernels {
 namespace {
@@ -30,6 +34,23 @@ struct NeonF16 {
     return vcvt_f32_f16(vld1_f16(reinterpret_cast<const float16_t*>(row) + i));
   }
   static float32x4_t query(const float* q, int64_t i) { return vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(q + i))); }
+};
+
+// Q8_0: i is a multiple of 4, so the four values share one block; float(q) * d, as the reference rounds it (exact:
+// 8 x 11 significant bits). The query as it is, as for F32.
+struct NeonQ8_0 {
+  static float32x4_t load(const uint8_t* row, int64_t i) {
+    const uint8_t* block = row + (i / quant::kQ8_0BlockElems) * quant::kQ8_0BlockBytes;
+    uint16_t d;
+    std::memcpy(&d, block, 2);
+    int32_t four;  // the four int8 values (a 4-byte read: never past the block)
+    std::memcpy(&four, block + 2 + i % quant::kQ8_0BlockElems, 4);
+    const int16x8_t q16 = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    const float32x4_t q = vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16)));
+    const float scale = vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(d))), 0);
+    return vmulq_n_f32(q, scale);
+  }
+  static float32x4_t query(const float* q, int64_t i) { return vld1q_f32(q + i); }
 };
 
 // Four positions at a time (eight independent add chains); the query converted once into qc.
@@ -87,6 +108,14 @@ void weighted_sum_neon(const AttnHead& h, const float* p, float* out) {
 
 }  // namespace
 
+void kv_scores_q8_0_neon(const AttnHead& h, float* scores) {
+  if (h.head_dim % quant::kQ8_0BlockElems != 0 || h.head_dim > kMaxHeadDim) return kv_scores_q8_0_ref(h, scores);
+  scores_neon<NeonQ8_0>(h, scores);
+}
+void kv_weighted_sum_q8_0_neon(const AttnHead& h, const float* p, float* out) {
+  if (h.head_dim % quant::kQ8_0BlockElems != 0) return kv_weighted_sum_q8_0_ref(h, p, out);
+  weighted_sum_neon<NeonQ8_0>(h, p, out);
+}
 void kv_scores_f32_neon(const AttnHead& h, float* scores) {
   if (h.head_dim % 8 != 0 || h.head_dim > kMaxHeadDim) return kv_scores_f32_ref(h, scores);
   scores_neon<NeonF32>(h, scores);
