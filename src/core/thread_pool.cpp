@@ -41,8 +41,7 @@ int ThreadPool::default_threads() {
   return hc == 0 ? 1 : static_cast<int>(std::min(hc, 64u));
 }
 
-void ThreadPool::run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n_chunks,
-                            int index) {
+void ThreadPool::run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index) {
   uint64_t v = claim_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(v >> 32) != gen) return;
@@ -58,7 +57,7 @@ void ThreadPool::run_chunks(uint32_t gen, const std::function<void(int64_t, int6
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain) {
+void ThreadPool::parallel_for(int64_t n, ChunkFn fn, int64_t grain) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   if (n_threads_ == 1 || n <= grain) {
@@ -81,7 +80,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
       ++n_chunks;
       bounds_[n_chunks] = std::min(n, (grains - left) * grain);
     }
-    job_ = &fn;
+    job_ = fn;
     job_chunks_ = n_chunks;
     gen = static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
     done_.store(0, std::memory_order_relaxed);
@@ -101,7 +100,7 @@ void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
     for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
-    const std::function<void(int64_t, int64_t, int)>* job;
+    ChunkFn job;
     int64_t n_chunks;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -111,7 +110,7 @@ void ThreadPool::worker(int index) {
       job = job_;
       n_chunks = job_chunks_;
     }
-    run_chunks(static_cast<uint32_t>(seen), *job, n_chunks, index);
+    run_chunks(static_cast<uint32_t>(seen), job, n_chunks, index);
   }
 }
 

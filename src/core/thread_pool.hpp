@@ -7,12 +7,35 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace bitnet {
+
+// A non-owning reference to a callable taking (begin, end, thread_index): what parallel_for takes, so handing it
+// a lambda allocates nothing (a std::function holding a lambda with more than two pointers' worth of captures
+// allocated on every call: about 240 allocations per generated token). The callable must outlive the call, as a
+// lambda written in the argument list does.
+class ChunkFn {
+ public:
+  ChunkFn() = default;  // calls nothing: not to be invoked
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ChunkFn>>>
+  ChunkFn(F&& f)  // implicit, as std::function converts: callers pass lambdas as they are
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_(&invoke<std::remove_reference_t<F>>) {}
+  void operator()(int64_t begin, int64_t end, int thread_index) const { call_(obj_, begin, end, thread_index); }
+
+ private:
+  template <class F>
+  static void invoke(void* obj, int64_t begin, int64_t end, int thread_index) {
+    (*static_cast<F*>(obj))(begin, end, thread_index);
+  }
+  void* obj_ = nullptr;
+  void (*call_)(void*, int64_t, int64_t, int) = nullptr;
+};
 
 class ThreadPool {
  public:
@@ -27,14 +50,14 @@ class ThreadPool {
   // threads) of what is left, at least one grain: guided scheduling), so threads finish within about one grain
   // of each other. Returns when all chunks are done. fn must not throw; thread_index < size() names the running
   // thread (for scratch).
-  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
+  void parallel_for(int64_t n, ChunkFn fn, int64_t grain = 1);
 
   static int default_threads();
 
  private:
   void worker(int index);
   // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
-  void run_chunks(uint32_t gen, const std::function<void(int64_t, int64_t, int)>& fn, int64_t n_chunks, int index);
+  void run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index);
 
   static constexpr int kMaxChunks = 64;
 
@@ -43,8 +66,9 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  // The current job, written under mu_ before generation_ is bumped; workers copy it under mu_.
-  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+  // The current job, written under mu_ before generation_ is bumped; workers copy it under mu_ (a copy, so a
+  // worker that wakes after the job is over reads nothing of the caller's frame, and calls it only on a claim).
+  ChunkFn job_;
   int64_t job_chunks_ = 0;
   // Chunk c of the current job is [bounds_[c], bounds_[c + 1]). Written only while no chunk is outstanding: a
   // thread reads its entry after claiming the chunk, and the next job cannot start before that chunk is done.

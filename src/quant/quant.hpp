@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,7 +60,11 @@ bool is_supported(uint32_t id);
 // per-tensor f32 scale (bitnet.cpp's layout), and needs ne0 % 128 == 0. TL1/TL2 are ggml's sizes for bitnet.cpp's
 // LUT layouts (2-D only; see quant/tl.hpp): for type 39, callers must first have decided it is TL2 and not
 // upstream llama.cpp's MXFP4 (formats/gguf.cpp does, from the architecture and the tensor's "_scale" companion).
-Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne);
+Result<uint64_t> tensor_bytes(uint32_t type, std::span<const int64_t> ne);
+// The same for a shape written out ({ne0, n_rows}): no vector is built (dequantize_rows runs per generated token).
+inline Result<uint64_t> tensor_bytes(uint32_t type, std::initializer_list<int64_t> ne) {
+  return tensor_bytes(type, std::span<const int64_t>(ne.begin(), ne.size()));
+}
 
 // Reference dequantization of rows [row_begin, row_begin + row_count) of a tensor with rows of ne0
 // elements and n_rows rows in all (I2_S needs the total to find its trailing scale). out holds

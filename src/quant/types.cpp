@@ -66,7 +66,7 @@ bool is_supported(uint32_t id) {
   return t != nullptr && (t->dequantize != nullptr || id == kTL1 || id == kTL2);
 }
 
-Result<uint64_t> tensor_bytes(uint32_t type, const std::vector<int64_t>& ne) {
+Result<uint64_t> tensor_bytes(uint32_t type, std::span<const int64_t> ne) {
   const TypeTraits* t = find_type(type);
   if (t == nullptr) return unsupported("unknown tensor type id " + std::to_string(type));
   if (ne.empty()) return format_error("tensor has no dimensions");

@@ -8,4 +8,5 @@ list(APPEND BITNET_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_synth.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_cli_bench.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_demo_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_hot_path_alloc.cpp
 )
