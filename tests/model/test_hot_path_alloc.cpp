@@ -1,6 +1,7 @@
 // No allocation on the hot path: generating more tokens performs (almost) no more heap allocations. This file
-// replaces the global operator new/delete of the test binary with counting ones (forwarding to malloc/free, as
-// the defaults do); only this test reads the count.
+// replaces the global operator new/delete of the test binary (plain, array and nothrow forms; the aligned ones stay
+// the library's, paired with their own deletes) with counting ones that forward to malloc/free as the defaults do;
+// only this test reads the count.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -22,10 +23,17 @@ void* operator new(std::size_t n) {
   throw std::bad_alloc();
 }
 void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace bitnet {
 namespace {
