@@ -88,7 +88,7 @@ inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* t
 // and the next row's loads queued behind the last: generation ran 25% behind AVX-512 on the same memory). The
 // four rows are one contiguous range read at four places, which the hardware prefetcher does not follow, so a
 // later range of four rows (`next`, or nullptr; the caller passes the one after the next: 2B-4T generation 37.6
-// -> 38.3 tok/s against the next one, 36.5 for the one after that) is prefetched two lines a block.
+// -> 38.3 tok/s against passing the next one, and 36.5 with the range four ahead) is prefetched two lines a block.
 void rows4_dots(const uint8_t* const* rows, const uint8_t* next, const PreparedActs& a, int64_t tok, int64_t cols,
                 int64_t group, int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
   const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
