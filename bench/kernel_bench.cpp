@@ -173,6 +173,8 @@ void register_all() {
   // The last shape's codes (168 MB) are far larger than the caches: generation streaming from memory.
   const Shape shapes[] = {{"2b4t_ffn_up_2560x6912", 6912, 2560},
                           {"2b4t_ffn_down_6912x2560", 2560, 6912},
+                          {"large_ffn_up_1536x4096", 4096, 1536},
+                          {"large_ffn_down_4096x1536", 1536, 4096},
                           {"stream_2560x262144", 262144, 2560}};
   for (const Shape& sh : shapes)
     for (int64_t tokens : {int64_t{1}, int64_t{128}})

@@ -205,15 +205,35 @@ void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
   }
 }
 
-// The 2 x 4 register tile over columns [c, ce) (at most kBlocks16 blocks): rows w0p, w1p (decoded) times tokens
-// p[0..3], eight int16 sums widened into acc[r * 4 + t] at the end. Decoded byte j lines up with activation j; a
-// 32-column step adds one maddubs pair (<= 768) to each lane. In assembly: compiled from intrinsics, GCC folded
-// each activation load into both of its maddubs and added register copies (10 loads and 8 moves a step, not 6
-// and none), 153 against 171 GMAC/s on L1-resident data on one Zen 5 core.
+// The 2 x 4 register tile over columns [c, ce) (a multiple of 64): rows w0p, w1p (decoded) times tokens p[0..3],
+// added to the int32 sums acc[r * 4 + t]. Decoded byte j lines up with activation j; a 32-column step adds one
+// maddubs pair (<= 768) to each of eight int16 lanes, which are widened into acc every kBlocks16 blocks, inside
+// the loop. In assembly: from intrinsics GCC added register copies and spilled sums. Each activation vector is a
+// memory operand of both its maddubs (the loads are cheap; on Zen 3 the vector ALU pipes are the limit: maddubs
+// and its vpaddw share three of them), and two steps per iteration rotate six product registers. On one Zen 3
+// core, L1-resident, medians of 40 alternating runs: 96 -> 118 GMAC/s against separate loads, one step a turn.
 __attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p, int64_t c,
                                         int64_t ce, __m256i* acc) {
   if (c >= ce) return;
+  int64_t seg;
+#define BITNET_T2(off, r, a0, a1, t0, t1)                       \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm12, %%ymm" t0 "\n\t"   \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm13, %%ymm" t1 "\n\t"   \
+  "vpaddw %%ymm" t0 ", %%ymm" a0 ", %%ymm" a0 "\n\t"           \
+  "vpaddw %%ymm" t1 ", %%ymm" a1 ", %%ymm" a1 "\n\t"
+#define BITNET_WIDEN(k, off)                          \
+  "vpmaddwd %%ymm15, %%ymm" k ", %%ymm" k "\n\t"     \
+  "vpaddd " off "(%[acc]), %%ymm" k ", %%ymm" k "\n\t" \
+  "vmovdqu %%ymm" k ", " off "(%[acc])\n\t"
   asm volatile(
+      "mov (%[p]), %%r8\n\t"
+      "mov 8(%[p]), %%r9\n\t"
+      "mov 16(%[p]), %%r10\n\t"
+      "mov 24(%[p]), %%r11\n\t"
+      "2:\n\t"  // a segment of at most kBlocks16 blocks: [c, seg)
+      "lea 1024(%[c]), %[seg]\n\t"
+      "cmp %[ce], %[seg]\n\t"
+      "cmovg %[ce], %[seg]\n\t"
       "vpxor %%ymm0, %%ymm0, %%ymm0\n\t"
       "vpxor %%ymm1, %%ymm1, %%ymm1\n\t"
       "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
@@ -222,96 +242,91 @@ __attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, 
       "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
       "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
       "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
-      "mov (%[p]), %%r8\n\t"
-      "mov 8(%[p]), %%r9\n\t"
-      "mov 16(%[p]), %%r10\n\t"
-      "mov 24(%[p]), %%r11\n\t"
       "1:\n\t"
       "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"
       "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"
-      "vmovdqu (%%r8,%[c]), %%ymm14\n\t"
-      "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm0, %%ymm0\n\t"
-      "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm4, %%ymm4\n\t"
-      "vmovdqu (%%r9,%[c]), %%ymm14\n\t"
-      "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm1, %%ymm1\n\t"
-      "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm5, %%ymm5\n\t"
-      "vmovdqu (%%r10,%[c]), %%ymm14\n\t"
-      "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm2, %%ymm2\n\t"
-      "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm6, %%ymm6\n\t"
-      "vmovdqu (%%r11,%[c]), %%ymm14\n\t"
-      "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm3, %%ymm3\n\t"
-      "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"
-      "vpaddw %%ymm15, %%ymm7, %%ymm7\n\t"
-      "add $32, %[c]\n\t"
-      "cmp %[ce], %[c]\n\t"
+      BITNET_T2("", "%%r8", "0", "4", "8", "9")
+      BITNET_T2("", "%%r9", "1", "5", "10", "11")
+      BITNET_T2("", "%%r10", "2", "6", "14", "15")
+      BITNET_T2("", "%%r11", "3", "7", "8", "9")
+      "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t"
+      "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t"
+      BITNET_T2("32", "%%r8", "0", "4", "10", "11")
+      BITNET_T2("32", "%%r9", "1", "5", "14", "15")
+      BITNET_T2("32", "%%r10", "2", "6", "8", "9")
+      BITNET_T2("32", "%%r11", "3", "7", "10", "11")
+      "add $64, %[c]\n\t"
+      "cmp %[seg], %[c]\n\t"
       "jl 1b\n\t"
       // widen: madd with 16-bit ones, add into acc[0..7]
       "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
       "vpsrlw $15, %%ymm15, %%ymm15\n\t"
-      "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\t"
-      "vpaddd (%[acc]), %%ymm0, %%ymm0\n\t"
-      "vmovdqu %%ymm0, (%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm1, %%ymm1\n\t"
-      "vpaddd 32(%[acc]), %%ymm1, %%ymm1\n\t"
-      "vmovdqu %%ymm1, 32(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
-      "vpaddd 64(%[acc]), %%ymm2, %%ymm2\n\t"
-      "vmovdqu %%ymm2, 64(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
-      "vpaddd 96(%[acc]), %%ymm3, %%ymm3\n\t"
-      "vmovdqu %%ymm3, 96(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm4, %%ymm4\n\t"
-      "vpaddd 128(%[acc]), %%ymm4, %%ymm4\n\t"
-      "vmovdqu %%ymm4, 128(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm5, %%ymm5\n\t"
-      "vpaddd 160(%[acc]), %%ymm5, %%ymm5\n\t"
-      "vmovdqu %%ymm5, 160(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
-      "vpaddd 192(%[acc]), %%ymm6, %%ymm6\n\t"
-      "vmovdqu %%ymm6, 192(%[acc])\n\t"
-      "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
-      "vpaddd 224(%[acc]), %%ymm7, %%ymm7\n\t"
-      "vmovdqu %%ymm7, 224(%[acc])\n\t"
-      : [c] "+r"(c)
+      BITNET_WIDEN("0", "0") BITNET_WIDEN("1", "32") BITNET_WIDEN("2", "64") BITNET_WIDEN("3", "96")
+      BITNET_WIDEN("4", "128") BITNET_WIDEN("5", "160") BITNET_WIDEN("6", "192") BITNET_WIDEN("7", "224")
+      "cmp %[ce], %[c]\n\t"
+      "jl 2b\n\t"
+      : [c] "+r"(c), [seg] "=&r"(seg)
       : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [acc] "r"(acc)
-      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm12", "ymm13", "ymm14", "ymm15", "r8", "r9",
-        "r10", "r11", "cc", "memory");
+      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
+        "ymm13", "ymm14", "ymm15", "r8", "r9", "r10", "r11", "cc", "memory");
+#undef BITNET_T2
+#undef BITNET_WIDEN
+}
+static_assert(kBlocks16 * 128 == 1024, "tile_2x4's segment length is written into its assembly");
+
+// What every whole-row-scale 2 x 4 tile of tokens t0..t0 + 3 shares: their activation pointers, and their code
+// sums and scales in the epilogue's lane order (lane 2t + j: token t, row j), each pair of lanes one token.
+struct TokenTile4 {
+  const int8_t* p[kTile];
+  __m256i act_sum;
+  __m256 act_scale;
+};
+
+TokenTile4 token_tile4(const PreparedActs& a, int64_t t0, int64_t cols, int64_t at_stride) {
+  TokenTile4 tt;
+  for (int t = 0; t < kTile; ++t) tt.p[t] = a.qa.q.data() + (t0 + t) * cols;
+  const int32_t* as = a.sums.data() + t0;  // one group: a token's code sum at index t
+  const float* at = a.qa.scales.data() + t0 * at_stride;
+  tt.act_sum = _mm256_setr_epi32(as[0], as[0], as[1], as[1], as[2], as[2], as[3], as[3]);
+  tt.act_scale = _mm256_setr_ps(at[0], at[0], at[at_stride], at[at_stride], at[2 * at_stride], at[2 * at_stride],
+                                at[3 * at_stride], at[3 * at_stride]);
+  return tt;
 }
 
-// A whole-row-scale 2 x 4 tile (one group, the per-token absmax rule: most of a prompt's matmuls) with its
-// epilogue in one vector: the eight int32 sums reduced together (integer adds: any order is exact), then
-// (float)(sum - act_sum) / act_scale * w_scale lane by lane, the reference's operations in its order.
-void tile_2x4_out(const uint8_t* const* rows, const PreparedActs& a, int64_t t0, int64_t cols, const float* ws,
-                  int64_t at_stride, float* y, int64_t y_stride, int64_t r) {
-  const int8_t* p[kTile];
-  for (int t = 0; t < kTile; ++t) p[t] = a.qa.q.data() + (t0 + t) * cols;
-  alignas(32) __m256i acc[kPair * kTile];
-  for (auto& v : acc) v = _mm256_setzero_si256();
-  for (int64_t c = 0; c < cols; c += 128 * kBlocks16)
-    tile_2x4(rows[0], rows[1], p, c, c + 128 * kBlocks16 < cols ? c + 128 * kBlocks16 : cols, acc);
-  // lane k of `sums` is acc[k]'s total (k = row * 4 + token)
-  const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
-  const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_hadd_epi32(acc[6], acc[7]));
-  const __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
-  const int32_t* as = a.sums.data() + t0;  // one group: a token's code sum at index t
-  const float* at = a.qa.scales.data();
-  const __m256i act_sum = _mm256_setr_epi32(as[0], as[1], as[2], as[3], as[0], as[1], as[2], as[3]);
-  const __m256 act_scale = _mm256_setr_ps(at[t0 * at_stride], at[(t0 + 1) * at_stride], at[(t0 + 2) * at_stride],
-                                          at[(t0 + 3) * at_stride], at[t0 * at_stride], at[(t0 + 1) * at_stride],
-                                          at[(t0 + 2) * at_stride], at[(t0 + 3) * at_stride]);
-  const __m256 w_scale = _mm256_setr_ps(ws[0], ws[0], ws[0], ws[0], ws[1], ws[1], ws[1], ws[1]);
-  alignas(32) float out[kPair * kTile];
-  _mm256_store_ps(out, _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums, act_sum)), act_scale),
-                                     w_scale));
-  for (int j = 0; j < kPair; ++j)
-    for (int t = 0; t < kTile; ++t) y[(t0 + t) * y_stride + r + j] = out[j * kTile + t];
+// Whole-row-scale 2 x 4 tiles (one group, the per-token absmax rule: most of a prompt's matmuls) for up to
+// kOutPairs consecutive row pairs (decoded rows from dec, a row every `cols` bytes), then their epilogues, each in
+// one vector: the eight int32 sums reduced together (integer adds: any order is exact), then
+// (float)(sum - act_sum) / act_scale * w_scale lane by lane, the reference's operations in its order. Lanes come
+// out token by token, so each token's two outputs (rows r, r + 1, adjacent in y) are one 8-byte store. Ending a
+// tile with its own epilogue left a chain of ~45 cycles (flush, reduce, divide) between tiles, on which the
+// profile showed a sixth of the kernel's time; four epilogues after four tiles overlap one another.
+constexpr int kOutPairs = 4;
+
+void tiles_2x4_out(const uint8_t* dec, int n_pairs, const TokenTile4& tt, int64_t cols, const float* ws, float* y,
+                   int64_t y_stride) {
+  alignas(32) __m256i acc[kOutPairs][kPair * kTile];
+  for (int q = 0; q < n_pairs; ++q) {
+    for (auto& v : acc[q]) v = _mm256_setzero_si256();
+    tile_2x4(dec + 2 * q * cols, dec + (2 * q + 1) * cols, tt.p, 0, cols, acc[q]);
+  }
+  for (int q = 0; q < n_pairs; ++q) {
+    const __m256i* c = acc[q];  // c[j * 4 + t] is row j, token t; lane 2t + j of `sums` is its total
+    const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[0], c[4]), _mm256_hadd_epi32(c[1], c[5]));
+    const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[2], c[6]), _mm256_hadd_epi32(c[3], c[7]));
+    const __m256i sums =
+        _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+    double pair;  // ws[0], ws[1] of this row pair as one 8-byte value, broadcast to every pair of lanes
+    __builtin_memcpy(&pair, ws + 2 * q, sizeof pair);
+    const __m256 w_scale = _mm256_castpd_ps(_mm256_set1_pd(pair));
+    const __m256 out =
+        _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums, tt.act_sum)), tt.act_scale), w_scale);
+    const __m128 lo = _mm256_castps256_ps128(out), hi = _mm256_extractf128_ps(out, 1);
+    float* yq = y + 2 * q;
+    _mm_storel_pi(reinterpret_cast<__m64*>(yq), lo);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(yq + y_stride), lo);
+    _mm_storel_pi(reinterpret_cast<__m64*>(yq + 2 * y_stride), hi);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(yq + 3 * y_stride), hi);
+  }
 }
 
 // Integer dots of R decoded rows (rows[0..R-1]) with tokens t0..t0 + T - 1, per group, into idot[r * T + t][g],
@@ -327,12 +342,11 @@ void decoded_tile(const uint8_t* const* rows, const PreparedActs& a, int64_t t0,
   for (int64_t g = 0; g < groups; ++g) {
     alignas(32) __m256i acc[R * T];
     for (int i = 0; i < R * T; ++i) acc[i] = _mm256_setzero_si256();
-    for (int64_t c = g * group; c < (g + 1) * group;) {
-      const int64_t ce = c + 128 * kBlocks16 < (g + 1) * group ? c + 128 * kBlocks16 : (g + 1) * group;
-      if constexpr (R == 2 && T == 4) {
-        tile_2x4(rows[0], rows[1], p, c, ce, acc);
-        c = ce;
-      } else {
+    if constexpr (R == 2 && T == 4) {
+      tile_2x4(rows[0], rows[1], p, g * group, (g + 1) * group, acc);
+    } else {
+      for (int64_t c = g * group; c < (g + 1) * group;) {
+        const int64_t ce = c + 128 * kBlocks16 < (g + 1) * group ? c + 128 * kBlocks16 : (g + 1) * group;
         __m256i s16[R * T];
         for (int i = 0; i < R * T; ++i) s16[i] = _mm256_setzero_si256();
         for (; c < ce; c += 32) {
@@ -368,13 +382,21 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
     for (int64_t r = rb; r < re; ++r) decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
     for (int64_t t0 = 0; t0 < n;) {
       const int nt = n - t0 >= kTile ? kTile : 1;
-      for (int64_t r = rb; r < re; r += kPair) {
+      const bool whole_rows = nt == kTile && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K;
+      TokenTile4 tt;
+      if (whole_rows) tt = token_tile4(a, t0, cols, at_stride);
+      int64_t r = rb;
+      if (whole_rows) {
+        for (; r + kPair <= re; r += kPair * kOutPairs) {
+          const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
+          tiles_2x4_out(scratch + (r - rb) * cols, n_pairs, tt, cols, w.scales.data() + r, y + t0 * y_stride + r,
+                        y_stride);
+        }
+        r = rb + (re - rb) / kPair * kPair;
+      }
+      for (; r < re; r += kPair) {
         const int nr = re - r >= kPair ? kPair : 1;
         const uint8_t* dec[kPair] = {scratch + (r - rb) * cols, scratch + (r - rb + nr - 1) * cols};
-        if (nr == kPair && nt == kTile && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K) {
-          tile_2x4_out(dec, a, t0, cols, w.scales.data() + r, at_stride, y, y_stride, r);
-          continue;
-        }
         if (nr == kPair) {
           if (nt == kTile) decoded_tile<kPair, kTile>(dec, a, t0, cols, group, groups, idot);
           else decoded_tile<kPair, 1>(dec, a, t0, cols, group, groups, idot);
