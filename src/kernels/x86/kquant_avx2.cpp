@@ -31,6 +31,10 @@ inline __m128i scale_mask(int h, int k) {
   return _mm_setr_epi8(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
 }
 
+// Blocks 2 KB ahead are prefetched: one thread streamed the 2B-4T head at 9.5 GB/s of the 15 it can read on Zen 3,
+// waiting at each block's first line (kernel bench medians of 4 alternating runs: 12.7 -> 14.6 GMAC/s).
+constexpr int64_t kPrefetchAhead = 2048;
+
 // One row's dot with T tokens starting at t0; out[t] gets the float result.
 template <int T>
 void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, float* out) {
@@ -43,6 +47,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
   const int64_t cols = a.cols;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = row + b * quant::kQ6KBlockBytes;
+    for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchAhead + 64 * l), _MM_HINT_T0);
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     __m256i isum[T];
