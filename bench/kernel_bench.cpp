@@ -29,7 +29,11 @@ quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, std::mt19937& rng
   m.cols = cols;
   m.group = cols;
   m.owned.resize(static_cast<size_t>(rows * cols / 4));
-  for (auto& b : m.owned) b = static_cast<uint8_t>(rng());
+  // Ternary codes (0..2) as in every real model; kernels may take a different path for code 3, which none holds.
+  for (auto& b : m.owned) {
+    const uint32_t v = rng();
+    b = static_cast<uint8_t>(v % 3 | (v / 3 % 3) << 2 | (v / 9 % 3) << 4 | (v / 27 % 3) << 6);
+  }
   m.scales.assign(static_cast<size_t>(rows), 1.0f);
   return m;
 }

@@ -105,31 +105,43 @@ TEST(KernelParity, TernaryQ8K) {
               {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10}});
 }
 
-// The largest integer partial sums a kernel can meet: every code 3 (+2 when read) against activations all at the
-// rules' extreme (-127), over rows long enough for a 16-bit intermediate summed too far to overflow.
+// The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels
+// may sum ternary codes further in 16 bits), against activations all at the rules' extreme (-127), and at -128
+// (set by hand: the quantizers do not produce it, but a kernel's bound must hold for any int8), over rows long
+// enough for a 16-bit intermediate summed too far to overflow; batches of 1-4 tokens and of 8 or more (AVX2 takes
+// different paths for them).
 TEST(KernelParity, ExtremeSumsAreExact) {
   for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
-    for (const Shape& sh : std::vector<Shape>{{20, 6912, 1}, {33, 2560, 9}, {16, 4096, 4}}) {
-      const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
-      quant::TernaryMatrix w;
-      w.rows = sh.rows;
-      w.cols = sh.cols;
-      w.group = group;
-      w.act_quant = rule;
-      w.owned.assign(static_cast<size_t>(sh.rows * sh.cols / 4), 0xff);
-      w.scales.assign(static_cast<size_t>(sh.rows * (sh.cols / group)), 1.0f);
-      std::vector<float> x(static_cast<size_t>(sh.tokens * sh.cols), -1.0f);
-      PreparedActs a;
-      prepare_acts(rule, x.data(), sh.tokens, sh.cols, a);
-      ASSERT_LE(a.qa.q[0], -127);
-      std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows));
-      ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
-      for (IsaLevel level : levels_here()) {
-        std::vector<float> got(want.size(), 0.0f);
-        ternary_kernel(level).matmul(w, a, got.data(), sh.rows, 0, sh.rows);
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
-            << isa_name(level) << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << ": " << got[0]
-            << " vs reference " << want[0];
+    for (const Shape& sh : std::vector<Shape>{{20, 6912, 1}, {33, 2560, 9}, {16, 4096, 4}, {12, 6912, 8}, {10, 4096, 9}, {8, 4224, 8}, {6, 1536, 8}}) {
+      for (uint8_t fill : {uint8_t{0xff}, uint8_t{0xaa}}) {
+        for (bool min_int8 : {false, true}) {
+          const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
+          if (sh.cols % group != 0) continue;
+          quant::TernaryMatrix w;
+          w.rows = sh.rows;
+          w.cols = sh.cols;
+          w.group = group;
+          w.act_quant = rule;
+          w.owned.assign(static_cast<size_t>(sh.rows * sh.cols / 4), fill);
+          w.scales.assign(static_cast<size_t>(sh.rows * (sh.cols / group)), 1.0f);
+          std::vector<float> x(static_cast<size_t>(sh.tokens * sh.cols), -1.0f);
+          PreparedActs a;
+          prepare_acts(rule, x.data(), sh.tokens, sh.cols, a);
+          ASSERT_LE(a.qa.q[0], -127);
+          if (min_int8) {
+            std::fill(a.qa.q.begin(), a.qa.q.end(), int8_t{-128});
+            std::fill(a.sums.begin(), a.sums.end(), static_cast<int32_t>(-128 * group));
+          }
+          std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows));
+          ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
+          for (IsaLevel level : levels_here()) {
+            std::vector<float> got(want.size(), 0.0f);
+            ternary_kernel(level).matmul(w, a, got.data(), sh.rows, 0, sh.rows);
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
+                << isa_name(level) << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " fill "
+                << int{fill} << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference " << want[0];
+          }
+        }
       }
     }
   }
