@@ -20,8 +20,10 @@ const KvAttentionKernel kRef[] = {
 
 #if defined(__x86_64__)
 const KvAttentionKernel kAvx2[] = {
-    {quant::kF32, IsaLevel::kAvx2, kv_scores_f32_avx2, kv_weighted_sum_f32_avx2},
-    {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2},
+    {quant::kF32, IsaLevel::kAvx2, kv_scores_f32_avx2, kv_weighted_sum_f32_avx2, kv_block_scores_f32_avx2,
+     kv_block_weighted_sum_f32_avx2},
+    {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2, kv_block_scores_f16_avx2,
+     kv_block_weighted_sum_f16_avx2},
     {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
 };
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and

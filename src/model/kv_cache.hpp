@@ -17,47 +17,58 @@ class KvCache {
   // A clear error unless a cache of `type` (quant::kF32, kF16 or kQ8_0) can serve this model.
   static Status check(const HParams& hp, uint32_t type) { return kernels::check_kv_type(type, hp.head_dim); }
 
-  // Holds n_ctx positions of every layer: [layer][n_ctx] rows of kv_dim values stored as `type` for keys, and
-  // again for values. `type` must pass check(). The memory is not written here, so the pages of positions no
-  // sequence reached are never made resident.
+  // Holds n_ctx positions of every layer, head by head: [layer][KV head][n_ctx] rows of head_dim values stored as
+  // `type` for keys, and again for values, so each head's positions are one contiguous run, which attention reads
+  // from start to end (position-major rows put a head's rows a whole row apart: they shared the caches' sets, and at
+  // 2048 positions of the large model reading them took a third of attention's time). `type` must pass check().
+  // The memory is not written here, so the pages of positions no sequence reached are never made resident.
   KvCache(const HParams& hp, int64_t n_ctx, uint32_t type)
       : type_(type),
         n_ctx_(n_ctx),
-        kv_dim_(hp.head_dim * hp.n_head_kv),
-        row_bytes_(kv_dim_ / quant::find_type(type)->block_elems *
-                   static_cast<int64_t>(quant::find_type(type)->block_bytes)),
-        plane_bytes_(hp.n_layer * n_ctx * row_bytes_),
+        n_head_kv_(hp.n_head_kv),
+        head_dim_(hp.head_dim),
+        head_bytes_(head_dim_ / quant::find_type(type)->block_elems *
+                    static_cast<int64_t>(quant::find_type(type)->block_bytes)),
+        plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(new uint8_t[static_cast<size_t>(plane_bytes_)]),
         v_(new uint8_t[static_cast<size_t>(plane_bytes_)]) {}
 
   uint32_t type() const { return type_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return n_past_; }
-  int64_t row_bytes() const { return row_bytes_; }  // one position of one layer (all KV heads)
+  int64_t head_bytes() const { return head_bytes_; }  // one position of one KV head: its rows are this far apart
   uint64_t bytes() const { return 2 * static_cast<uint64_t>(plane_bytes_); }
   // Forget everything from position `n` on (clamped to [0, n_past]).
   void truncate(int64_t n) { n_past_ = n < 0 ? 0 : (n < n_past_ ? n : n_past_); }
   // Positions [0, n) now hold valid entries (set by the forward pass after a successful batch).
   void set_n_past(int64_t n) { n_past_ = n; }
 
-  // Stores the keys and values (kv_dim floats each) of one position, rounded to the cache's type by the type's
-  // reference quantizer (Q8_0: llama.cpp's quantize_row_q8_0_ref; F16: round to nearest even).
+  // Stores the keys and values (n_head_kv * head_dim floats each, head after head) of one position, rounded to the
+  // cache's type by the type's reference quantizer (Q8_0: llama.cpp's quantize_row_q8_0_ref, whose blocks never
+  // straddle two heads, as check() asks; F16: round to nearest even).
   void store(int64_t layer, int64_t pos, const float* k, const float* v) {
     const quant::QuantizeFn quantize = quant::find_type(type_)->quantize;
-    quantize(k, k_.get() + offset(layer, pos), kv_dim_);
-    quantize(v, v_.get() + offset(layer, pos), kv_dim_);
+    for (int64_t h = 0; h < n_head_kv_; ++h) {
+      quantize(k + h * head_dim_, k_.get() + offset(layer, h, pos), head_dim_);
+      quantize(v + h * head_dim_, v_.get() + offset(layer, h, pos), head_dim_);
+    }
   }
-  const uint8_t* k(int64_t layer, int64_t pos) const { return k_.get() + offset(layer, pos); }
-  const uint8_t* v(int64_t layer, int64_t pos) const { return v_.get() + offset(layer, pos); }
+  // Key or value of KV head `head` at position `pos` of `layer` (head_dim values; the next position's head_bytes()
+  // further on).
+  const uint8_t* k(int64_t layer, int64_t head, int64_t pos) const { return k_.get() + offset(layer, head, pos); }
+  const uint8_t* v(int64_t layer, int64_t head, int64_t pos) const { return v_.get() + offset(layer, head, pos); }
 
  private:
-  int64_t offset(int64_t layer, int64_t pos) const { return (layer * n_ctx_ + pos) * row_bytes_; }
+  int64_t offset(int64_t layer, int64_t head, int64_t pos) const {
+    return ((layer * n_head_kv_ + head) * n_ctx_ + pos) * head_bytes_;
+  }
 
   uint32_t type_;
   int64_t n_ctx_;
   int64_t n_past_ = 0;
-  int64_t kv_dim_;
-  int64_t row_bytes_;
+  int64_t n_head_kv_;
+  int64_t head_dim_;
+  int64_t head_bytes_;
   int64_t plane_bytes_;
   std::unique_ptr<uint8_t[]> k_, v_;
 };

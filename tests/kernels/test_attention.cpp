@@ -182,8 +182,9 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
     }
   }
 #if defined(__x86_64__)
-  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx512))
-    EXPECT_GT(blocked, 0) << "the AVX-512 block kernels were never used";
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) {
+    EXPECT_GT(blocked, 0) << "the x86 block kernels were never used";
+  }
 #endif
 }
 

@@ -1,6 +1,7 @@
 // The KV cache in each element type holds exactly what the type's converter makes of a row (F32: the floats;
-// F16: round to nearest even; Q8_0: llama.cpp's quantize_row_q8_0_ref), at its own (layer, position) and
-// nowhere else; its size; and the head sizes a Q8_0 cache refuses.
+// F16: round to nearest even; Q8_0: llama.cpp's quantize_row_q8_0_ref), each head's part at its own (layer, head,
+// position), a head's positions head_bytes() apart, and nowhere else; its size; and the head sizes a Q8_0 cache
+// refuses.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,7 +36,8 @@ TEST(KvCache, RowsHoldWhatTheConvertersMake) {
     KvCache cache(hp, n_ctx, type);
     EXPECT_EQ(cache.type(), type);
     const int64_t row = static_cast<int64_t>(quant::tensor_bytes(type, {kv_dim, 1}).value());
-    EXPECT_EQ(cache.row_bytes(), row);
+    const int64_t head = static_cast<int64_t>(quant::tensor_bytes(type, {hp.head_dim, 1}).value());
+    EXPECT_EQ(cache.head_bytes(), head);
     EXPECT_EQ(cache.bytes(), static_cast<uint64_t>(2 * hp.n_layer * n_ctx * row));
     // Every (layer, position) gets its own rows; all are checked after all are written.
     std::vector<std::vector<float>> ks, vs;
@@ -55,14 +57,19 @@ TEST(KvCache, RowsHoldWhatTheConvertersMake) {
       for (int64_t p = 0; p < n_ctx; ++p, ++i) {
         for (int kv = 0; kv < 2; ++kv) {
           const std::vector<float>& x = kv == 0 ? ks[i] : vs[i];
-          const uint8_t* got = kv == 0 ? cache.k(l, p) : cache.v(l, p);
           auto want = quant::quantize_tensor(type, x.data(), kv_dim, 1);
           ASSERT_TRUE(want.ok());
-          ASSERT_EQ(std::memcmp(got, want->data(), static_cast<size_t>(row)), 0)
+          std::vector<uint8_t> got(static_cast<size_t>(row));
+          for (int64_t h = 0; h < hp.n_head_kv; ++h) {
+            const uint8_t* at = kv == 0 ? cache.k(l, h, p) : cache.v(l, h, p);
+            ASSERT_EQ(at, (kv == 0 ? cache.k(l, h, 0) : cache.v(l, h, 0)) + p * head);
+            std::memcpy(got.data() + h * head, at, static_cast<size_t>(head));
+          }
+          ASSERT_EQ(std::memcmp(got.data(), want->data(), static_cast<size_t>(row)), 0)
               << quant::type_name(type) << " layer " << l << " pos " << p << (kv == 0 ? " k" : " v");
           // And the values read back are the inputs within the type's rounding.
           std::vector<float> back(kv_dim);
-          ASSERT_TRUE(quant::dequantize_rows(type, got, kv_dim, 1, 0, 1, back.data()).ok());
+          ASSERT_TRUE(quant::dequantize_rows(type, got.data(), kv_dim, 1, 0, 1, back.data()).ok());
           for (int64_t e = 0; e < kv_dim; ++e) {
             double bound = 0;
             if (type == quant::kF16) {
@@ -92,18 +99,18 @@ TEST(KvCache, F16RoundsToNearestEvenAndQ8_0MatchesItsBlockRule) {
   KvCache f16(hp, 1, quant::kF16);
   f16.store(0, 0, k.data(), v.data());
   uint16_t h[2];
-  std::memcpy(h, f16.k(0, 0), 4);
+  std::memcpy(h, f16.k(0, 0, 0), 4);
   EXPECT_EQ(h[0], 0x3c00);  // 1.0
   EXPECT_EQ(h[1], 0x3c02);  // 1 + 2^-9
   KvCache q8(hp, 1, quant::kQ8_0);
   q8.store(0, 0, k.data(), v.data());
-  const uint8_t* blk = q8.k(0, 0);
+  const uint8_t* blk = q8.k(0, 0, 0);
   uint16_t d;
   std::memcpy(&d, blk, 2);
   EXPECT_EQ(d, float_to_fp16(7.75f / 127.0f));                                       // d = max|x| / 127, stored as f16
   EXPECT_EQ(static_cast<int8_t>(blk[2 + 31]), 127);                                  // the largest value maps to 127
   EXPECT_EQ(static_cast<int8_t>(blk[2 + 2]), std::lround(0.5f / (7.75f / 127.0f)));  // roundf(x / d)
-  const uint8_t* vb = q8.v(0, 0);
+  const uint8_t* vb = q8.v(0, 0, 0);
   std::memcpy(&d, vb, 2);
   EXPECT_EQ(d, 0);  // an all-zero block: d = 0, every q 0
   for (int i = 0; i < 32; ++i) EXPECT_EQ(vb[2 + i], 0);

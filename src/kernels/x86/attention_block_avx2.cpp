@@ -1,0 +1,215 @@
+// AVX2 + F16C attention for a block of queries that read the same KV head (kernels/attention.hpp). The stored rows
+// are widened in runs of kRun positions into a float buffer on the stack, once for every query of the block (one
+// query at a time, an F16 row was widened again for each query: a third of the vector operations of its scores).
+// Scores: tiles of 3 queries x 4 positions (twelve sums in registers), lane l of a sum is the reference's lane l,
+// the product is rounded before the add, and each query's four sums are paired as hsum_lanes pairs them (reduce4),
+// so every score has the single-query AVX2 kernel's bits. Weighted sums: out_i = out_i + p_j * v_ji in increasing
+// j for tiles of 4 queries x 16 columns; a run's sums go back to out between runs (a float stored and reloaded is
+// the same float), and a query's rows past its own position are skipped.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/attention.hpp"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,f16c")
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int64_t kMaxDim = 256;  // larger heads go one query at a time
+constexpr int64_t kRun = 32;      // positions widened at a time: 32 KB of floats at kMaxDim
+
+// Rows [j0, j0 + n) of a stored F32 or F16 head as floats: `rows` (the stored rows of an F32 cache, or `buf` with
+// the F16 rows widened), `ld` floats apart.
+struct Rows {
+  const float* rows;
+  int64_t ld;
+  const float* row(int64_t j) const { return rows + j * ld; }
+};
+
+struct BlockF32 {
+  static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t, int64_t, float*) {
+    return {reinterpret_cast<const float*>(base + j0 * stride), stride / static_cast<int64_t>(sizeof(float))};
+  }
+  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
+};
+struct BlockF16 {
+  static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* row = base + (j0 + j) * stride;
+      for (int64_t i = 0; i < dim; i += 8)
+        _mm256_store_ps(buf + j * dim + i,
+                        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))));
+    }
+    return {buf, dim};
+  }
+  // Rounded to f16, nearest even (as float_to_fp16), and back: as the single-query kernel takes it.
+  static __m256 query(const float* q, int64_t i) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+
+bool block_fits(const AttnBlock& b) { return b.head_dim % 8 == 0 && b.head_dim <= kMaxDim; }
+
+// [S(a), S(b), S(c), S(d)], S(v) = ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)) as hsum_lanes forms it.
+inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  // [a0 + a4, a1 + a5, a2 + a6, a3 + a7 | the same of b], and of c, d.
+  const __m256 ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+  const __m256 cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+  // [(a0 + a4) + (a2 + a6), (a1 + a5) + (a3 + a7), the same of c | of b, of d].
+  const __m256 t = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  // [S(a), S(c), S(a), S(c) | S(b), S(d), S(b), S(d)]: hadd's adds are the pairs' adds (x + y == y + x).
+  const __m256 f = _mm256_hadd_ps(t, t);
+  return _mm_unpacklo_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+// Scores of NQ queries (qc: their elements as the dot product takes them, [query][dim]) against positions
+// j0 .. j0 + 3 of the run `keys` (row jk of the run is position j0k + jk; nk of the four are real, the rest repeat
+// the last and are not stored).
+template <int NQ>
+void score_tile(const AttnBlock& b, const float* qc, int first, const Rows& keys, int64_t jk, int64_t j0k, int nk,
+                float* scores, int64_t ld) {
+  const float* r[4];
+  for (int k = 0; k < 4; ++k) r[k] = keys.row(jk + std::min(k, nk - 1));
+  __m256 acc[NQ][4];
+  for (int q = 0; q < NQ; ++q)
+    for (int k = 0; k < 4; ++k) acc[q][k] = _mm256_setzero_ps();
+  // Twelve sums, a key and a product fill the registers: the query elements are memory operands.
+  for (int64_t i = 0; i < b.head_dim; i += 8) {
+    for (int k = 0; k < 4; ++k) {
+      const __m256 key = _mm256_loadu_ps(r[k] + i);
+      for (int q = 0; q < NQ; ++q)
+        acc[q][k] = _mm256_add_ps(acc[q][k], _mm256_mul_ps(key, _mm256_load_ps(qc + (first + q) * b.head_dim + i)));
+    }
+  }
+  const __m128 scale = _mm_set1_ps(b.scale);
+  for (int q = 0; q < NQ; ++q) {
+    const __m128 s = _mm_mul_ps(reduce4(acc[q][0], acc[q][1], acc[q][2], acc[q][3]), scale);
+    float* dst = scores + (first + q) * ld + j0k;
+    if (nk == 4) {
+      _mm_storeu_ps(dst, s);
+    } else {
+      alignas(16) float tmp[4];
+      _mm_store_ps(tmp, s);
+      for (int k = 0; k < nk; ++k) dst[k] = tmp[k];
+    }
+  }
+}
+
+template <class L>
+void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
+  const int64_t dim = b.head_dim;
+  alignas(32) float qc[kMaxBlockQueries * kMaxDim];
+  alignas(32) float buf[kRun * kMaxDim];
+  for (int q = 0; q < b.n_q; ++q)
+    for (int64_t i = 0; i < dim; i += 8) _mm256_store_ps(qc + q * dim + i, L::query(b.q[q], i));
+  const int64_t n = b.max_pos();
+  for (int64_t j0 = 0; j0 < n; j0 += kRun) {
+    const int64_t run = std::min(kRun, n - j0);
+    const Rows keys = L::widen(b.k, b.stride, j0, run, dim, buf);
+    for (int64_t jk = 0; jk < run; jk += 4) {
+      const int nk = static_cast<int>(std::min<int64_t>(4, run - jk));
+      int q = 0;
+      for (; q + 3 <= b.n_q; q += 3) score_tile<3>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
+      if (b.n_q - q == 2) score_tile<2>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
+      if (b.n_q - q == 1) score_tile<1>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
+    }
+  }
+}
+
+// out[first .. first + NQ) columns [c, c + 8 R), rows [jb, je) of the run `vals` (run row j is position j0 + j):
+// the sums from out (zero before the first run's first rows), back to out. Every row is below each query's own
+// position (the caller's split), so the loop has no test per query: with one, GCC kept the sums in memory.
+template <int NQ, int R>
+void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t c, const Rows& vals, int64_t j0,
+              int64_t jb, int64_t je) {
+  __m256 acc[NQ][R];
+  for (int q = 0; q < NQ; ++q)
+    for (int r = 0; r < R; ++r)
+      acc[q][r] = j0 + jb == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(b.out[first + q] + c + 8 * r);
+  const float* pq[NQ];
+  for (int q = 0; q < NQ; ++q) pq[q] = p + (first + q) * ld + j0;
+  for (int64_t j = jb; j < je; ++j) {
+    const float* v = vals.row(j) + c;
+    for (int q = 0; q < NQ; ++q) {
+      const __m256 pj = _mm256_broadcast_ss(pq[q] + j);
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm256_add_ps(acc[q][r], _mm256_mul_ps(pj, _mm256_loadu_ps(v + 8 * r)));
+    }
+  }
+  for (int q = 0; q < NQ; ++q)
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(b.out[first + q] + c + 8 * r, acc[q][r]);
+}
+
+// Rows [jb, je) of the run for queries first .. first + NQ - 1, every column.
+template <int NQ>
+void sum_rows(const AttnBlock& b, const float* p, int64_t ld, int first, const Rows& vals, int64_t j0, int64_t jb,
+              int64_t je) {
+  if (jb >= je) return;
+  // 4 x 2 sums, two row vectors, a weight and a product: twelve registers (4 x 3 spilled one sum to memory).
+  int64_t c = 0;
+  for (; c + 16 <= b.head_dim; c += 16) sum_tile<NQ, 2>(b, p, ld, first, c, vals, j0, jb, je);
+  if (c < b.head_dim) sum_tile<NQ, 1>(b, p, ld, first, c, vals, j0, jb, je);
+}
+
+// Queries first .. first + NQ - 1 over the run: the rows all of them reach together, then each query's own rest.
+// (Rows in increasing order per query either way: the split only groups queries.)
+template <int NQ>
+void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first, const Rows& vals, int64_t j0,
+                 int64_t run) {
+  int64_t own[NQ], common = run;
+  for (int q = 0; q < NQ; ++q) {
+    own[q] = std::clamp<int64_t>(b.n_pos[first + q] - j0, 0, run);  // this query's rows of the run
+    common = std::min(common, own[q]);
+  }
+  sum_rows<NQ>(b, p, ld, first, vals, j0, 0, common);
+  for (int q = 0; q < NQ; ++q) {
+    // (At j0 = 0 common >= 1, as n_pos >= 1: every query's sums were started from zero above.)
+    if (own[q] > common) sum_rows<1>(b, p, ld, first + q, vals, j0, common, own[q]);
+  }
+}
+
+template <class L>
+void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
+  alignas(32) float buf[kRun * kMaxDim];
+  const int64_t n = b.max_pos();
+  for (int64_t j0 = 0; j0 < n; j0 += kRun) {
+    const int64_t run = std::min(kRun, n - j0);
+    const Rows vals = L::widen(b.v, b.stride, j0, run, b.head_dim, buf);
+    int q = 0;
+    for (; q + 4 <= b.n_q; q += 4) sum_queries<4>(b, p, ld, q, vals, j0, run);
+    switch (b.n_q - q) {
+      case 3: sum_queries<3>(b, p, ld, q, vals, j0, run); break;
+      case 2: sum_queries<2>(b, p, ld, q, vals, j0, run); break;
+      case 1: sum_queries<1>(b, p, ld, q, vals, j0, run); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld) {
+  if (block_fits(b)) return block_scores<BlockF32>(b, scores, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_scores_f32_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld) {
+  if (block_fits(b)) return block_scores<BlockF16>(b, scores, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_scores_f16_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_weighted_sum_f32_avx2(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockF32>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_f32_avx2(b.head(i), p + i * ld, b.out[i]);
+}
+void kv_block_weighted_sum_f16_avx2(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockF16>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_f16_avx2(b.head(i), p + i * ld, b.out[i]);
+}
+
+}  // namespace bitnet::kernels
+
+#pragma GCC pop_options
+#endif
