@@ -20,6 +20,7 @@ struct BenchArgs {
   std::string model;
   int n_prompt = 128;
   int n_gen = 64;
+  int depth = 0;
   int threads = 2;
   int reps = 3;
   int warmup = 1;
@@ -59,27 +60,40 @@ uint64_t peak_rss_bytes() {
 #endif
 }
 
-// Prompt processing: the prompt evaluated as one batch (only the last position's logits), timed by the
-// library around that one forward pass. Returns tokens/s.
-Result<double> time_prompt(Model& m, const std::vector<int32_t>& prompt) {
+// Fills the context with `context` (untimed: the depth the tests start from), or empties it.
+Status fill_context(Model& m, const std::vector<int32_t>& context) {
+  m.clear_context();
+  if (context.empty()) return Status::Ok();
+  GenerationConfig cfg;
+  cfg.max_tokens = 0;
+  cfg.stop_at_eos = false;
+  auto r = m.generate_continue(context, cfg);
+  return r.ok() ? Status::Ok() : r.status().with_context("filling the context to the depth");
+}
+
+// Prompt processing: the prompt evaluated as one batch after `context` (only the last position's logits), timed by
+// the library around that forward pass. Returns tokens/s.
+Result<double> time_prompt(Model& m, const std::vector<int32_t>& context, const std::vector<int32_t>& prompt) {
+  BITNET_RETURN_IF_ERROR(fill_context(m, context));
   GenerationConfig cfg;
   cfg.max_tokens = 0;
   cfg.temperature = 0;
   cfg.stop_at_eos = false;
-  auto r = m.generate_ids(prompt, cfg);
+  auto r = m.generate_continue(prompt, cfg);
   if (!r.ok()) return r.status();
   if (r->prompt_ms <= 0) return internal_error("prompt processing took no measurable time");
   return 1000.0 * static_cast<double>(prompt.size()) / r->prompt_ms;
 }
 
-// Generation: n_gen tokens one at a time after a one-token prompt, greedy, EOS ignored. max_tokens is
+// Generation: n_gen tokens one at a time after `context` and a one-token prompt, greedy, EOS ignored. max_tokens is
 // n_gen + 1 because the first token comes from the prompt's logits: n_gen forward passes are timed.
-Result<double> time_generation(Model& m, int32_t first, int n_gen) {
+Result<double> time_generation(Model& m, const std::vector<int32_t>& context, int32_t first, int n_gen) {
+  BITNET_RETURN_IF_ERROR(fill_context(m, context));
   GenerationConfig cfg;
   cfg.max_tokens = n_gen + 1;
   cfg.temperature = 0;
   cfg.stop_at_eos = false;
-  auto r = m.generate_ids({first}, cfg);
+  auto r = m.generate_continue({first}, cfg);
   if (!r.ok()) return r.status();
   if (r->stop_reason != "length" || r->tokens.size() != static_cast<size_t>(n_gen) + 1)
     return internal_error("generation stopped early (" + r->stop_reason + ")");
@@ -99,8 +113,14 @@ int run_bench(const BenchArgs& a) {
   if (a.n_prompt == 0 && a.n_gen == 0) return fail("nothing to measure: -p and -n are both 0");
   LoadOptions lo;
   lo.n_threads = a.threads;
-  // Room for the longer of the two tests and nothing more: a larger KV cache only adds to the resident set.
-  lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : std::max(a.n_prompt, a.n_gen + 1) + 1;
+  // Room for the depth and the longer of the two tests and nothing more: a larger KV cache only adds to the resident
+  // set.
+  const int need = a.depth + std::max(a.n_prompt, a.n_gen + 1) + 1;
+  if (a.ctx_size > 0 && a.ctx_size < need)
+    return fail("a context of " + std::to_string(a.ctx_size) + " tokens cannot hold the depth (" +
+                std::to_string(a.depth) + ") and the tests (" + std::to_string(need - a.depth) + "): use -c " +
+                std::to_string(need) + " or more");
+  lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : need;
   if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
   const auto t0 = std::chrono::steady_clock::now();
   auto loaded = Model::load(a.model, lo);
@@ -114,9 +134,14 @@ int run_bench(const BenchArgs& a) {
   // Random in-vocabulary ids: timing does not depend on which tokens they are.
   std::mt19937_64 rng(a.seed);
   std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(info.n_vocab - 1));
-  std::vector<int32_t> prompt(static_cast<size_t>(a.n_prompt));
+  std::vector<int32_t> prompt(static_cast<size_t>(a.n_prompt)), context(static_cast<size_t>(a.depth));
   for (int32_t& id : prompt) id = pick(rng);
   const int32_t first = pick(rng);
+  for (int32_t& id : context) id = pick(rng);
+  if (a.ctx_size == 0 && info.n_ctx_train > 0 && need > info.n_ctx_train)
+    return fail("the depth and the tests need " + std::to_string(need) + " positions, past the " +
+                std::to_string(info.n_ctx_train) + " this model was trained for; pass -c " + std::to_string(need) +
+                " to measure there anyway");
 
   std::vector<double> pp, tg;
   for (int i = 0; i < a.warmup + a.reps; ++i) {
@@ -124,12 +149,12 @@ int run_bench(const BenchArgs& a) {
     std::fprintf(stderr, "%s run %d/%d\n", warm ? "warm-up" : "timed", warm ? i + 1 : i - a.warmup + 1,
                  warm ? a.warmup : a.reps);
     if (a.n_prompt > 0) {
-      auto p = time_prompt(m, prompt);
+      auto p = time_prompt(m, context, prompt);
       if (!p.ok()) return fail("prompt processing: " + p.status().to_string());
       if (!warm) pp.push_back(*p);
     }
     if (a.n_gen > 0) {
-      auto g = time_generation(m, first, a.n_gen);
+      auto g = time_generation(m, context, first, a.n_gen);
       if (!g.ok()) return fail("generation: " + g.status().to_string());
       if (!warm) tg.push_back(*g);
     }
@@ -150,6 +175,7 @@ int run_bench(const BenchArgs& a) {
     j["n_ctx"] = info.n_ctx;
     j["kv_type"] = info.kv_type;
     j["kv_cache_bytes"] = info.kv_cache_bytes;
+    j["depth"] = a.depth;
     j["repetitions"] = a.reps;
     j["warmup"] = a.warmup;
     j["load_ms"] = load_ms;
@@ -163,16 +189,18 @@ int run_bench(const BenchArgs& a) {
   std::printf("            %s, %s, %.3f B parameters, %.1f MB\n", info.architecture.c_str(), info.weight_type.c_str(),
               static_cast<double>(file->n_params) / 1e9, static_cast<double>(file->file_size) / 1e6);
   std::printf("isa:        %s, %d threads, context %d\n", isa.c_str(), info.n_threads, info.n_ctx);
+  if (a.depth > 0) std::printf("depth:      %d tokens in the context before each test\n", a.depth);
   std::printf("KV cache:   %s, %.1f MB\n", info.kv_type.c_str(), static_cast<double>(info.kv_cache_bytes) / 1e6);
   std::printf("load:       %.1f ms\n", load_ms);
-  std::printf("%-10s  %8s  %22s  %12s\n", "test", "tokens", "tokens/s (mean +- sd)", "ms/token");
+  std::printf("%-16s  %8s  %22s  %12s\n", "test", "tokens", "tokens/s (mean +- sd)", "ms/token");
   auto row = [](const std::string& name, int n, const Stats& s) {
     char tps[64];
     std::snprintf(tps, sizeof tps, "%.2f +- %.2f", s.mean, s.sd);
-    std::printf("%-10s  %8d  %22s  %12.2f\n", name.c_str(), n, tps, s.mean > 0 ? 1000.0 / s.mean : 0.0);
+    std::printf("%-16s  %8d  %22s  %12.2f\n", name.c_str(), n, tps, s.mean > 0 ? 1000.0 / s.mean : 0.0);
   };
-  if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt), a.n_prompt, pps);
-  if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen), a.n_gen, tgs);
+  const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
+  if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt) + at, a.n_prompt, pps);
+  if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen) + at, a.n_gen, tgs);
   std::printf("peak RSS:   %.1f MB\n", static_cast<double>(rss) / 1e6);
   std::printf("runs:       %d timed after %d warm-up\n", a.reps, a.warmup);
   return 0;
@@ -191,6 +219,11 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time (0: skip this test)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("-d,--depth", a->depth,
+                  "Tokens of random context before each test (filled untimed, as llama-bench's -d): speed at a long "
+                  "context, where attention reads every earlier position")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "Threads (0: all cores)")
