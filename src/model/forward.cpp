@@ -333,9 +333,27 @@ Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vec
   if (own_.n_past() + n > n_ctx_)
     return out_of_range("context is full: " + std::to_string(own_.n_past()) + " + " + std::to_string(n) +
                         " tokens exceed the context size " + std::to_string(n_ctx_));
-  own_batch_.resize(static_cast<size_t>(n));
-  for (int64_t t = 0; t < n; ++t) own_batch_[static_cast<size_t>(t)] = {tokens[t], &own_, all_logits || t == n - 1};
-  return eval_batch(own_batch_.data(), n, logits);
+  for (int64_t t = 0; t < n; ++t)  // every id before any chunk runs: a bad one changes nothing
+    if (tokens[t] < 0 || tokens[t] >= w_.hp.n_vocab)
+      return out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary (0.." +
+                          std::to_string(w_.hp.n_vocab - 1) + ")");
+  if (all_logits) logits.resize(static_cast<size_t>(n * w_.hp.n_vocab));
+  // Batches of at most kMaxBatchTokens, one after another: each token's results do not depend on its batch, and
+  // the scratch (and the activations a pass over the weights streams) stays the size of one such batch.
+  for (int64_t b = 0; b < n; b += kMaxBatchTokens) {
+    const int64_t e = std::min(n, b + kMaxBatchTokens);
+    own_batch_.resize(static_cast<size_t>(e - b));
+    for (int64_t t = b; t < e; ++t) own_batch_[static_cast<size_t>(t - b)] = {tokens[t], &own_, all_logits || t == n - 1};
+    if (!all_logits) {
+      BITNET_RETURN_IF_ERROR(eval_batch(own_batch_.data(), e - b, logits));
+    } else if (b == 0 && e == n) {
+      return eval_batch(own_batch_.data(), e - b, logits);
+    } else {
+      BITNET_RETURN_IF_ERROR(eval_batch(own_batch_.data(), e - b, chunk_logits_));
+      std::copy(chunk_logits_.begin(), chunk_logits_.end(), logits.begin() + b * w_.hp.n_vocab);
+    }
+  }
+  return Status::Ok();
 }
 
 Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits) {

@@ -41,8 +41,10 @@ class Forward {
   void truncate(int64_t n);
   const HParams& hparams() const { return w_.hp; }
 
-  // Runs `n` tokens at positions [n_past, n_past + n) as one batch, appending their keys and values to the
-  // cache. logits: all_logits ? [n][n_vocab] : [n_vocab] for the last token.
+  // Runs `n` tokens at positions [n_past, n_past + n), in batches of at most kMaxBatchTokens, appending their keys
+  // and values to the cache. logits: all_logits ? [n][n_vocab] : [n_vocab] for the last token. A bad token id or
+  // a full context changes nothing; a failure inside a pass may leave earlier batches' positions in the cache.
+  static constexpr int64_t kMaxBatchTokens = 512;
   Status eval(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>& logits);
 
   // Runs the tokens of one or more sequences as one batch: every linear layer over all rows at once (each
@@ -93,6 +95,7 @@ class Forward {
   std::vector<std::pair<int64_t, int64_t>> token_blocks_;  // attention's runs of batch tokens, [begin, end)
   std::vector<float> row_scratch_;                  // [threads][max row length]
   std::vector<BatchToken> own_batch_;               // eval()'s tokens as a batch
+  std::vector<float> chunk_logits_;                 // eval()'s logits of one batch, when it wants every row's
   std::vector<KvCache*> cache_of_;                  // per batch token: its cache
   std::vector<int64_t> pos_of_;                     // per batch token: its position in that cache
   std::vector<std::pair<KvCache*, int64_t>> ends_;  // per cache in the batch: its n_past after the batch

@@ -119,6 +119,35 @@ TEST(BatchApi, F32KvCacheBatchedEqualsAlone) {
   expect_batched_equals_alone(test::fixture("synthetic/fx-silu-tq2_0.gguf"), KvType::kF32);
 }
 
+// A prompt longer than one batch (Forward::kMaxBatchTokens) runs in batches one after another; every position's
+// logits are still the ones a single batch gives (decode_batch: one pass), bit for bit; a bad id in the last batch
+// is a clear error.
+TEST(BatchApi, LongPromptInBatchesEqualsOneBatch) {
+  const std::string path = test::fixture("synthetic/fx-relu2-i2_s.gguf");
+  BITNET_REQUIRE_FIXTURE(path);
+  auto m = test::load_model(path, 1200);
+  ASSERT_NE(m, nullptr);
+  const int32_t n_vocab = static_cast<int32_t>(m->info().n_vocab);
+  std::vector<int32_t> ids(1100);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((7 + 131 * i) % static_cast<size_t>(n_vocab));
+  auto all = m->evaluate(ids);  // batches of 512, 512 and 76 tokens
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  const size_t nv = static_cast<size_t>(n_vocab);
+  ASSERT_EQ(all->size(), ids.size() * nv);
+  for (size_t end : {size_t{600}, ids.size()}) {
+    auto seq = m->new_sequence();
+    ASSERT_TRUE(seq.ok());
+    auto one = m->decode_batch({{seq->get(), std::vector<int32_t>(ids.begin(), ids.begin() + end)}});
+    ASSERT_TRUE(one.ok()) << one.status().to_string();
+    EXPECT_EQ(std::memcmp(one->data(), all->data() + (end - 1) * nv, nv * sizeof(float)), 0) << "position " << end - 1;
+  }
+  std::vector<int32_t> bad = ids;
+  bad.back() = n_vocab;
+  auto refused = m->evaluate(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("outside the vocabulary"), std::string::npos) << refused.status().message();
+}
+
 TEST(BatchApi, ErrorsLeaveSequencesUnchanged) {
   const std::string path = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(path);
