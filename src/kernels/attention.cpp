@@ -24,7 +24,8 @@ const KvAttentionKernel kAvx2[] = {
      kv_block_weighted_sum_f32_avx2},
     {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2, kv_block_scores_f16_avx2,
      kv_block_weighted_sum_f16_avx2},
-    {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2, kv_block_scores_q8_0_avx2,
+     kv_block_weighted_sum_q8_0_avx2},
 };
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
 // blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores
@@ -34,7 +35,8 @@ const KvAttentionKernel kAvx512[] = {
      kv_block_weighted_sum_f32_avx512},
     {quant::kF16, IsaLevel::kAvx512, kv_scores_f16_avx2, kv_weighted_sum_f16_avx512, kv_block_scores_f16_avx512,
      kv_block_weighted_sum_f16_avx512},
-    {quant::kQ8_0, IsaLevel::kAvx512, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx512, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2, kv_block_scores_q8_0_avx2,
+     kv_block_weighted_sum_q8_0_avx2},
 };
 #endif
 #if defined(__aarch64__)

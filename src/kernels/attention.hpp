@@ -95,13 +95,15 @@ void kv_scores_q8_0_avx2(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
-// AVX2 blocks (x86/attention_block_avx2.cpp): each stored row widened once for every query of the block, scores in
-// tiles of 3 queries x 4 positions. Shapes they do not take (head_dim not a multiple of 8, or over 256) go one query
-// at a time through the kernels above.
+// AVX2 blocks (x86/attention_block_avx2.cpp; F32, F16 and Q8_0, the last for AVX-512 too): each stored row widened
+// once for every query of the block, scores in tiles of 3 queries x 4 positions. Shapes they do not take (head_dim
+// not a multiple of 8, or over 256) go one query at a time through the kernels above.
 void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_weighted_sum_f32_avx2(const AttnBlock& b, const float* p, int64_t ld);
 void kv_block_weighted_sum_f16_avx2(const AttnBlock& b, const float* p, int64_t ld);
+void kv_block_scores_q8_0_avx2(const AttnBlock& b, float* scores, int64_t ld);
+void kv_block_weighted_sum_q8_0_avx2(const AttnBlock& b, const float* p, int64_t ld);
 // AVX-512 weighted sums (x86/attention_avx512.cpp): the same element-wise operations, 16 elements at a time.
 void kv_weighted_sum_f32_avx512(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx512(const AttnHead& h, const float* p, float* out);

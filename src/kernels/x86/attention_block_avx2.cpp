@@ -10,8 +10,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/attention.hpp"
+#include "quant/q8_0.hpp"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,f16c")
@@ -22,8 +24,8 @@ namespace {
 constexpr int64_t kMaxDim = 256;  // larger heads go one query at a time
 constexpr int64_t kRun = 32;      // positions widened at a time: 32 KB of floats at kMaxDim
 
-// Rows [j0, j0 + n) of a stored F32 or F16 head as floats: `rows` (the stored rows of an F32 cache, or `buf` with
-// the F16 rows widened), `ld` floats apart.
+// Rows [j0, j0 + n) of a stored head as floats: `rows` (the stored rows of an F32 cache, or `buf` with F16 or Q8_0
+// rows widened), `ld` floats apart.
 struct Rows {
   const float* rows;
   int64_t ld;
@@ -50,6 +52,27 @@ struct BlockF16 {
   static __m256 query(const float* q, int64_t i) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+};
+
+struct BlockQ8_0 {
+  // Each value q * d (d the block's f16 scale widened), as the single-query kernel's LoadQ8_0 forms it.
+  static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* row = base + (j0 + j) * stride;
+      for (int64_t i = 0; i < dim; i += quant::kQ8_0BlockElems) {
+        const uint8_t* block = row + i / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+        uint16_t d16;
+        std::memcpy(&d16, block, 2);
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(d16));
+        for (int64_t k = 0; k < quant::kQ8_0BlockElems; k += 8) {
+          const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + k));
+          _mm256_store_ps(buf + j * dim + i + k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)), d));
+        }
+      }
+    }
+    return {buf, dim};
+  }
+  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
 };
 
 bool block_fits(const AttnBlock& b) { return b.head_dim % 8 == 0 && b.head_dim <= kMaxDim; }
@@ -199,6 +222,14 @@ void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld) {
 void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld) {
   if (block_fits(b)) return block_scores<BlockF16>(b, scores, ld);
   for (int i = 0; i < b.n_q; ++i) kv_scores_f16_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_scores_q8_0_avx2(const AttnBlock& b, float* scores, int64_t ld) {
+  if (block_fits(b)) return block_scores<BlockQ8_0>(b, scores, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_scores_q8_0_avx2(b.head(i), scores + i * ld);
+}
+void kv_block_weighted_sum_q8_0_avx2(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockQ8_0>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_q8_0_avx2(b.head(i), p + i * ld, b.out[i]);
 }
 void kv_block_weighted_sum_f32_avx2(const AttnBlock& b, const float* p, int64_t ld) {
   if (block_fits(b)) return block_weighted_sum<BlockF32>(b, p, ld);
