@@ -51,7 +51,7 @@ struct GenerationResult {
   std::string text;             // generated text (the prompt not included)
   std::string stop_reason;      // "eos", "length", "callback", "context"
   double load_ms = 0;
-  double prompt_ms = 0;    // prompt processing (one batch)
+  double prompt_ms = 0;    // prompt processing (batches of up to 512 tokens)
   double generate_ms = 0;  // token-by-token generation
   int64_t n_context = 0;   // tokens in the model's context after this call (see Model::context_tokens)
 };
@@ -128,7 +128,8 @@ class Model {
   Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special = false) const;
   std::string detokenize(const std::vector<int32_t>& ids) const;
 
-  // Logits of every position of `ids`, evaluated as one batch from an empty context: [ids.size()][n_vocab].
+  // Logits of every position of `ids`, evaluated from an empty context (in batches of up to 512 tokens, with the
+  // logits of one batch, bit for bit): [ids.size()][n_vocab].
   // Afterwards the context holds `ids`.
   Result<std::vector<float>> evaluate(const std::vector<int32_t>& ids);
   // Same, but appended to the current context (the KV cache is kept): logits of the positions of `ids` only.

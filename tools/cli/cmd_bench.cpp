@@ -71,8 +71,8 @@ Status fill_context(Model& m, const std::vector<int32_t>& context) {
   return r.ok() ? Status::Ok() : r.status().with_context("filling the context to the depth");
 }
 
-// Prompt processing: the prompt evaluated as one batch after `context` (only the last position's logits), timed by
-// the library around that forward pass. Returns tokens/s.
+// Prompt processing: the prompt evaluated after `context` in batches of up to 512 tokens (only the last position's
+// logits), timed by the library around those forward passes. Returns tokens/s.
 Result<double> time_prompt(Model& m, const std::vector<int32_t>& context, const std::vector<int32_t>& prompt) {
   BITNET_RETURN_IF_ERROR(fill_context(m, context));
   GenerationConfig cfg;
@@ -212,10 +212,11 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* sub = app.add_subcommand(
       "bench",
-      "Benchmark a model: load time, prompt processing (pp: one batch of -p random tokens) and generation (tg: -n "
-      "tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, KV cache size, peak RSS");
+      "Benchmark a model: load time, prompt processing (pp: -p random tokens as one prompt, in batches of up to 512) "
+      "and generation (tg: -n tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, "
+      "KV cache size, peak RSS");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
-  sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one batch (0: skip this test)")
+  sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one prompt (0: skip this test)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time (0: skip this test)")

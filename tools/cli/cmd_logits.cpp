@@ -1,5 +1,6 @@
-// bitnet-cli logits: evaluate a list of token ids in one batch and write every position's logits as
-// little-endian float32 [n_ids][n_vocab]: the tool for comparing this engine with another.
+// bitnet-cli logits: evaluate a list of token ids as one prompt (batches of up to 512 tokens, the same logits as one
+// batch) and write every position's logits as little-endian float32 [n_ids][n_vocab]: the tool for comparing this
+// engine with another.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
