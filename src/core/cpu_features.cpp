@@ -21,10 +21,15 @@ const CpuFeatures& cpu_features() {
     c.avx2 = __builtin_cpu_supports("avx2");
     c.fma = __builtin_cpu_supports("fma");
     c.f16c = __builtin_cpu_supports("f16c");
+#if defined(BITNET_EMULATE_AVX512)
+    // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
+    c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;
+#else
     c.avx512f = __builtin_cpu_supports("avx512f");
     c.avx512bw = __builtin_cpu_supports("avx512bw");
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#endif
 #elif defined(__aarch64__)
     c.neon = true;  // Advanced SIMD is mandatory on AArch64
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
@@ -105,7 +110,11 @@ const char* isa_name(IsaLevel level) {
     case IsaLevel::kAvx2:
       return "avx2";
     case IsaLevel::kAvx512:
+#if defined(BITNET_EMULATE_AVX512)
+      return "avx512-vnni (emulated)";
+#else
       return "avx512-vnni";
+#endif
 #endif
   }
   return "unknown";

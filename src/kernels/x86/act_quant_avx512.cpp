@@ -3,12 +3,11 @@
 // a saturating narrow (exact: values are in [-128, 127]) for the store. The row's sum of codes, which the ternary
 // kernels need for their code offset, is formed on the way.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -64,5 +63,5 @@ float quantize_row_absmax_avx512(const float* x, int64_t n, int8_t* q, int32_t* 
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif

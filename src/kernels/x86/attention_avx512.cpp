@@ -3,12 +3,11 @@
 // (kernels/attention.hpp) with half the instructions of the AVX2 kernels. Scores stay with AVX2 (their 8-lane
 // order is part of the definition).
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include "kernels/attention.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,f16c,avx512f,avx512vl")
+BITNET_AVX512_BEGIN("avx2,f16c,avx512f,avx512vl")
 // GCC 12's avx512fintrin.h (set1/broadcast via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -87,5 +86,5 @@ void kv_weighted_sum_f16_avx512(const AttnHead& h, const float* p, float* out) {
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif

@@ -6,14 +6,13 @@
 // kernel's bits. Weighted sums: the element-wise operations of the single-query kernels, for up to four queries
 // per pass over the rows; a query's masked-off rows (past its own position) leave its sums untouched.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include <algorithm>
 
 #include "kernels/attention.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,f16c,avx512f,avx512vl")
+BITNET_AVX512_BEGIN("avx2,f16c,avx512f,avx512vl")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -82,7 +81,9 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
     for (int k = 0; k < kKeys; ++k) key[k] = L::pair(r[k], 8 * c);
     for (int p = 0; p < NP; ++p) {
       __m512 q = qc[(first_pair + p) * chunks + c];
+#if !defined(BITNET_EMULATE_AVX512)
       asm("" : "+v"(q));  // one load for the four products (GCC folds it into each multiply otherwise)
+#endif
       for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_add_ps(acc[p][k], _mm512_mul_ps(q, key[k]));
     }
   }
@@ -206,5 +207,5 @@ void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif

@@ -4,7 +4,7 @@
 // multiplies by the sub-block scales into int32. The -32 offset goes through the activations' 16-element sums.
 // Exact int32 per block, then the shared float step: bit-equal to the scalar and AVX2 kernels.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include <cstring>
 
@@ -12,8 +12,7 @@
 #include "quant/q6_k.hpp"
 #include "quant/q8_k.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 // GCC 12's avx512fintrin.h (broadcast/insert via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -90,5 +89,5 @@ void q6_k_matmul_avx512(const FloatRows& w, const Q8KActs& a, float* y, int64_t 
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif

@@ -4,12 +4,11 @@
 // Register tiles of up to 4 rows x 4 tokens: each decoded block feeds 4 tokens, each activation load 4 rows;
 // rows go in chunks small enough that their codes stay in L2 while every token tile passes over them.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 // GCC 12's avx512fintrin.h (broadcast/insert/extract via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -188,5 +187,5 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif

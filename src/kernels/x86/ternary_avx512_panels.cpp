@@ -7,15 +7,14 @@
 // broadcast to every lane) adds their products to each row's sum. Integer sums are exact; the float epilogue
 // performs the reference's operations in the reference's order, lane by lane, so results are bit-equal to it.
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -202,5 +201,5 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
 }  // namespace bitnet::kernels
 
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
+BITNET_AVX512_END
 #endif
