@@ -33,6 +33,10 @@ fi
 cmake -S . -B build-arm -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DBITNET_BUILD_TOOLS=OFF -DBITNET_BUILD_SERVER=OFF
 cmake --build build-arm -j "$jobs" --target bitnet_tests
 ctest --test-dir build-arm --output-on-failure -j "$jobs"
+for isa in scalar neon; do
+  echo "== aarch64 model fixtures with BITNET_ISA=$isa"
+  BITNET_ISA=$isa ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+done
 
 # The whole suite again under AddressSanitizer + UBSan (Debug): every truncated or corrupted file must give
 # an error, never a bad read; the forward pass and tokenizers must stay in bounds. (CLI tests are skipped
