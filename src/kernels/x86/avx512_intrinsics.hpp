@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/half.hpp"
+
 #define BITNET_AVX512_BEGIN(features)
 #define BITNET_AVX512_END
 
@@ -66,16 +68,6 @@ inline I32x16 lanes(simde__m512i a) {
 inline simde__m512 vec(const F32x16& r) { return simde_mm512_loadu_ps(r.v); }
 inline simde__m512i vec(const I32x16& r) { return simde_mm512_loadu_si512(r.v); }
 
-// IEEE half to float (exact: every half is a float).
-inline float half_to_float(uint16_t h) {
-  const int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-  float mag;
-  if (exp == 0) mag = std::ldexp(static_cast<float>(man), -24);
-  else if (exp == 31) mag = man == 0 ? INFINITY : NAN;
-  else mag = std::ldexp(static_cast<float>(man | 1024), exp - 25);
-  return sign ? -mag : mag;
-}
-
 inline simde__m512i cvttps_epi32(simde__m512 a) {  // truncation; NaN and out of range give INT32_MIN
   F32x16 x = lanes(a);
   I32x16 r;
@@ -113,7 +105,7 @@ inline simde__m512 cvtph_ps(simde__m256i a) {
   uint16_t h[16];
   simde_mm256_storeu_si256(h, a);
   F32x16 r;
-  for (int i = 0; i < 16; ++i) r.v[i] = half_to_float(h[i]);
+  for (int i = 0; i < 16; ++i) r.v[i] = fp16_to_float(h[i]);
   return vec(r);
 }
 inline simde__m512 permute_ps(simde__m512 a, int imm) {  // within each 128-bit lane
@@ -173,6 +165,6 @@ inline simde__m512 mask_i32gather_ps(simde__m512 src, simde__mmask16 k, simde__m
 #define _mm512_mask_i32gather_ps(src, k, index, base, scale) \
   bitnet::avx512_emulated::mask_i32gather_ps(src, k, index, base, scale)
 #define _mm512_undefined_ps() simde_mm512_setzero_ps()
-#define _cvtsh_ss(h) bitnet::avx512_emulated::half_to_float(h)
+#define _cvtsh_ss(h) bitnet::fp16_to_float(h)
 
 #endif
