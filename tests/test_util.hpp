@@ -14,7 +14,8 @@ std::string fixture(const std::string& relative);
 bool file_exists(const std::string& path);
 // Path of the built bitnet-cli ("" if the tools were not built).
 std::string cli_path();
-// A fresh temporary directory for one test (removed by the OS's tmp cleaning; names are unique).
+// A fresh temporary directory for one test, removed when the test ends; kept (and its path
+// printed) when the test fails or BITNET_KEEP_TEST_DIRS is set.
 std::string temp_dir();
 
 }  // namespace bitnet::test
