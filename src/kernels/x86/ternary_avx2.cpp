@@ -83,54 +83,94 @@ inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* t
   }
 }
 
-// One token against four rows, per group, into idot[r][g]: each block's four activation vectors are loaded once
-// for the four rows, and four rows' codes stream at once (a row at a time, every block reloaded its activations
-// and the next row's loads queued behind the last: generation ran 25% behind AVX-512 on the same memory). The
-// four rows are one contiguous range read at four places, which the hardware prefetcher does not follow, so a
-// later range of four rows (`next`, or nullptr; the caller passes the one after the next: 2B-4T generation 37.6
-// -> 38.3 tok/s against passing the next one, and 36.5 with the range four ahead) is prefetched two lines a block.
-void rows4_dots(const uint8_t* const* rows, const uint8_t* next, const PreparedActs& a, int64_t tok, int64_t cols,
-                int64_t group, int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
-  const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+// One token against four rows: each block's activations are read once for the four rows, and four rows' codes
+// stream at once (a row at a time, every block reloaded its activations and the next row's loads queued behind
+// the last: generation ran 25% behind AVX-512 on the same memory). The four rows are one contiguous range read
+// at four places, which the hardware prefetcher does not follow, so a later range of four rows (`next`, or
+// nullptr; the caller passes the one after the next: 2B-4T generation 37.6 -> 38.3 tok/s against passing the next
+// one, and 36.5 with the range four ahead) is prefetched two lines a block.
+//
+// Decoding takes one shift per 32 code bytes instead of three: the fields at bits 0 and 4 come out as codes
+// (v & 3, (v >> 4) & 3), those at bits 2 and 6 as 4 x code (v & 12, (v >> 4) & 12), and their products go to
+// separate int16 sums, s1 and s4. |4 x code x q| <= 12 x 128, so a maddubs pair is <= 3072 and s4 gains <= 6144 a
+// block: widened every kSeg4 blocks (30720 < 32768). Every lane of s4 is a multiple of 4, so a row's sum is
+// acc1 + (acc4 >> 2) exactly. 13 vector operations per 32 code bytes where shifting out each field took 15: one
+// thread is bound by the vector pipes, not memory (L2-resident GEMV, best of 5 alternating runs: 18.3 -> 21.2 GB/s
+// at 1536 columns, 22.7 -> 24.2 at 6912; two threads from DRAM, 1536 x 1536: medians 16.8 -> 22.9 GB/s).
+constexpr int64_t kSeg4 = 5;
+static_assert(kSeg4 * 2 * 3072 <= 32767, "rows4_blocks' scaled int16 sums would overflow");
+
+// acc[r] (int32 lanes, summed over) = sum over columns [c, ce) (whole blocks) of code * q for rows row0 + r * stride.
+inline void rows4_blocks(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t c,
+                         int64_t ce, __m256i* acc) {
+  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
+  __m256i acc1[4], acc4[4];
+  for (int r = 0; r < 4; ++r) acc1[r] = acc4[r] = _mm256_setzero_si256();
+  while (c < ce) {
+    const int64_t se = c + 128 * kSeg4 < ce ? c + 128 * kSeg4 : ce;
+    __m256i s1[4], s4[4];
+    for (int r = 0; r < 4; ++r) s1[r] = s4[r] = _mm256_setzero_si256();
+    for (; c < se; c += 128) {
+      const __m256i* ap = reinterpret_cast<const __m256i*>(q + c);
+      const uint64_t off = static_cast<uint64_t>(c) / 4;
+      if (next != nullptr) {  // as many bytes of the later four rows as these four read here: 2 lines
+        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off + 64), _MM_HINT_T0);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + r * stride + off));
+        const __m256i h = _mm256_srli_epi16(v, 4);
+        // the fields at bits 6, 4, 2, 0 pair with the block's activation vectors 0, 1, 2, 3
+        s1[r] = _mm256_add_epi16(s1[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m3), ap[1]),
+                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m3), ap[3])));
+        s4[r] = _mm256_add_epi16(s4[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m12), ap[0]),
+                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m12), ap[2])));
+      }
+    }
+    for (int r = 0; r < 4; ++r) {
+      acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(s1[r], ones));
+      acc4[r] = _mm256_add_epi32(acc4[r], _mm256_madd_epi16(s4[r], ones));
+    }
+  }
+  for (int r = 0; r < 4; ++r) acc[r] = _mm256_add_epi32(acc1[r], _mm256_srai_epi32(acc4[r], 2));
+}
+
+// Four rows (row0 + r * stride) per group, into idot[r][g].
+void rows4_dots(const uint8_t* row0, int64_t stride, const uint8_t* next, const PreparedActs& a, int64_t tok,
+                int64_t cols, int64_t group, int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
   const int8_t* q = a.qa.q.data() + tok * cols;
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t gb = g * group;
     const int64_t ge_full = gb + group < full ? gb + group : full;
     __m256i acc[4];
-    for (auto& v : acc) v = _mm256_setzero_si256();
-    for (int64_t c = gb; c < ge_full;) {
-      const int64_t ce = c + 128 * kBlocks16 < ge_full ? c + 128 * kBlocks16 : ge_full;
-      __m256i s16[4];
-      for (auto& v : s16) v = _mm256_setzero_si256();
-      for (; c < ce; c += 128) {
-        const __m256i* ap = reinterpret_cast<const __m256i*>(q + c);
-        __m256i x0 = _mm256_loadu_si256(ap), x1 = _mm256_loadu_si256(ap + 1);
-        __m256i x2 = _mm256_loadu_si256(ap + 2), x3 = _mm256_loadu_si256(ap + 3);
-        asm("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3));  // loaded once, not folded into each row's maddubs
-        const uint64_t off = static_cast<uint64_t>(c) / 4;
-        if (next != nullptr) {  // as many bytes of the later four rows as these four read here: 2 lines
-          _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off + 64), _MM_HINT_T0);
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + off));
-          const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), mask), x0);
-          const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), mask), x1);
-          const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 2), mask), x2);
-          const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(v, mask), x3);
-          s16[r] = _mm256_add_epi16(s16[r], _mm256_add_epi16(_mm256_add_epi16(p0, p1), _mm256_add_epi16(p2, p3)));
-        }
-      }
-      for (int r = 0; r < 4; ++r) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(s16[r], ones));
-    }
+    rows4_blocks(row0, stride, next, q, gb, ge_full, acc);
     const int64_t tail_begin = gb > full ? gb : full;
     for (int r = 0; r < 4; ++r) {
       int32_t s = hsum_epi32(acc[r]);
-      if (tail_begin < gb + group) s += tail_code_dot(rows[r], q, tail_begin, gb + group);
+      if (tail_begin < gb + group) s += tail_code_dot(row0 + r * stride, q, tail_begin, gb + group);
       idot[r][g] = s - a.sums[static_cast<size_t>(tok * groups + g)];
     }
   }
+}
+
+// Four rows of one scale group each under a per-token rule (most generation matmuls) into y[0..3], the four
+// epilogues in one vector.
+void rows4_whole(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t cols,
+                 int64_t full, int32_t act_sum, float act_scale, const float* ws, float* y) {
+  __m256i acc[4];
+  rows4_blocks(row0, stride, next, q, 0, full, acc);
+  // lane r of `dots`: row r's sum (integer adds in any order are exact)
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+  __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  if (full < cols) {
+    alignas(16) int32_t tail[4];
+    for (int r = 0; r < 4; ++r) tail[r] = tail_code_dot(row0 + r * stride, q, full, cols);
+    dots = _mm_add_epi32(dots, _mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+  }
+  // the reference's (float)idot / act_scale * w_scale, lane by lane
+  const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sum)));
+  _mm_storeu_ps(y, _mm_mul_ps(_mm_div_ps(f, _mm_set1_ps(act_scale)), _mm_loadu_ps(ws)));
 }
 
 // Generation and batches under kDecodeMinTokens (and shapes the decoded path does not take): each weight block
@@ -159,10 +199,15 @@ void ternary_matmul_avx2_rows(const quant::TernaryMatrix& w, const PreparedActs&
       int64_t tok[kTile];
       for (int i = 0; i < nt; ++i) tok[i] = t0 + i;
       int64_t r = rb;
-      if (nt == 1) {
+      if (nt == 1 && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K) {
+        for (; r + 4 <= re; r += 4)
+          rows4_whole(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a.qa.q.data() + t0 * cols,
+                      cols, full, a.sums[static_cast<size_t>(t0)], a.qa.scales[static_cast<size_t>(t0 * at_stride)],
+                      w.scales.data() + r, y + t0 * y_stride + r);
+      } else if (nt == 1) {
         for (; r + 4 <= re; r += 4) {
-          const uint8_t* rows[4] = {w.row(r), w.row(r + 1), w.row(r + 2), w.row(r + 3)};
-          rows4_dots(rows, r + 12 <= w.rows ? w.row(r + 8) : nullptr, a, t0, cols, group, groups, full, idot);
+          rows4_dots(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a, t0, cols, group, groups,
+                     full, idot);
           for (int j = 0; j < 4; ++j)
             y[t0 * y_stride + r + j] = ternary_epilogue(a.qa.rule, idot[j], groups, w.scales.data() + (r + j) * groups,
                                                         a.qa.scales.data() + t0 * at_stride);
