@@ -93,19 +93,18 @@ inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* t
 // Decoding takes one shift per 32 code bytes instead of three: the fields at bits 0 and 4 come out as codes
 // (v & 3, (v >> 4) & 3), those at bits 2 and 6 as 4 x code (v & 12, (v >> 4) & 12), and their products go to
 // separate int16 sums, s1 and s4. |4 x code x q| <= 12 x 128, so a maddubs pair is <= 3072 and s4 gains <= 6144 a
-// block: widened every kSeg4 blocks (30720 < 32768). Every lane of s4 is a multiple of 4, so a row's sum is
-// acc1 + (acc4 >> 2) exactly. 13 vector operations per 32 code bytes where shifting out each field took 15: one
-// thread is bound by the vector pipes, not memory (L2-resident GEMV, best of 5 alternating runs: 18.3 -> 21.2 GB/s
-// at 1536 columns, 22.7 -> 24.2 at 6912; two threads from DRAM, 1536 x 1536: medians 16.8 -> 22.9 GB/s).
+// block. Every lane of s4 is a multiple of 4, so s1 + (s4 >> 2) is the exact sum (<= 2 x 768 x kSeg4 = 7680 per
+// lane), widened every kSeg4 blocks. 13 vector operations per 32 code bytes where shifting out each field took
+// 15: one thread is bound by the vector pipes, not memory (L2-resident GEMV, best of 5 alternating runs: 18.3 ->
+// 21.2 GB/s at 1536 columns, 22.7 -> 24.2 at 6912; two threads from DRAM, 1536 x 1536: medians 16.8 -> 22.9 GB/s).
 constexpr int64_t kSeg4 = 5;
-static_assert(kSeg4 * 2 * 3072 <= 32767, "rows4_blocks' scaled int16 sums would overflow");
+static_assert(kSeg4 * 2 * 3072 <= 32767 && kSeg4 * 2 * 768 * 2 <= 32767, "rows4_blocks' int16 sums would overflow");
 
 // acc[r] (int32 lanes, summed over) = sum over columns [c, ce) (whole blocks) of code * q for rows row0 + r * stride.
 inline void rows4_blocks(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t c,
                          int64_t ce, __m256i* acc) {
   const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
-  __m256i acc1[4], acc4[4];
-  for (int r = 0; r < 4; ++r) acc1[r] = acc4[r] = _mm256_setzero_si256();
+  for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_si256();
   while (c < ce) {
     const int64_t se = c + 128 * kSeg4 < ce ? c + 128 * kSeg4 : ce;
     __m256i s1[4], s4[4];
@@ -128,50 +127,78 @@ inline void rows4_blocks(const uint8_t* row0, int64_t stride, const uint8_t* nex
                                                          _mm256_maddubs_epi16(_mm256_and_si256(v, m12), ap[2])));
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(s1[r], ones));
-      acc4[r] = _mm256_add_epi32(acc4[r], _mm256_madd_epi16(s4[r], ones));
-    }
-  }
-  for (int r = 0; r < 4; ++r) acc[r] = _mm256_add_epi32(acc1[r], _mm256_srai_epi32(acc4[r], 2));
-}
-
-// Four rows (row0 + r * stride) per group, into idot[r][g].
-void rows4_dots(const uint8_t* row0, int64_t stride, const uint8_t* next, const PreparedActs& a, int64_t tok,
-                int64_t cols, int64_t group, int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
-  const int8_t* q = a.qa.q.data() + tok * cols;
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t gb = g * group;
-    const int64_t ge_full = gb + group < full ? gb + group : full;
-    __m256i acc[4];
-    rows4_blocks(row0, stride, next, q, gb, ge_full, acc);
-    const int64_t tail_begin = gb > full ? gb : full;
-    for (int r = 0; r < 4; ++r) {
-      int32_t s = hsum_epi32(acc[r]);
-      if (tail_begin < gb + group) s += tail_code_dot(row0 + r * stride, q, tail_begin, gb + group);
-      idot[r][g] = s - a.sums[static_cast<size_t>(tok * groups + g)];
-    }
+    for (int r = 0; r < 4; ++r)
+      acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_add_epi16(s1[r], _mm256_srai_epi16(s4[r], 2)), ones));
   }
 }
 
-// Four rows of one scale group each under a per-token rule (most generation matmuls) into y[0..3], the four
-// epilogues in one vector.
+// Lane r: the sum of acc[r]'s lanes (integer adds in any order are exact), plus the tail columns [full, end) of
+// row row0 + r * stride where the group has any.
+inline __m128i rows4_reduce(const __m256i* acc, const uint8_t* row0, int64_t stride, const int8_t* q, int64_t full,
+                            int64_t end) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+  __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  if (full < end) {
+    alignas(16) int32_t tail[4];
+    for (int r = 0; r < 4; ++r) tail[r] = tail_code_dot(row0 + r * stride, q, full, end);
+    dots = _mm_add_epi32(dots, _mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+  }
+  return dots;
+}
+
+// Four rows of one scale group each, per-token rule (most generation matmuls): y[r] = (float)idot / act_scale *
+// ws[r], the reference's operations lane by lane.
 void rows4_whole(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t cols,
                  int64_t full, int32_t act_sum, float act_scale, const float* ws, float* y) {
   __m256i acc[4];
   rows4_blocks(row0, stride, next, q, 0, full, acc);
-  // lane r of `dots`: row r's sum (integer adds in any order are exact)
-  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
-  __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-  if (full < cols) {
-    alignas(16) int32_t tail[4];
-    for (int r = 0; r < 4; ++r) tail[r] = tail_code_dot(row0 + r * stride, q, full, cols);
-    dots = _mm_add_epi32(dots, _mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
-  }
-  // the reference's (float)idot / act_scale * w_scale, lane by lane
+  const __m128i dots = rows4_reduce(acc, row0, stride, q, full, cols);
   const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sum)));
   _mm_storeu_ps(y, _mm_mul_ps(_mm_div_ps(f, _mm_set1_ps(act_scale)), _mm_loadu_ps(ws)));
 }
+
+// Four rows of `groups` scale groups each, Q8_K rule (llama.cpp's TQ1_0/TQ2_0): y[r] = sum over groups in order of
+// (float)idot_g * (ws[r][g] * at[g]), lane by lane. A group (256 columns: 2 blocks) is one segment, its int16
+// sums (<= 2 x 768 x 2 = 3072 a lane) reduced in 16 bits (x 4: <= 12288) and widened once for the four rows, and
+// its epilogue one vector: as four rows of 256 columns, scalar reductions and epilogues took as long as the dots.
+void rows4_groups(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, const int32_t* act_sums,
+                  const float* at, int64_t groups, const float* ws, float* y) {
+  constexpr int64_t kGroup = 256;
+  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
+  __m128 out = _mm_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256i s1[4], s4[4];
+    for (int r = 0; r < 4; ++r) s1[r] = s4[r] = _mm256_setzero_si256();
+    for (int64_t c = g * kGroup; c < (g + 1) * kGroup; c += 128) {
+      const __m256i* ap = reinterpret_cast<const __m256i*>(q + c);
+      const uint64_t off = static_cast<uint64_t>(c) / 4;
+      if (next != nullptr) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off + 64), _MM_HINT_T0);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + r * stride + off));
+        const __m256i h = _mm256_srli_epi16(v, 4);
+        s1[r] = _mm256_add_epi16(s1[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m3), ap[1]),
+                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m3), ap[3])));
+        s4[r] = _mm256_add_epi16(s4[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m12), ap[0]),
+                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m12), ap[2])));
+      }
+    }
+    __m256i t[4];
+    for (int r = 0; r < 4; ++r) t[r] = _mm256_add_epi16(s1[r], _mm256_srai_epi16(s4[r], 2));
+    // per 128-bit half: rows 0..3's sums of 8 lanes each, then the halves added
+    const __m256i h = _mm256_madd_epi16(
+        _mm256_hadd_epi16(_mm256_hadd_epi16(t[0], t[1]), _mm256_hadd_epi16(t[2], t[3])), ones);
+    const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sums[g])));
+    const __m128 w = _mm_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g]);
+    out = _mm_add_ps(out, _mm_mul_ps(f, _mm_mul_ps(w, _mm_set1_ps(at[g]))));
+  }
+  _mm_storeu_ps(y, out);
+}
+static_assert(2 * 2 * 768 * 4 <= 32767, "rows4_groups' 16-bit reduction would overflow");
 
 // Generation and batches under kDecodeMinTokens (and shapes the decoded path does not take): each weight block
 // decoded in registers for a tile of up to 4 tokens.
@@ -204,14 +231,11 @@ void ternary_matmul_avx2_rows(const quant::TernaryMatrix& w, const PreparedActs&
           rows4_whole(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a.qa.q.data() + t0 * cols,
                       cols, full, a.sums[static_cast<size_t>(t0)], a.qa.scales[static_cast<size_t>(t0 * at_stride)],
                       w.scales.data() + r, y + t0 * y_stride + r);
-      } else if (nt == 1) {
-        for (; r + 4 <= re; r += 4) {
-          rows4_dots(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a, t0, cols, group, groups,
-                     full, idot);
-          for (int j = 0; j < 4; ++j)
-            y[t0 * y_stride + r + j] = ternary_epilogue(a.qa.rule, idot[j], groups, w.scales.data() + (r + j) * groups,
-                                                        a.qa.scales.data() + t0 * at_stride);
-        }
+      } else if (nt == 1 && a.qa.rule == quant::ActQuant::kQ8K && group == 256) {
+        for (; r + 4 <= re; r += 4)
+          rows4_groups(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a.qa.q.data() + t0 * cols,
+                       a.sums.data() + t0 * groups, a.qa.scales.data() + t0 * at_stride, groups,
+                       w.scales.data() + r * groups, y + t0 * y_stride + r);
       }
       for (; r < re; ++r) {
         const uint8_t* row = w.row(r);
