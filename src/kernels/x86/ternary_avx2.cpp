@@ -343,6 +343,73 @@ __attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, 
 }
 static_assert(kBlocks16 * 128 == 1024, "tile_2x4's segment length is written into its assembly");
 
+// tile_2x4 over one scale group of the Q8_K rule, columns [c, ce) with ce - c <= kGroupCols, its eight sums
+// reduced in the same assembly and stored to sums[0..7] in lane 2t + j (row j, token t) order. A group's int16
+// sums are <= 8 x 768 = 6144 a lane, so two levels of pairwise adds stay in 16 bits (<= 24576) before the
+// widening madd; then the halves are added. Where tile_2x4 widened into memory, the caller reduced in int32
+// (hadd trees) and scaled: about 37 vector operations a group against 23 here.
+constexpr int64_t kGroupCols = 256;
+static_assert(kGroupCols / 32 * 768 * 4 <= 32767, "tile_2x4_group's 16-bit reduction would overflow");
+
+__attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p,
+                                              int64_t c, int64_t ce, __m256i* sums) {
+#define BITNET_T2(off, r, a0, a1, t0, t1)                       \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm12, %%ymm" t0 "\n\t"   \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm13, %%ymm" t1 "\n\t"   \
+  "vpaddw %%ymm" t0 ", %%ymm" a0 ", %%ymm" a0 "\n\t"           \
+  "vpaddw %%ymm" t1 ", %%ymm" a1 ", %%ymm" a1 "\n\t"
+  asm volatile(
+      "mov (%[p]), %%r8\n\t"
+      "mov 8(%[p]), %%r9\n\t"
+      "mov 16(%[p]), %%r10\n\t"
+      "mov 24(%[p]), %%r11\n\t"
+      "vpxor %%ymm0, %%ymm0, %%ymm0\n\t"
+      "vpxor %%ymm1, %%ymm1, %%ymm1\n\t"
+      "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
+      "vpxor %%ymm3, %%ymm3, %%ymm3\n\t"
+      "vpxor %%ymm4, %%ymm4, %%ymm4\n\t"
+      "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
+      "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
+      "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+      "1:\n\t"
+      "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"
+      "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"
+      BITNET_T2("", "%%r8", "0", "4", "8", "9")
+      BITNET_T2("", "%%r9", "1", "5", "10", "11")
+      BITNET_T2("", "%%r10", "2", "6", "14", "15")
+      BITNET_T2("", "%%r11", "3", "7", "8", "9")
+      "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t"
+      "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t"
+      BITNET_T2("32", "%%r8", "0", "4", "10", "11")
+      BITNET_T2("32", "%%r9", "1", "5", "14", "15")
+      BITNET_T2("32", "%%r10", "2", "6", "8", "9")
+      BITNET_T2("32", "%%r11", "3", "7", "10", "11")
+      "add $64, %[c]\n\t"
+      "cmp %[ce], %[c]\n\t"
+      "jl 1b\n\t"
+      // ymm(t) is row 0, token t; ymm(4 + t) row 1, token t. Per 128-bit half: hadd(row 0, row 1) per token, then
+      // hadd(token 0, token 1) and hadd(token 2, token 3): words [r0t0 r0t0 r1t0 r1t0 r0t1 r0t1 r1t1 r1t1].
+      "vphaddw %%ymm4, %%ymm0, %%ymm0\n\t"
+      "vphaddw %%ymm5, %%ymm1, %%ymm1\n\t"
+      "vphaddw %%ymm6, %%ymm2, %%ymm2\n\t"
+      "vphaddw %%ymm7, %%ymm3, %%ymm3\n\t"
+      "vphaddw %%ymm1, %%ymm0, %%ymm0\n\t"
+      "vphaddw %%ymm3, %%ymm2, %%ymm2\n\t"
+      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
+      "vpsrlw $15, %%ymm15, %%ymm15\n\t"
+      "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\t"  // dwords [r0t0 r1t0 r0t1 r1t1] per half
+      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"  // [r0t2 r1t2 r0t3 r1t3]
+      "vperm2i128 $0x20, %%ymm2, %%ymm0, %%ymm1\n\t"
+      "vperm2i128 $0x31, %%ymm2, %%ymm0, %%ymm3\n\t"
+      "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"
+      "vmovdqu %%ymm1, (%[sums])\n\t"
+      : [c] "+r"(c)
+      : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [sums] "r"(sums)
+      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
+        "ymm13", "ymm14", "ymm15", "r8", "r9", "r10", "r11", "cc", "memory");
+#undef BITNET_T2
+}
+
 // What every whole-row-scale 2 x 4 tile of tokens t0..t0 + 3 shares: their activation pointers, and their code
 // sums and scales in the epilogue's lane order (lane 2t + j: token t, row j), each pair of lanes one token.
 struct TokenTile4 {
@@ -371,6 +438,29 @@ TokenTile4 token_tile4(const PreparedActs& a, int64_t t0, int64_t cols, int64_t 
 // profile showed a sixth of the kernel's time; four epilogues after four tiles overlap one another.
 constexpr int kOutPairs = 4;
 
+// The eight int32 sums of a 2 x 4 tile (acc[j * 4 + t]: row j, token t) reduced into lane 2t + j (integer adds:
+// any order is exact).
+inline __m256i reduce_2x4(const __m256i* c) {
+  const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[0], c[4]), _mm256_hadd_epi32(c[1], c[5]));
+  const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[2], c[6]), _mm256_hadd_epi32(c[3], c[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+
+// Lanes 2t + j of `out` to y[t * y_stride + j]: each token's two outputs, adjacent in y, as one 8-byte store.
+inline void store_2x4(__m256 out, float* y, int64_t y_stride) {
+  const __m128 lo = _mm256_castps256_ps128(out), hi = _mm256_extractf128_ps(out, 1);
+  _mm_storel_pi(reinterpret_cast<__m64*>(y), lo);
+  _mm_storeh_pi(reinterpret_cast<__m64*>(y + y_stride), lo);
+  _mm_storel_pi(reinterpret_cast<__m64*>(y + 2 * y_stride), hi);
+  _mm_storeh_pi(reinterpret_cast<__m64*>(y + 3 * y_stride), hi);
+}
+
+// Two floats as one 8-byte value broadcast to every pair of lanes: lane 2t + j gets v[j].
+inline __m256 pair_lanes(float v0, float v1) {
+  const __m128 p = _mm_unpacklo_ps(_mm_set_ss(v0), _mm_set_ss(v1));
+  return _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(p)));
+}
+
 void tiles_2x4_out(const uint8_t* dec, int n_pairs, const TokenTile4& tt, int64_t cols, const float* ws, float* y,
                    int64_t y_stride) {
   alignas(32) __m256i acc[kOutPairs][kPair * kTile];
@@ -379,23 +469,55 @@ void tiles_2x4_out(const uint8_t* dec, int n_pairs, const TokenTile4& tt, int64_
     tile_2x4(dec + 2 * q * cols, dec + (2 * q + 1) * cols, tt.p, 0, cols, acc[q]);
   }
   for (int q = 0; q < n_pairs; ++q) {
-    const __m256i* c = acc[q];  // c[j * 4 + t] is row j, token t; lane 2t + j of `sums` is its total
-    const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[0], c[4]), _mm256_hadd_epi32(c[1], c[5]));
-    const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(c[2], c[6]), _mm256_hadd_epi32(c[3], c[7]));
-    const __m256i sums =
-        _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
-    double pair;  // ws[0], ws[1] of this row pair as one 8-byte value, broadcast to every pair of lanes
-    __builtin_memcpy(&pair, ws + 2 * q, sizeof pair);
-    const __m256 w_scale = _mm256_castpd_ps(_mm256_set1_pd(pair));
+    const __m256i sums = reduce_2x4(acc[q]);
+    const __m256 w_scale = pair_lanes(ws[2 * q], ws[2 * q + 1]);
     const __m256 out =
         _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums, tt.act_sum)), tt.act_scale), w_scale);
-    const __m128 lo = _mm256_castps256_ps128(out), hi = _mm256_extractf128_ps(out, 1);
-    float* yq = y + 2 * q;
-    _mm_storel_pi(reinterpret_cast<__m64*>(yq), lo);
-    _mm_storeh_pi(reinterpret_cast<__m64*>(yq + y_stride), lo);
-    _mm_storel_pi(reinterpret_cast<__m64*>(yq + 2 * y_stride), hi);
-    _mm_storeh_pi(reinterpret_cast<__m64*>(yq + 3 * y_stride), hi);
+    store_2x4(out, y + 2 * q, y_stride);
   }
+}
+
+// The Q8_K rule's 2 x 4 tiles (llama.cpp's TQ1_0/TQ2_0: a weight and an activation scale per 256 columns): per
+// group, the tile's eight sums reduced in one vector and added into the eight outputs as the reference does,
+// (float)(sum - act_sum) * (w_scale * act_scale), group after group. Reducing and scaling each (row, token) on
+// its own took as long as the tile's dots: prompts of TQ2_0 files ran at half the speed of I2_S ones.
+struct TokenTileGroups {
+  const int8_t* p[kTile];
+  __m256i act_sum[kMaxGroups];  // per group, lane 2t + j: token t's sum of activation codes
+  __m256 act_scale[kMaxGroups];
+};
+
+void token_tile_groups(const PreparedActs& a, int64_t t0, int64_t cols, int64_t groups, TokenTileGroups& tt) {
+  for (int t = 0; t < kTile; ++t) tt.p[t] = a.qa.q.data() + (t0 + t) * cols;
+  for (int64_t g = 0; g < groups; ++g) {
+    int32_t s[kTile];
+    float d[kTile];
+    for (int t = 0; t < kTile; ++t) {
+      s[t] = a.sums[static_cast<size_t>((t0 + t) * groups + g)];
+      d[t] = a.qa.scales[static_cast<size_t>((t0 + t) * groups + g)];
+    }
+    tt.act_sum[g] = _mm256_setr_epi32(s[0], s[0], s[1], s[1], s[2], s[2], s[3], s[3]);
+    tt.act_scale[g] = _mm256_setr_ps(d[0], d[0], d[1], d[1], d[2], d[2], d[3], d[3]);
+  }
+}
+
+// Up to kOutPairs row pairs (decoded rows from dec, a row every `cols` bytes; their scales from ws, `groups` a row),
+// group by group: a group's tiles first, then their epilogues, which overlap one another.
+void tiles_2x4_groups(const uint8_t* dec, int n_pairs, const TokenTileGroups& tt, int64_t cols, int64_t group,
+                      int64_t groups, const float* ws, float* y, int64_t y_stride) {
+  __m256 out[kOutPairs];
+  alignas(32) __m256i sums[kOutPairs];
+  for (int q = 0; q < n_pairs; ++q) out[q] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int q = 0; q < n_pairs; ++q)
+      tile_2x4_group(dec + 2 * q * cols, dec + (2 * q + 1) * cols, tt.p, g * group, (g + 1) * group, &sums[q]);
+    for (int q = 0; q < n_pairs; ++q) {
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(sums[q], tt.act_sum[g]));
+      const __m256 w = pair_lanes(ws[2 * q * groups + g], ws[(2 * q + 1) * groups + g]);
+      out[q] = _mm256_add_ps(out[q], _mm256_mul_ps(f, _mm256_mul_ps(w, tt.act_scale[g])));
+    }
+  }
+  for (int q = 0; q < n_pairs; ++q) store_2x4(out[q], y + 2 * q, y_stride);
 }
 
 // Integer dots of R decoded rows (rows[0..R-1]) with tokens t0..t0 + T - 1, per group, into idot[r * T + t][g],
@@ -446,15 +568,26 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
   uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols));
   const int64_t at_stride = cols / a.qa.group;
   int32_t idot[kPair * kTile][kMaxGroups];
+  TokenTileGroups ttg;  // 16 KB, filled only for Q8_K-rule tiles
   for (int64_t rb = row_begin; rb < row_end; rb += kDecodeRows) {
     const int64_t re = rb + kDecodeRows < row_end ? rb + kDecodeRows : row_end;
     for (int64_t r = rb; r < re; ++r) decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
     for (int64_t t0 = 0; t0 < n;) {
       const int nt = n - t0 >= kTile ? kTile : 1;
       const bool whole_rows = nt == kTile && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K;
+      const bool q8k_tiles = nt == kTile && a.qa.rule == quant::ActQuant::kQ8K && group == kGroupCols;
       TokenTile4 tt;
       if (whole_rows) tt = token_tile4(a, t0, cols, at_stride);
       int64_t r = rb;
+      if (q8k_tiles) {
+        token_tile_groups(a, t0, cols, groups, ttg);
+        for (; r + kPair <= re; r += kPair * kOutPairs) {
+          const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
+          tiles_2x4_groups(scratch + (r - rb) * cols, n_pairs, ttg, cols, group, groups, w.scales.data() + r * groups,
+                           y + t0 * y_stride + r, y_stride);
+        }
+        r = rb + (re - rb) / kPair * kPair;
+      }
       if (whole_rows) {
         for (; r + kPair <= re; r += kPair * kOutPairs) {
           const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
