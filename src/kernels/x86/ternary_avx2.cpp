@@ -507,7 +507,7 @@ void tiles_2x4_groups(const uint8_t* dec, int n_pairs, const TokenTileGroups& tt
                       int64_t groups, const float* ws, float* y, int64_t y_stride) {
   __m256 out[kOutPairs];
   alignas(32) __m256i sums[kOutPairs];
-  for (int q = 0; q < n_pairs; ++q) out[q] = _mm256_setzero_ps();
+  for (auto& v : out) v = _mm256_setzero_ps();  // all of them: over n_pairs, GCC zeroed with rep stos (slow to start)
   for (int64_t g = 0; g < groups; ++g) {
     for (int q = 0; q < n_pairs; ++q)
       tile_2x4_group(dec + 2 * q * cols, dec + (2 * q + 1) * cols, tt.p, g * group, (g + 1) * group, &sums[q]);
