@@ -99,10 +99,13 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
                                                 {300, 384, 33}});
 }
 
+// Single tokens against 8 or more rows of several groups ({19, 768, 1}, {16, 512, 5}) take the generation
+// kernels' grouped epilogues (4 rows a step on AVX2, 8 on AVX-512).
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K,
              {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
-              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10}});
+              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10},
+              {19, 768, 1}, {16, 512, 5}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels

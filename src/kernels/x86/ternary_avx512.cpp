@@ -33,19 +33,23 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   return s;
 }
 
-// One token's dots with 8 rows of one group (the whole row), acc[r][0] holding row r's 16 partial sums: reduced
-// together (exact integer adds, any order), then ternary_epilogue's operations for groups == 1 on the 8 lanes.
-// Eight separate horizontal sums and scalar epilogues cost about as much as the products on 1536-column rows.
-inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, const __m512i (&acc)[8][1], int64_t r0,
-                         int64_t t, float* y_row) {
+// Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order).
+inline __m256i reduce8(const __m512i (&acc)[8][1]) {
   __m256i h[8];
   for (int r = 0; r < 8; ++r)
     h[r] = _mm256_add_epi32(_mm512_castsi512_si256(acc[r][0]), _mm512_extracti64x4_epi64(acc[r][0], 1));
   const __m256i b0 = _mm256_hadd_epi32(h[0], h[1]), b1 = _mm256_hadd_epi32(h[2], h[3]);
   const __m256i b2 = _mm256_hadd_epi32(h[4], h[5]), b3 = _mm256_hadd_epi32(h[6], h[7]);
   const __m256i c0 = _mm256_hadd_epi32(b0, b1), c1 = _mm256_hadd_epi32(b2, b3);  // 128-bit halves: rows 0-3, 4-7
-  const __m256i dots =
-      _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
+}
+
+// One token's dots with 8 rows of one group (the whole row), acc[r][0] holding row r's 16 partial sums: reduced
+// together, then ternary_epilogue's operations for groups == 1 on the 8 lanes. Eight separate horizontal sums and
+// scalar epilogues cost about as much as the products on 1536-column rows.
+inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, const __m512i (&acc)[8][1], int64_t r0,
+                         int64_t t, float* y_row) {
+  const __m256i dots = reduce8(acc);
   const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(a.sums[static_cast<size_t>(t)])));
   const __m256 ws = _mm256_loadu_ps(w.scales.data() + r0);
   const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * (w.cols / a.qa.group))]);
@@ -53,6 +57,21 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
                          ? _mm256_add_ps(_mm256_setzero_ps(), _mm256_mul_ps(f, _mm256_mul_ps(ws, at)))
                          : _mm256_mul_ps(_mm256_div_ps(f, at), ws);
   _mm256_storeu_ps(y_row + r0, out);
+}
+
+// The same for group g of the Q8_K rule (TQ1_0/TQ2_0: 256 columns a group): out += (float)(dot - act_sum) *
+// (w_scale * act_scale) on the 8 lanes, group after group as the reference adds them. (The AVX2 kernel's scalar
+// reductions and epilogues took as long as the dots on such groups; this one is not measured on AVX-512 hardware.)
+inline __m256 gen_group_out(const quant::TernaryMatrix& w, const PreparedActs& a, const __m512i (&acc)[8][1],
+                            int64_t r0, int64_t t, int64_t g, int64_t groups, __m256 out) {
+  const __m256i dots = reduce8(acc);
+  const __m256 f = _mm256_cvtepi32_ps(
+      _mm256_sub_epi32(dots, _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
+  const float* ws = w.scales.data() + r0 * groups + g;
+  const __m256 wsv = _mm256_setr_ps(ws[0], ws[groups], ws[2 * groups], ws[3 * groups], ws[4 * groups],
+                                    ws[5 * groups], ws[6 * groups], ws[7 * groups]);
+  const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * groups + g)]);
+  return _mm256_add_ps(out, _mm256_mul_ps(f, _mm256_mul_ps(wsv, at)));
 }
 
 // Integer dots of R rows x T tokens over every group, then the shared float epilogue into y.
@@ -69,6 +88,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
   for (int t = 0; t < T; ++t) acts[t] = a.qa.q.data() + (t0 + t) * cols;
   const int32_t* sums = a.sums.data();
   int32_t idot[R][T][kMaxGroups];
+  __m256 grouped = _mm256_setzero_ps();  // R == 8, T == 1, Q8_K rule: the 8 outputs so far
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t gb = g * group;
     const int64_t ge_full = gb + group < full ? gb + group : full;
@@ -119,6 +139,14 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
       if (groups == 1 && full == cols) {  // I2_S: all 8 rows' sums at once and the epilogue on 8 lanes
         gen_tile_out(w, a, acc, r0, t0, y + t0 * y_stride);
         return;
+      }
+      if (a.qa.rule == quant::ActQuant::kQ8K && full == cols) {
+        grouped = gen_group_out(w, a, acc, r0, t0, g, groups, grouped);
+        if (g == groups - 1) {
+          _mm256_storeu_ps(y + t0 * y_stride + r0, grouped);
+          return;
+        }
+        continue;
       }
     }
     const int64_t tail_begin = gb > full ? gb : full;
