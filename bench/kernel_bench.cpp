@@ -23,18 +23,19 @@ namespace {
 
 using namespace bitnet;
 
-quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, std::mt19937& rng) {
+// group: cols (one scale a row, I2_S) or 256 (TQ1_0/TQ2_0, whose activations take the Q8_K rule).
+quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, int64_t group, std::mt19937& rng) {
   quant::TernaryMatrix m;
   m.rows = rows;
   m.cols = cols;
-  m.group = cols;
+  m.group = group;
   m.owned.resize(static_cast<size_t>(rows * cols / 4));
   // Ternary codes (0..2) as in every real model; kernels may take a different path for code 3, which none holds.
   for (auto& b : m.owned) {
     const uint32_t v = rng();
     b = static_cast<uint8_t>(v % 3 | (v / 3 % 3) << 2 | (v / 9 % 3) << 4 | (v / 27 % 3) << 6);
   }
-  m.scales.assign(static_cast<size_t>(rows), 1.0f);
+  m.scales.assign(static_cast<size_t>(rows * (cols / group)), 1.0f);
   return m;
 }
 
@@ -52,12 +53,12 @@ void set_rates(benchmark::State& state, double bytes, double macs) {
       benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
+void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k) {
   std::mt19937 rng(1);
-  const auto w = random_matrix(rows, cols, rng);
+  const auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
   const auto x = random_floats(tokens * cols, rng);
   kernels::PreparedActs a;
-  kernels::prepare_acts(quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);
+  kernels::prepare_acts(q8k ? quant::ActQuant::kQ8K : quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);
   std::vector<float> y(static_cast<size_t>(tokens * rows));
   const kernels::TernaryKernel& k = kernels::ternary_kernel(level);
   for (auto _ : state) {
@@ -174,22 +175,27 @@ void register_all() {
     const char* name;
     int64_t rows, cols;
   };
-  // The last shape's codes (168 MB) are far larger than the caches: generation streaming from memory.
+  // The stream shape's codes (168 MB) are far larger than the caches: generation streaming from memory. The l2
+  // shape's (196 KB) stay in L2: the generation kernel's own rate, steadier than through memory on a shared machine.
   const Shape shapes[] = {{"2b4t_ffn_up_2560x6912", 6912, 2560},
                           {"2b4t_ffn_down_6912x2560", 2560, 6912},
                           {"large_ffn_up_1536x4096", 4096, 1536},
                           {"large_ffn_down_4096x1536", 1536, 4096},
+                          {"l2_1536x512", 512, 1536},
                           {"stream_2560x262144", 262144, 2560}};
-  for (const Shape& sh : shapes)
-    for (int64_t tokens : {int64_t{1}, int64_t{128}})
-      for (IsaLevel level : levels) {
-        if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
-        if (sh.rows > 100000 && tokens > 1) continue;
-        const std::string name =
-            std::string("ternary/") + sh.name + "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
-        benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens)
-            ->Unit(benchmark::kMillisecond);
-      }
+  for (bool q8k : {false, true})
+    for (const Shape& sh : shapes)
+      for (int64_t tokens : {int64_t{1}, int64_t{128}})
+        for (IsaLevel level : levels) {
+          if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
+          if ((sh.rows > 100000 || sh.rows < 1000) && tokens > 1) continue;
+          if (q8k && (sh.rows > 100000 || level == IsaLevel::kScalar)) continue;
+          // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
+          const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
+                                   "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
+          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k)
+              ->Unit(benchmark::kMillisecond);
+        }
   // The 2B-4T head: 128256 x 2560 Q6_K (269 MB, streams from memory), one token and a batch of 4.
   for (int64_t tokens : {int64_t{1}, int64_t{4}})
     for (IsaLevel level : levels) {
