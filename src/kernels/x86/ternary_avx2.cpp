@@ -1,314 +1,18 @@
 // AVX2 ternary matmul: 2-bit codes x int8 activations with maddubs (u8 x s8 -> s16 pairs), exact. Prompt batches
-// decode each chunk of rows once, to a byte per code, and run 2-row x 4-token register tiles over it (the inner
-// loop in inline assembly); generation and small batches decode in registers per token tile.
+// (8 tokens and more) decode each chunk of rows once, to a byte per code, and run 2-row x 4-token register tiles
+// over it (the inner loop in inline assembly); generation and smaller batches go to ternary_gemv_avx2.cpp.
 // Nothing from the standard library is instantiated here (these functions carry the AVX2 target).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #include "kernels/ternary.hpp"
+#include "kernels/x86/ternary_avx2_shared.hpp"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 
-namespace bitnet::kernels {
+namespace bitnet::kernels::avx2 {
 namespace {
-
-// One 128-column block: codes (u8, 0..3; c0..c3 are the block's 32 code bytes shifted right by 6, 4, 2, 0, as
-// quant/ternary.hpp lays them out) times activations (s8, natural order) at `a`, as int16 lanes. |code * q| <= 3 * 128,
-// so a maddubs pair is <= 768 (no saturation) and the block's four sets <= 3072 per lane. Integer result per group:
-// sum(code * q) - sum(q) = sum((code - 1) * q) = sum(w * q), exactly.
-inline __m256i block_sum16(__m256i c0, __m256i c1, __m256i c2, __m256i c3, const int8_t* a) {
-  const __m256i* ap = reinterpret_cast<const __m256i*>(a);
-  return _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(c0, _mm256_loadu_si256(ap)),
-                                           _mm256_maddubs_epi16(c1, _mm256_loadu_si256(ap + 1))),
-                          _mm256_add_epi16(_mm256_maddubs_epi16(c2, _mm256_loadu_si256(ap + 2)),
-                                           _mm256_maddubs_epi16(c3, _mm256_loadu_si256(ap + 3))));
-}
-
-inline int32_t hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
-
-// Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
-inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
-constexpr int kTile = 4;           // tokens sharing one decode of a weight block
-constexpr int64_t kRowChunk = 32;  // rows sharing one pass over a token tile's activations
-constexpr int64_t kMaxGroups = 256;
-constexpr int64_t kBlocks16 = 8;  // blocks summed in int16 (block_sum16)
-static_assert(kBlocks16 * 3072 <= 32767, "int16 block sums would overflow");
-
-// Integer dots of one row with T tokens (pointers p[0..T-1] into the activations), per group, into
-// idot[t][g]: each weight block is decoded once and used for all T tokens.
-template <int T>
-inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* tok, int64_t cols, int64_t group,
-                     int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
-  const __m256i mask = _mm256_set1_epi8(3);
-  const int8_t* p[T];
-  for (int i = 0; i < T; ++i) p[i] = a.qa.q.data() + tok[i] * cols;
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t gb = g * group;
-    const int64_t ge_full = gb + group < full ? gb + group : full;
-    __m256i acc[T];
-    for (int i = 0; i < T; ++i) acc[i] = _mm256_setzero_si256();
-    // int16 sums over up to kBlocks16 blocks (each adds at most 3072 to a lane), widened to int32 once.
-    for (int64_t c = gb; c < ge_full;) {
-      const int64_t ce = c + 128 * kBlocks16 < ge_full ? c + 128 * kBlocks16 : ge_full;
-      __m256i s16[T];
-      for (int i = 0; i < T; ++i) s16[i] = _mm256_setzero_si256();
-      for (; c < ce; c += 128) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 4));
-        const __m256i c0 = _mm256_and_si256(_mm256_srli_epi16(v, 6), mask);
-        const __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
-        const __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(v, 2), mask);
-        const __m256i c3 = _mm256_and_si256(v, mask);
-#pragma GCC unroll 4
-        for (int i = 0; i < T; ++i) s16[i] = _mm256_add_epi16(s16[i], block_sum16(c0, c1, c2, c3, p[i] + c));
-      }
-      for (int i = 0; i < T; ++i) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s16[i], _mm256_set1_epi16(1)));
-    }
-    const int64_t tail_begin = gb > full ? gb : full;
-    for (int i = 0; i < T; ++i) {
-      int32_t s = hsum_epi32(acc[i]);
-      if (tail_begin < gb + group) s += tail_code_dot(row, a.qa.q.data() + tok[i] * cols, tail_begin, gb + group);
-      idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
-    }
-  }
-}
-
-// One token against four rows: each block's activations are read once for the four rows, and four rows' codes
-// stream at once (a row at a time, every block reloaded its activations and the next row's loads queued behind
-// the last: generation ran 25% behind AVX-512 on the same memory). The four rows are one contiguous range read
-// at four places, which the hardware prefetcher does not follow, so a later range of four rows (`next`, or
-// nullptr; the caller passes the one after the next: 2B-4T generation 37.6 -> 38.3 tok/s against passing the next
-// one, and 36.5 with the range four ahead) is prefetched two lines a block.
-//
-// Decoding takes one shift per 32 code bytes instead of three: the fields at bits 0 and 4 come out as codes
-// (v & 3, (v >> 4) & 3), those at bits 2 and 6 as 4 x code (v & 12, (v >> 4) & 12), and their products go to
-// separate int16 sums, s1 and s4. |4 x code x q| <= 12 x 128, so a maddubs pair is <= 3072 and s4 gains <= 6144 a
-// block. Every lane of s4 is a multiple of 4, so s1 + (s4 >> 2) is the exact sum (<= 2 x 768 x kSeg4 = 7680 per
-// lane), widened every kSeg4 blocks. 13 vector operations per 32 code bytes where shifting out each field took
-// 15: one thread is bound by the vector pipes, not memory (L2-resident GEMV, best of 5 alternating runs: 18.3 ->
-// 21.2 GB/s at 1536 columns, 22.7 -> 24.2 at 6912; two threads from DRAM, 1536 x 1536: medians 16.8 -> 22.9 GB/s).
-constexpr int64_t kSeg4 = 5;
-static_assert(kSeg4 * 2 * 3072 <= 32767 && kSeg4 * 2 * 768 * 2 <= 32767, "rows4_blocks' int16 sums would overflow");
-
-// acc[r] (int32 lanes, summed over) = sum over columns [c, ce) (whole blocks) of code * q for rows row0 + r * stride.
-inline void rows4_blocks(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t c,
-                         int64_t ce, __m256i* acc) {
-  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
-  for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_si256();
-  while (c < ce) {
-    const int64_t se = c + 128 * kSeg4 < ce ? c + 128 * kSeg4 : ce;
-    __m256i s1[4], s4[4];
-    for (int r = 0; r < 4; ++r) s1[r] = s4[r] = _mm256_setzero_si256();
-    for (; c < se; c += 128) {
-      const __m256i* ap = reinterpret_cast<const __m256i*>(q + c);
-      const uint64_t off = static_cast<uint64_t>(c) / 4;
-      if (next != nullptr) {  // as many bytes of the later four rows as these four read here: 2 lines
-        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off + 64), _MM_HINT_T0);
-      }
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + r * stride + off));
-        const __m256i h = _mm256_srli_epi16(v, 4);
-        // the fields at bits 6, 4, 2, 0 pair with the block's activation vectors 0, 1, 2, 3
-        s1[r] = _mm256_add_epi16(s1[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m3), ap[1]),
-                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m3), ap[3])));
-        s4[r] = _mm256_add_epi16(s4[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m12), ap[0]),
-                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m12), ap[2])));
-      }
-    }
-    for (int r = 0; r < 4; ++r)
-      acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_add_epi16(s1[r], _mm256_srai_epi16(s4[r], 2)), ones));
-  }
-}
-
-// Lane r: the sum of acc[r]'s lanes (integer adds in any order are exact), plus the tail columns [full, end) of
-// row row0 + r * stride where the group has any.
-inline __m128i rows4_reduce(const __m256i* acc, const uint8_t* row0, int64_t stride, const int8_t* q, int64_t full,
-                            int64_t end) {
-  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
-  __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-  if (full < end) {
-    alignas(16) int32_t tail[4];
-    for (int r = 0; r < 4; ++r) tail[r] = tail_code_dot(row0 + r * stride, q, full, end);
-    dots = _mm_add_epi32(dots, _mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
-  }
-  return dots;
-}
-
-// Four rows of one scale group each, per-token rule (most generation matmuls): y[r] = (float)idot / act_scale *
-// ws[r], the reference's operations lane by lane.
-void rows4_whole(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t cols,
-                 int64_t full, int32_t act_sum, float act_scale, const float* ws, float* y) {
-  __m256i acc[4];
-  rows4_blocks(row0, stride, next, q, 0, full, acc);
-  const __m128i dots = rows4_reduce(acc, row0, stride, q, full, cols);
-  const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sum)));
-  _mm_storeu_ps(y, _mm_mul_ps(_mm_div_ps(f, _mm_set1_ps(act_scale)), _mm_loadu_ps(ws)));
-}
-
-// Four rows of `groups` scale groups each, Q8_K rule (llama.cpp's TQ1_0/TQ2_0): y[r] = sum over groups in order of
-// (float)idot_g * (ws[r][g] * at[g]), lane by lane. A group (256 columns: 2 blocks) is one segment, its int16
-// sums (<= 2 x 768 x 2 = 3072 a lane) reduced in 16 bits (x 4: <= 12288) and widened once for the four rows, and
-// its epilogue one vector: as four rows of 256 columns, scalar reductions and epilogues took as long as the dots.
-void rows4_groups(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, const int32_t* act_sums,
-                  const float* at, int64_t groups, const float* ws, float* y) {
-  constexpr int64_t kGroup = 256;
-  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
-  __m128 out = _mm_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m256i s1[4], s4[4];
-    for (int r = 0; r < 4; ++r) s1[r] = s4[r] = _mm256_setzero_si256();
-    for (int64_t c = g * kGroup; c < (g + 1) * kGroup; c += 128) {
-      const __m256i* ap = reinterpret_cast<const __m256i*>(q + c);
-      const uint64_t off = static_cast<uint64_t>(c) / 4;
-      if (next != nullptr) {
-        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(next + 4 * off + 64), _MM_HINT_T0);
-      }
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + r * stride + off));
-        const __m256i h = _mm256_srli_epi16(v, 4);
-        s1[r] = _mm256_add_epi16(s1[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m3), ap[1]),
-                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m3), ap[3])));
-        s4[r] = _mm256_add_epi16(s4[r], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(h, m12), ap[0]),
-                                                         _mm256_maddubs_epi16(_mm256_and_si256(v, m12), ap[2])));
-      }
-    }
-    __m256i t[4];
-    for (int r = 0; r < 4; ++r) t[r] = _mm256_add_epi16(s1[r], _mm256_srai_epi16(s4[r], 2));
-    // per 128-bit half: rows 0..3's sums of 8 lanes each, then the halves added
-    const __m256i h = _mm256_madd_epi16(
-        _mm256_hadd_epi16(_mm256_hadd_epi16(t[0], t[1]), _mm256_hadd_epi16(t[2], t[3])), ones);
-    const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sums[g])));
-    const __m128 w = _mm_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g]);
-    out = _mm_add_ps(out, _mm_mul_ps(f, _mm_mul_ps(w, _mm_set1_ps(at[g]))));
-  }
-  _mm_storeu_ps(y, out);
-}
-static_assert(2 * 2 * 768 * 4 <= 32767, "rows4_groups' 16-bit reduction would overflow");
-
-// One row against 4 tokens under the Q8_K rule (batches of 4-7 tokens of TQ1_0/TQ2_0 matrices: concurrent streams
-// in the server, short prompts). Each block is decoded once for the 4 tokens; per 256-column group the 4 tokens'
-// int16 sums (<= 2 x 3072 a lane) are reduced in 16 bits (x 4 <= 24576), widened once, and scaled in one vector,
-// lane t for token t, as the reference does group after group. With a horizontal sum and a scalar epilogue per
-// token and group, this ran at half the rate of the whole-row (I2_S) case.
-struct Tokens4Groups {
-  const int8_t* p[kTile];
-  __m128i act_sum[kMaxGroups];  // per group, lane t: token t's sum of activation codes
-  __m128 act_scale[kMaxGroups];
-};
-
-void tokens4_groups(const PreparedActs& a, int64_t t0, int64_t cols, int64_t groups, Tokens4Groups& tt) {
-  for (int t = 0; t < kTile; ++t) tt.p[t] = a.qa.q.data() + (t0 + t) * cols;
-  for (int64_t g = 0; g < groups; ++g) {
-    const auto at = [&](int t) { return static_cast<size_t>((t0 + t) * groups + g); };
-    tt.act_sum[g] = _mm_setr_epi32(a.sums[at(0)], a.sums[at(1)], a.sums[at(2)], a.sums[at(3)]);
-    tt.act_scale[g] = _mm_setr_ps(a.qa.scales[at(0)], a.qa.scales[at(1)], a.qa.scales[at(2)], a.qa.scales[at(3)]);
-  }
-}
-
-void row_tokens4_groups(const uint8_t* row, const Tokens4Groups& tt, int64_t groups, const float* ws, float* y,
-                        int64_t y_stride) {
-  constexpr int64_t kGroup = 256;
-  const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-  __m128 out = _mm_setzero_ps();
-  for (int64_t g = 0; g < groups; ++g) {
-    __m256i s16[kTile];
-    for (auto& v : s16) v = _mm256_setzero_si256();
-    for (int64_t c = g * kGroup; c < (g + 1) * kGroup; c += 128) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c / 4));
-      const __m256i c0 = _mm256_and_si256(_mm256_srli_epi16(v, 6), mask);
-      const __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
-      const __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(v, 2), mask);
-      const __m256i c3 = _mm256_and_si256(v, mask);
-#pragma GCC unroll 4
-      for (int t = 0; t < kTile; ++t) s16[t] = _mm256_add_epi16(s16[t], block_sum16(c0, c1, c2, c3, tt.p[t] + c));
-    }
-    // per 128-bit half: words [t0 t0 t1 t1 t2 t2 t3 t3] after two levels, dwords [t0 t1 t2 t3] after the madd
-    const __m256i h = _mm256_madd_epi16(
-        _mm256_hadd_epi16(_mm256_hadd_epi16(s16[0], s16[1]), _mm256_hadd_epi16(s16[2], s16[3])), ones);
-    const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, tt.act_sum[g]));
-    out = _mm_add_ps(out, _mm_mul_ps(f, _mm_mul_ps(_mm_set1_ps(ws[g]), tt.act_scale[g])));
-  }
-  alignas(16) float o[kTile];
-  _mm_store_ps(o, out);
-  for (int t = 0; t < kTile; ++t) y[t * y_stride] = o[t];
-}
-static_assert(2 * 3072 * 4 <= 32767, "row_tokens4_groups' 16-bit reduction would overflow");
-
-// Generation and batches under kDecodeMinTokens (and shapes the decoded path does not take): each weight block
-// decoded in registers for a tile of up to 4 tokens.
-void ternary_matmul_avx2_rows(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                              int64_t row_begin, int64_t row_end) {
-  const int64_t cols = w.cols;
-  const int64_t group = a.qa.group;
-  const int64_t groups = cols / group;
-  if (groups > kMaxGroups || group != w.group) {
-    ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);  // shapes no real model has
-    return;
-  }
-  const int64_t full = cols / 128 * 128;
-  const int64_t n = a.qa.n_tokens;
-  const int64_t at_stride = cols / a.qa.group;
-  int32_t idot[kTile][kMaxGroups];
-  Tokens4Groups tt4;  // 8 KB, filled only for Q8_K-rule token tiles
-  // Rows in chunks, token tiles inside: a tile's activations stay in L1 across the chunk's rows, where walking all
-  // tokens per row streamed every token's activations from L2 once per row (a byte per multiply-add: prompt
-  // processing ran at 94 GMAC/s against maddubs' 220 on one Zen 5 core).
-  for (int64_t rb = row_begin; rb < row_end; rb += kRowChunk) {
-    const int64_t re = rb + kRowChunk < row_end ? rb + kRowChunk : row_end;
-    for (int64_t t0 = 0; t0 < n;) {
-      // tiles of kTile tokens; the remainder (and generation's single token) one token at a time
-      const int nt = n - t0 >= kTile ? kTile : 1;
-      int64_t tok[kTile];
-      for (int i = 0; i < nt; ++i) tok[i] = t0 + i;
-      int64_t r = rb;
-      if (nt == 1 && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K) {
-        for (; r + 4 <= re; r += 4)
-          rows4_whole(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a.qa.q.data() + t0 * cols,
-                      cols, full, a.sums[static_cast<size_t>(t0)], a.qa.scales[static_cast<size_t>(t0 * at_stride)],
-                      w.scales.data() + r, y + t0 * y_stride + r);
-      } else if (nt == 1 && a.qa.rule == quant::ActQuant::kQ8K && group == 256) {
-        for (; r + 4 <= re; r += 4)
-          rows4_groups(w.row(r), w.row_bytes(), r + 12 <= w.rows ? w.row(r + 8) : nullptr, a.qa.q.data() + t0 * cols,
-                       a.sums.data() + t0 * groups, a.qa.scales.data() + t0 * at_stride, groups,
-                       w.scales.data() + r * groups, y + t0 * y_stride + r);
-      }
-      if (nt == kTile && a.qa.rule == quant::ActQuant::kQ8K && group == 256 && full == cols) {
-        tokens4_groups(a, t0, cols, groups, tt4);
-        for (; r < re; ++r)
-          row_tokens4_groups(w.row(r), tt4, groups, w.scales.data() + r * groups, y + t0 * y_stride + r, y_stride);
-      }
-      for (; r < re; ++r) {
-        const uint8_t* row = w.row(r);
-        const float* ws = w.scales.data() + r * groups;
-        if (nt == kTile) {
-          row_dots<kTile>(row, a, tok, cols, group, groups, full, idot);
-        } else {
-          row_dots<1>(row, a, tok, cols, group, groups, full, idot);
-        }
-        for (int i = 0; i < nt; ++i)
-          y[(t0 + i) * y_stride + r] =
-              ternary_epilogue(a.qa.rule, idot[i], groups, ws, a.qa.scales.data() + (t0 + i) * at_stride);
-      }
-      t0 += nt;
-    }
-  }
-}
 
 // Prompt batches: each chunk of rows is decoded once to a byte per code, in L2, so the token tiles' inner loop is
 // loads, maddubs and adds only (decoding per tile took a fifth of its vector operations).
@@ -330,6 +34,43 @@ void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
   }
 }
 
+// The assembly both 2 x 4 tiles share: the four activation pointers into r8-r11; eight zeroed int16 sums (ymm0-3:
+// row 0, tokens 0-3; ymm4-7: row 1); one loop iteration, two 32-column steps through which six product registers
+// rotate.
+#define BITNET_T2(off, r, a0, a1, t0, t1)                       \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm12, %%ymm" t0 "\n\t"   \
+  "vpmaddubsw " off "(" r ",%[c]), %%ymm13, %%ymm" t1 "\n\t"   \
+  "vpaddw %%ymm" t0 ", %%ymm" a0 ", %%ymm" a0 "\n\t"           \
+  "vpaddw %%ymm" t1 ", %%ymm" a1 ", %%ymm" a1 "\n\t"
+#define BITNET_TILE_PTRS    \
+  "mov (%[p]), %%r8\n\t"    \
+  "mov 8(%[p]), %%r9\n\t"   \
+  "mov 16(%[p]), %%r10\n\t" \
+  "mov 24(%[p]), %%r11\n\t"
+#define BITNET_TILE_ZERO             \
+  "vpxor %%ymm0, %%ymm0, %%ymm0\n\t" \
+  "vpxor %%ymm1, %%ymm1, %%ymm1\n\t" \
+  "vpxor %%ymm2, %%ymm2, %%ymm2\n\t" \
+  "vpxor %%ymm3, %%ymm3, %%ymm3\n\t" \
+  "vpxor %%ymm4, %%ymm4, %%ymm4\n\t" \
+  "vpxor %%ymm5, %%ymm5, %%ymm5\n\t" \
+  "vpxor %%ymm6, %%ymm6, %%ymm6\n\t" \
+  "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+#define BITNET_TILE_STEPS                        \
+  "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"           \
+  "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"           \
+  BITNET_T2("", "%%r8", "0", "4", "8", "9")      \
+  BITNET_T2("", "%%r9", "1", "5", "10", "11")    \
+  BITNET_T2("", "%%r10", "2", "6", "14", "15")   \
+  BITNET_T2("", "%%r11", "3", "7", "8", "9")     \
+  "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t"         \
+  "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t"         \
+  BITNET_T2("32", "%%r8", "0", "4", "10", "11")  \
+  BITNET_T2("32", "%%r9", "1", "5", "14", "15")  \
+  BITNET_T2("32", "%%r10", "2", "6", "8", "9")   \
+  BITNET_T2("32", "%%r11", "3", "7", "10", "11") \
+  "add $64, %[c]\n\t"
+
 // The 2 x 4 register tile over columns [c, ce) (a multiple of 64): rows w0p, w1p (decoded) times tokens p[0..3],
 // added to the int32 sums acc[r * 4 + t]. Decoded byte j lines up with activation j; a 32-column step adds one
 // maddubs pair (<= 768) to each of eight int16 lanes, which are widened into acc every kBlocks16 blocks, inside
@@ -341,46 +82,19 @@ __attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, 
                                         int64_t ce, __m256i* acc) {
   if (c >= ce) return;
   int64_t seg;
-#define BITNET_T2(off, r, a0, a1, t0, t1)                       \
-  "vpmaddubsw " off "(" r ",%[c]), %%ymm12, %%ymm" t0 "\n\t"   \
-  "vpmaddubsw " off "(" r ",%[c]), %%ymm13, %%ymm" t1 "\n\t"   \
-  "vpaddw %%ymm" t0 ", %%ymm" a0 ", %%ymm" a0 "\n\t"           \
-  "vpaddw %%ymm" t1 ", %%ymm" a1 ", %%ymm" a1 "\n\t"
 #define BITNET_WIDEN(k, off)                          \
   "vpmaddwd %%ymm15, %%ymm" k ", %%ymm" k "\n\t"     \
   "vpaddd " off "(%[acc]), %%ymm" k ", %%ymm" k "\n\t" \
   "vmovdqu %%ymm" k ", " off "(%[acc])\n\t"
   asm volatile(
-      "mov (%[p]), %%r8\n\t"
-      "mov 8(%[p]), %%r9\n\t"
-      "mov 16(%[p]), %%r10\n\t"
-      "mov 24(%[p]), %%r11\n\t"
+      BITNET_TILE_PTRS
       "2:\n\t"  // a segment of at most kBlocks16 blocks: [c, seg)
       "lea 1024(%[c]), %[seg]\n\t"
       "cmp %[ce], %[seg]\n\t"
       "cmovg %[ce], %[seg]\n\t"
-      "vpxor %%ymm0, %%ymm0, %%ymm0\n\t"
-      "vpxor %%ymm1, %%ymm1, %%ymm1\n\t"
-      "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
-      "vpxor %%ymm3, %%ymm3, %%ymm3\n\t"
-      "vpxor %%ymm4, %%ymm4, %%ymm4\n\t"
-      "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
-      "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
-      "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+      BITNET_TILE_ZERO
       "1:\n\t"
-      "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"
-      "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"
-      BITNET_T2("", "%%r8", "0", "4", "8", "9")
-      BITNET_T2("", "%%r9", "1", "5", "10", "11")
-      BITNET_T2("", "%%r10", "2", "6", "14", "15")
-      BITNET_T2("", "%%r11", "3", "7", "8", "9")
-      "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t"
-      "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t"
-      BITNET_T2("32", "%%r8", "0", "4", "10", "11")
-      BITNET_T2("32", "%%r9", "1", "5", "14", "15")
-      BITNET_T2("32", "%%r10", "2", "6", "8", "9")
-      BITNET_T2("32", "%%r11", "3", "7", "10", "11")
-      "add $64, %[c]\n\t"
+      BITNET_TILE_STEPS
       "cmp %[seg], %[c]\n\t"
       "jl 1b\n\t"
       // widen: madd with 16-bit ones, add into acc[0..7]
@@ -394,7 +108,6 @@ __attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, 
       : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [acc] "r"(acc)
       : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
         "ymm13", "ymm14", "ymm15", "r8", "r9", "r10", "r11", "cc", "memory");
-#undef BITNET_T2
 #undef BITNET_WIDEN
 }
 static_assert(kBlocks16 * 128 == 1024, "tile_2x4's segment length is written into its assembly");
@@ -409,38 +122,11 @@ static_assert(kGroupCols / 32 * 768 * 4 <= 32767, "tile_2x4_group's 16-bit reduc
 
 __attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p,
                                               int64_t c, int64_t ce, __m256i* sums) {
-#define BITNET_T2(off, r, a0, a1, t0, t1)                       \
-  "vpmaddubsw " off "(" r ",%[c]), %%ymm12, %%ymm" t0 "\n\t"   \
-  "vpmaddubsw " off "(" r ",%[c]), %%ymm13, %%ymm" t1 "\n\t"   \
-  "vpaddw %%ymm" t0 ", %%ymm" a0 ", %%ymm" a0 "\n\t"           \
-  "vpaddw %%ymm" t1 ", %%ymm" a1 ", %%ymm" a1 "\n\t"
   asm volatile(
-      "mov (%[p]), %%r8\n\t"
-      "mov 8(%[p]), %%r9\n\t"
-      "mov 16(%[p]), %%r10\n\t"
-      "mov 24(%[p]), %%r11\n\t"
-      "vpxor %%ymm0, %%ymm0, %%ymm0\n\t"
-      "vpxor %%ymm1, %%ymm1, %%ymm1\n\t"
-      "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
-      "vpxor %%ymm3, %%ymm3, %%ymm3\n\t"
-      "vpxor %%ymm4, %%ymm4, %%ymm4\n\t"
-      "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
-      "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
-      "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+      BITNET_TILE_PTRS
+      BITNET_TILE_ZERO
       "1:\n\t"
-      "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"
-      "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"
-      BITNET_T2("", "%%r8", "0", "4", "8", "9")
-      BITNET_T2("", "%%r9", "1", "5", "10", "11")
-      BITNET_T2("", "%%r10", "2", "6", "14", "15")
-      BITNET_T2("", "%%r11", "3", "7", "8", "9")
-      "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t"
-      "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t"
-      BITNET_T2("32", "%%r8", "0", "4", "10", "11")
-      BITNET_T2("32", "%%r9", "1", "5", "14", "15")
-      BITNET_T2("32", "%%r10", "2", "6", "8", "9")
-      BITNET_T2("32", "%%r11", "3", "7", "10", "11")
-      "add $64, %[c]\n\t"
+      BITNET_TILE_STEPS
       "cmp %[ce], %[c]\n\t"
       "jl 1b\n\t"
       // ymm(t) is row 0, token t; ymm(4 + t) row 1, token t. Per 128-bit half: hadd(row 0, row 1) per token, then
@@ -463,8 +149,11 @@ __attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t*
       : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [sums] "r"(sums)
       : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
         "ymm13", "ymm14", "ymm15", "r8", "r9", "r10", "r11", "cc", "memory");
-#undef BITNET_T2
 }
+#undef BITNET_TILE_PTRS
+#undef BITNET_TILE_ZERO
+#undef BITNET_TILE_STEPS
+#undef BITNET_T2
 
 // What every whole-row-scale 2 x 4 tile of tokens t0..t0 + 3 shares: their activation pointers, and their code
 // sums and scales in the epilogue's lane order (lane 2t + j: token t, row j), each pair of lanes one token.
@@ -615,12 +304,17 @@ void decoded_tile(const uint8_t* const* rows, const PreparedActs& a, int64_t t0,
 }
 
 }  // namespace
+}  // namespace bitnet::kernels::avx2
+
+namespace bitnet::kernels {
+
+using namespace avx2;  // this file's tiles and the shared constants
 
 void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                          int64_t row_begin, int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
-    return ternary_matmul_avx2_rows(w, a, y, y_stride, row_begin, row_end);
+    return matmul_rows(w, a, y, y_stride, row_begin, row_end);
   uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols));
   const int64_t at_stride = cols / a.qa.group;
   int32_t idot[kPair * kTile][kMaxGroups];
