@@ -79,50 +79,37 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
   m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));
   m.scales.resize(static_cast<size_t>(n_rows * blocks_per_row));
   // Rows in parallel (a 2B-4T TQ2_0 file repacks 2.1 G weights). Each 256-column block becomes two 128-column
-  // blocks of the compute layout: byte 32h + j = codes[128h + j] << 6 | [.. + 32] << 4 | [.. + 64] << 2 | [.. + 96].
+  // blocks of the compute layout (64 bytes).
   std::atomic<int64_t> bad_row{-1}, bad_col{-1};
   auto repack = [&](int64_t r_begin, int64_t r_end) {
-    uint8_t codes[256];
     for (int64_t r = r_begin; r < r_end; ++r) {
       uint8_t* row = m.owned.data() + r * m.row_bytes();
       for (int64_t b = 0; b < blocks_per_row; ++b) {
         const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
-        if (!tq1) {
-          // TQ2_0 byte 32h + j holds codes 128h + 32k + j at shift 2k; the compute layout wants them at 6 - 2k:
-          // the same byte with its four 2-bit fields in reverse order. A field of 3 has both bits set.
-          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
-          uint8_t* out = row + 64 * b;
-          uint8_t any3 = 0;
-          for (int i = 0; i < 64; ++i) {
-            uint8_t x = block[i];
-            any3 |= static_cast<uint8_t>(x & (x >> 1) & 0x55);
-            x = static_cast<uint8_t>(((x & 0x33) << 2) | ((x >> 2) & 0x33));
-            out[i] = static_cast<uint8_t>((x << 4) | (x >> 4));
-          }
-          if (any3 == 0) continue;
-        }
-        if (tq1) {
-          tq1_0_unpack_codes(block, codes);
-          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq1_0_scale(block);
-        } else {
-          tq2_0_unpack_codes(block, codes);
-          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
-        }
-        uint8_t any3 = 0;
-        for (int i = 0; i < 256; ++i) any3 |= static_cast<uint8_t>(codes[i] == 3);
-        if (any3 != 0) {
-          for (int i = 0; i < 256; ++i)
-            if (codes[i] == 3) {
-              int64_t expected = -1;
-              if (bad_row.compare_exchange_strong(expected, r)) bad_col = b * 256 + i;
-              return;
-            }
-        }
         uint8_t* out = row + 64 * b;
-        for (int h = 0; h < 2; ++h)
-          for (int j = 0; j < 32; ++j) {
-            const uint8_t* c = codes + 128 * h + j;
-            out[32 * h + j] = static_cast<uint8_t>(c[0] << 6 | c[32] << 4 | c[64] << 2 | c[96]);
+        if (tq1) {  // every TQ1_0 byte decodes to trits 0..2: no code 3 to look for
+          m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq1_0_scale(block);
+          tq1_0_compute_codes(block, out);
+          continue;
+        }
+        // TQ2_0 byte 32h + j holds codes 128h + 32k + j at shift 2k; the compute layout wants them at 6 - 2k: the
+        // same byte with its four 2-bit fields in reverse order. A field of 3 has both bits set.
+        m.scales[static_cast<size_t>(r * blocks_per_row + b)] = tq2_0_scale(block);
+        uint8_t any3 = 0;
+        for (int i = 0; i < 64; ++i) {
+          uint8_t x = block[i];
+          any3 |= static_cast<uint8_t>(x & (x >> 1) & 0x55);
+          x = static_cast<uint8_t>(((x & 0x33) << 2) | ((x >> 2) & 0x33));
+          out[i] = static_cast<uint8_t>((x << 4) | (x >> 4));
+        }
+        if (any3 == 0) continue;
+        uint8_t codes[256];  // a code 3 in this block: its column, for the error
+        tq2_0_unpack_codes(block, codes);
+        for (int i = 0; i < 256; ++i)
+          if (codes[i] == 3) {
+            int64_t expected = -1;
+            if (bad_row.compare_exchange_strong(expected, r)) bad_col = b * 256 + i;
+            return;
           }
       }
     }

@@ -1,10 +1,12 @@
 // to_ternary: the compute layout agrees with dequantize for every ternary type; bad input is a clear error.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <vector>
 
 #include "quant/quant.hpp"
 #include "quant/ternary.hpp"
+#include "quant/tq1_0.hpp"
 #include "quant_test_util.hpp"
 
 namespace bitnet::quant {
@@ -112,6 +114,31 @@ TEST(QuantTernary, ComputeLayoutIsPinned) {
   EXPECT_EQ(row[33], 0x40);
   EXPECT_EQ(ternary_code(row.data(), cols, 129), 2);
   EXPECT_EQ(ternary_code(row.data(), cols, 128), 0);
+}
+
+// TQ1_0 is repacked from tables of each byte's trits: held to the format's own decoding on every byte value, those
+// a quantizer never writes (243..255) included.
+TEST(QuantTernary, Tq1RepackAgreesWithUnpackOnEveryByte) {
+  const int64_t rows = 3, ne0 = 512, blocks = rows * ne0 / 256;
+  std::vector<uint8_t> data(static_cast<size_t>(blocks * kTq1_0BlockBytes));
+  std::mt19937 rng(7);
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint8_t* block = data.data() + b * kTq1_0BlockBytes;
+    for (int i = 0; i < 52; ++i)  // the first block: bytes 0..51, then 52..103 in the second, ...; the rest random
+      block[i] = static_cast<uint8_t>(b < 5 ? b * 52 + i : static_cast<int>(rng() % 256));
+    put_u16(data, static_cast<size_t>(b * kTq1_0BlockBytes + 52), static_cast<uint16_t>(0x3800 + b));  // 0.5, ...
+  }
+  auto m = to_ternary(kTQ1_0, data.data(), ne0, rows);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  uint8_t codes[256];
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = data.data() + b * kTq1_0BlockBytes;
+    tq1_0_unpack_codes(block, codes);
+    const int64_t r = b / (ne0 / 256), c0 = b % (ne0 / 256) * 256;
+    EXPECT_EQ(m->scales[static_cast<size_t>(b)], tq1_0_scale(block));
+    for (int64_t i = 0; i < 256; ++i)
+      ASSERT_EQ(m->weight(r, c0 + i) + 1, codes[i]) << "block " << b << ", element " << i;
+  }
 }
 
 TEST(QuantTernary, RejectsBadShapes) {
