@@ -79,6 +79,9 @@ struct ModelInfo {
   std::string kv_type = "f16";  // LoadOptions::kv_type's name
   // Bytes of the KV cache of generate()/evaluate() (n_ctx positions); each Sequence holds another of its n_ctx.
   uint64_t kv_cache_bytes = 0;
+  // Bytes of weights each generated token reads (every layer's matrices and the head, as the kernels hold them):
+  // generation speed x this is the memory bandwidth it takes, which bounds it.
+  uint64_t weight_bytes_per_token = 0;
 };
 
 class Model;

@@ -185,4 +185,17 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   return w;
 }
 
+uint64_t weight_bytes_per_token(const Weights& w) {
+  const auto bytes = [](const Linear& l) -> uint64_t {
+    if (l.ternary)
+      return static_cast<uint64_t>(l.tern.rows * l.tern.row_bytes()) + l.tern.scales.size() * sizeof(float);
+    const Result<uint64_t> b = quant::tensor_bytes(l.rows.type, {l.rows.ne0, l.rows.n_rows});
+    return b.ok() ? b.value() : 0;  // a loaded matrix has a valid shape
+  };
+  uint64_t total = bytes(w.output);
+  for (const Layer& l : w.layers)
+    for (const Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) total += bytes(*m);
+  return total;
+}
+
 }  // namespace bitnet::model

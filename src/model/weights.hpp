@@ -60,4 +60,8 @@ struct Weights {
 // Errors name the missing or malformed tensor / key.
 Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file);
 
+// Bytes of weights one generated token reads: every layer's matrices and the head, as the kernels hold them (a
+// ternary matrix's codes and scales, a float matrix's stored rows), not the token's one embedding row.
+uint64_t weight_bytes_per_token(const Weights& w);
+
 }  // namespace bitnet::model

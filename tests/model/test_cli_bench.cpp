@@ -76,6 +76,17 @@ TEST_F(CliBench, JsonHasEveryField) {
     EXPECT_GT(t["ms_per_token_mean"].get<double>(), 0.0) << test;
     EXPECT_EQ(t["runs_tokens_per_s"].size(), 1u) << test;
   }
+  // What a generated token reads. Weights: per layer, I2_S codes (a byte per 4 weights) and a float scale per row
+  // of wq, wo (256 x 256), wk, wv (128 x 256), gate, up (512 x 256) and down (256 x 512); then the Q8_0 head, 1000
+  // rows of 8 blocks of 34 bytes. KV: 1024 bytes a position (f16 keys and values of 2 layers x 128), at positions
+  // 1 .. 4 on average 3.5 read.
+  const uint64_t layer = 2 * (256 * 64 + 256 * 4) + 2 * (128 * 64 + 128 * 4) + 2 * (512 * 64 + 512 * 4) +
+                         (256 * 128 + 256 * 4);
+  EXPECT_EQ(j["weight_bytes_per_token"].get<uint64_t>(), 2 * layer + 1000 * 8 * 34);
+  EXPECT_EQ(j["tg"]["kv_bytes_per_token"].get<double>(), 1024 * 3.5);
+  EXPECT_DOUBLE_EQ(j["tg"]["read_gb_per_s"].get<double>(),
+                   (j["weight_bytes_per_token"].get<double>() + 1024 * 3.5) / 1e9 *
+                       j["tg"]["tokens_per_s_mean"].get<double>());
 }
 
 TEST_F(CliBench, KvTypeOption) {
@@ -117,7 +128,8 @@ TEST_F(CliBench, ZeroTokensSkipsATest) {
 TEST_F(CliBench, TableByDefault) {
   CliRun r = run_cli("bench -m " + model_ + " -p 4 -n 2 -r 2 --warmup 0", false);
   ASSERT_EQ(r.code, 0) << r.out;
-  for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:", "KV cache:   f16"})
+  for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:", "KV cache:   f16",
+                             "tg reads:   0.001 GB of weights"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
 }
 

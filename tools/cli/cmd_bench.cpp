@@ -162,6 +162,13 @@ int run_bench(const BenchArgs& a) {
   const Stats pps = summarize(pp), tgs = summarize(tg);
   const uint64_t rss = peak_rss_bytes();
   const std::string& isa = info.isa;
+  // What a generated token reads from memory: the weights, and the keys and values of every position before it
+  // (the test's tokens sit at positions depth + 1 .. depth + n_gen: on average the midpoint). Generation speed
+  // times this is the read bandwidth it runs at, against the machine's (bitnet-kernel-bench's limit/memory_read).
+  const double kv_per_position = info.n_ctx > 0 ? static_cast<double>(info.kv_cache_bytes) / info.n_ctx : 0.0;
+  const double weight_gb = static_cast<double>(info.weight_bytes_per_token) / 1e9;
+  const double kv_gb = kv_per_position * (a.depth + 1 + (a.n_gen + 1) / 2.0) / 1e9;
+  const double tg_read_gb_per_s = (weight_gb + kv_gb) * tgs.mean;
 
   if (a.json) {
     nlohmann::json j;
@@ -180,7 +187,12 @@ int run_bench(const BenchArgs& a) {
     j["warmup"] = a.warmup;
     j["load_ms"] = load_ms;
     if (a.n_prompt > 0) j["pp"] = stats_json(pps, a.n_prompt);
-    if (a.n_gen > 0) j["tg"] = stats_json(tgs, a.n_gen);
+    j["weight_bytes_per_token"] = info.weight_bytes_per_token;
+    if (a.n_gen > 0) {
+      j["tg"] = stats_json(tgs, a.n_gen);
+      j["tg"]["kv_bytes_per_token"] = kv_gb * 1e9;
+      j["tg"]["read_gb_per_s"] = tg_read_gb_per_s;
+    }
     j["peak_rss_bytes"] = rss;
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
@@ -201,6 +213,9 @@ int run_bench(const BenchArgs& a) {
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
   if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt) + at, a.n_prompt, pps);
   if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen) + at, a.n_gen, tgs);
+  if (a.n_gen > 0)
+    std::printf("tg reads:   %.3f GB of weights + %.3f GB of KV cache a token: %.1f GB/s at the mean rate\n",
+                weight_gb, kv_gb, tg_read_gb_per_s);
   std::printf("peak RSS:   %.1f MB\n", static_cast<double>(rss) / 1e6);
   std::printf("runs:       %d timed after %d warm-up\n", a.reps, a.warmup);
   return 0;
@@ -214,7 +229,8 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
       "bench",
       "Benchmark a model: load time, prompt processing (pp: -p random tokens as one prompt, in batches of up to 512) "
       "and generation (tg: -n tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, "
-      "KV cache size, peak RSS");
+      "KV cache size, peak RSS, and what a generated token reads (weights and KV cache) with the read bandwidth that "
+      "makes at the tg rate (generation is bound by it)");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one prompt (0: skip this test)")
       ->check(CLI::NonNegativeNumber)
