@@ -91,8 +91,8 @@ Result<std::string> render_llama2(const std::vector<ChatMessage>& messages, cons
     if (i == first && has_system) content = "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
     if (expect_user)
       out += sp.bos + "[INST] " + trim(content) + " [/INST]";
-    else
-      out += " " + trim(content) + " " + sp.eos;
+    else  // appended piece by piece: GCC 12 warns falsely (-Wrestrict) on " " + std::string&&
+      out.append(" ").append(trim(content)).append(" ").append(sp.eos);
   }
   return out;
 }
