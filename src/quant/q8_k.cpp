@@ -10,21 +10,37 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/vector_clones.hpp"
 #include "quant/block_util.hpp"
 
 namespace bitnet::quant {
 namespace {
 
-// One block of `len` <= 256 values (the rest count as zeros).
-void quantize_block(const float* x, int64_t len, int8_t* q, float* d, int16_t* bsums) {
-  float max = 0.0f, amax = 0.0f;
-  for (int64_t j = 0; j < len; ++j) {
-    const float ax = std::fabs(x[j]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[j];
-    }
+// One block of `len` <= 256 values (the rest count as zeros), in loops the compiler vectorizes in each clone (the
+// same operations per element, so the same bits; the scalar loops took 2.7 ns a value on Zen 3). The largest |x|
+// is found on the bit patterns, as int32: for |x| (sign bit clear) they order as the values do; NaN's, above
+// infinity's, count as 0, as the reference never takes a NaN (it compares). Then the first element with that |x|
+// (a min of indices) sets the sign, as the reference's first strictly larger one does.
+BITNET_VECTOR_CLONES void quantize_block(const float* x, int64_t len, int8_t* q, float* d, int16_t* bsums) {
+  const int32_t n = static_cast<int32_t>(len);
+  int32_t amax_bits = 0;
+  for (int32_t j = 0; j < n; ++j) {
+    int32_t b;
+    std::memcpy(&b, x + j, 4);
+    b &= 0x7fffffff;
+    b = b > 0x7f800000 ? 0 : b;
+    amax_bits = b > amax_bits ? b : amax_bits;
   }
+  int32_t first = n;
+  for (int32_t j = 0; j < n; ++j) {
+    int32_t b;
+    std::memcpy(&b, x + j, 4);
+    const int32_t at = (b & 0x7fffffff) == amax_bits ? j : n;
+    first = at < first ? at : first;
+  }
+  float amax;
+  std::memcpy(&amax, &amax_bits, 4);
+  const float max = first < n ? x[first] : 0.0f;
   if (amax == 0.0f) {
     std::memset(q, 0, static_cast<size_t>(len));
     *d = 0.0f;

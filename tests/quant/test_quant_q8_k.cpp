@@ -1,6 +1,7 @@
 // Q8_K activation quantization: llama.cpp's exact rule, including ggml's round-half-to-even.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include "quant/q8_k.hpp"
@@ -35,6 +36,20 @@ TEST(QuantQ8K, PositiveMaxGivesNegativeScale) {
   EXPECT_EQ(std::vector<int8_t>(q.begin(), q.begin() + 5), (std::vector<int8_t>{-2, -4, -127, 127, 4}));
   EXPECT_EQ(bsums[0], -2 - 4 - 127 + 127 + 4);
   for (int g = 1; g < 16; ++g) EXPECT_EQ(bsums[static_cast<size_t>(g)], 0);
+}
+
+TEST(QuantQ8K, NanIsNeverTheMax) {
+  // The reference compares |x| > max, which a NaN never is: the max is the first -4, iscale 127 / 4 = 31.75.
+  std::vector<float> x(256, 1.0f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  x[0] = nan, x[1] = -4.0f, x[2] = 4.0f, x[3] = -nan;
+  std::vector<int8_t> q(256);
+  float d = 0.0f;
+  quantize_q8_k(x.data(), 256, q.data(), &d);
+  EXPECT_EQ(d, 1.0f / 31.75f);
+  EXPECT_EQ(q[1], -127);
+  EXPECT_EQ(q[2], 127);
+  EXPECT_EQ(q[4], 32);  // 31.75 -> 32
 }
 
 TEST(QuantQ8K, AllZeroBlock) {
