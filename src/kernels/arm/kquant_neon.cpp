@@ -84,8 +84,10 @@ void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_
   matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
 
-void q6_k_matmul_neon_dot(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
-                          int64_t row_end) {
+// flatten: the whole call tree inlined here, under this function's dotprod target (sub_dot_sdot, which carries
+// it, is not inlined into row_tokens, which does not: every sdot had been a call).
+__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q6_k_matmul_neon_dot(
+    const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 

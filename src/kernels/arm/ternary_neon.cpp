@@ -13,6 +13,8 @@ namespace {
 constexpr int kTile = 4;
 constexpr int64_t kRowChunk = 32;  // rows sharing one pass over a token tile's activations
 constexpr int64_t kMaxGroups = 256;
+// The x16 sum of a group gains at most 16 x 3 x 128 per 4 columns: int32 up to 2^20 columns a group (1.6e9).
+constexpr int64_t kMaxGroupCols = int64_t{1} << 20;
 
 // sum(code * q) over one 16-byte half of a block: codes in c (0..3, as s8), activations at a.
 inline int32x4_t dot16_neon(int32x4_t acc, int8x16_t c, const int8_t* a) {
@@ -26,22 +28,51 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) inline int32x4_t dot16_sdot(in
   return vdotq_s32(acc, c, vld1q_s8(a));
 }
 
-// One 128-column block for one token: v0/v1 hold its 32 code bytes.
+// One 128-column block's codes, decoded once for every token of the tile: field j of each code byte (bits 7-6,
+// 5-4, 3-2, 1-0) pairs with activations 32j..32j+31. Two fields come out as codes (v >> 6, v & 3), the other two
+// masked in place, as 16 x code (v & 0x30) and 4 x code (v & 0x0c): 4 operations per 16 bytes, where shifting each
+// field down took 8. Their products go to three sums (x1, x4, x16), divided out exactly at the end (every product
+// in the x4 and x16 sums is a multiple of 4 or 16): 16 x 3 x 128 keeps a vmull_s8 product within int16.
+struct BlockCodes {
+  int8x16_t c1[4];   // fields 0 and 3 of bytes 0-15 and 16-31: activations 0, 16, 96, 112
+  int8x16_t c16[2];  // field 1: activations 32, 48
+  int8x16_t c4[2];   // field 2: activations 64, 80
+};
+
+inline BlockCodes decode_block(const uint8_t* codes) {
+  const uint8x16_t v0 = vld1q_u8(codes), v1 = vld1q_u8(codes + 16);
+  const uint8x16_t m3 = vdupq_n_u8(3), m30 = vdupq_n_u8(0x30), m0c = vdupq_n_u8(0x0c);
+  BlockCodes b;
+  b.c1[0] = vreinterpretq_s8_u8(vshrq_n_u8(v0, 6));
+  b.c1[1] = vreinterpretq_s8_u8(vshrq_n_u8(v1, 6));
+  b.c1[2] = vreinterpretq_s8_u8(vandq_u8(v0, m3));
+  b.c1[3] = vreinterpretq_s8_u8(vandq_u8(v1, m3));
+  b.c16[0] = vreinterpretq_s8_u8(vandq_u8(v0, m30));
+  b.c16[1] = vreinterpretq_s8_u8(vandq_u8(v1, m30));
+  b.c4[0] = vreinterpretq_s8_u8(vandq_u8(v0, m0c));
+  b.c4[1] = vreinterpretq_s8_u8(vandq_u8(v1, m0c));
+  return b;
+}
+
+// One token's products with a decoded block (activations at a) into its three sums: acc[0] x1, acc[1] x4, acc[2] x16.
 template <bool kDot>
-inline int32x4_t block_dot(int32x4_t acc, uint8x16_t v0, uint8x16_t v1, const int8_t* a) {
-  const uint8x16_t m3 = vdupq_n_u8(3);
-  for (int j = 0; j < 4; ++j) {
-    const int8x16_t c0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v0, vdupq_n_s8(static_cast<int8_t>(2 * j - 6))), m3));
-    const int8x16_t c1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v1, vdupq_n_s8(static_cast<int8_t>(2 * j - 6))), m3));
-    if constexpr (kDot) {
-      acc = dot16_sdot(acc, c0, a + 32 * j);
-      acc = dot16_sdot(acc, c1, a + 32 * j + 16);
-    } else {
-      acc = dot16_neon(acc, c0, a + 32 * j);
-      acc = dot16_neon(acc, c1, a + 32 * j + 16);
-    }
+inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
+  if constexpr (kDot) {
+    return dot16_sdot(acc, c, a);
+  } else {
+    return dot16_neon(acc, c, a);
   }
-  return acc;
+}
+template <bool kDot>
+inline void block_dot(int32x4_t* acc, const BlockCodes& b, const int8_t* a) {
+  acc[0] = dot16<kDot>(acc[0], b.c1[0], a);
+  acc[0] = dot16<kDot>(acc[0], b.c1[1], a + 16);
+  acc[0] = dot16<kDot>(acc[0], b.c1[2], a + 96);
+  acc[0] = dot16<kDot>(acc[0], b.c1[3], a + 112);
+  acc[2] = dot16<kDot>(acc[2], b.c16[0], a + 32);
+  acc[2] = dot16<kDot>(acc[2], b.c16[1], a + 48);
+  acc[1] = dot16<kDot>(acc[1], b.c4[0], a + 64);
+  acc[1] = dot16<kDot>(acc[1], b.c4[1], a + 80);
 }
 
 inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
@@ -54,7 +85,7 @@ template <bool kDot>
 void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride, int64_t row_begin,
             int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group;
-  if (groups > kMaxGroups || group != w.group) {
+  if (groups > kMaxGroups || group != w.group || group > kMaxGroupCols) {
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
     return;
   }
@@ -78,14 +109,17 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
         const float* ws = w.scales.data() + r * groups;
         for (int64_t g = 0; g < groups; ++g) {
           const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
-          int32x4_t acc[kTile] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+          int32x4_t acc[kTile][3];
+          for (auto& t : acc)
+            for (auto& v : t) v = vdupq_n_s32(0);
           for (int64_t c = gb; c < ge_full; c += 128) {
-            const uint8x16_t v0 = vld1q_u8(row + c / 4), v1 = vld1q_u8(row + c / 4 + 16);
-            for (int i = 0; i < nt; ++i) acc[i] = block_dot<kDot>(acc[i], v0, v1, p[i] + c);
+            const BlockCodes codes = decode_block(row + c / 4);
+            for (int i = 0; i < nt; ++i) block_dot<kDot>(acc[i], codes, p[i] + c);
           }
           const int64_t tail_begin = gb > full ? gb : full;
           for (int i = 0; i < nt; ++i) {
-            int32_t s = vaddvq_s32(acc[i]);
+            // exact: the x4 and x16 sums are multiples of 4 and 16
+            int32_t s = vaddvq_s32(acc[i][0]) + vaddvq_s32(acc[i][1]) / 4 + vaddvq_s32(acc[i][2]) / 16;
             if (tail_begin < gb + group) s += tail_code_dot(row, p[i], tail_begin, gb + group);
             idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
           }
@@ -106,7 +140,9 @@ void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, f
   matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) void ternary_matmul_neon_dot(const quant::TernaryMatrix& w,
+// flatten: the whole call tree inlined here, under this function's dotprod target. A helper with the target
+// attribute is not inlined into one without it (matmul<true>, block_dot), so every sdot had been a call.
+__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void ternary_matmul_neon_dot(const quant::TernaryMatrix& w,
                                                                                const PreparedActs& a, float* y,
                                                                                int64_t y_stride, int64_t row_begin,
                                                                                int64_t row_end) {
