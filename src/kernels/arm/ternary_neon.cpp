@@ -54,7 +54,7 @@ inline BlockCodes decode_block(const uint8_t* codes) {
   return b;
 }
 
-// One token's products with a decoded block (activations at a) into its three sums: acc[0] x1, acc[1] x4, acc[2] x16.
+// sum(c * q) over 16 bytes, by sdot or by the plain NEON widening.
 template <bool kDot>
 inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
   if constexpr (kDot) {
@@ -63,6 +63,7 @@ inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
     return dot16_neon(acc, c, a);
   }
 }
+// One token's products with a decoded block (activations at a) into its three sums: acc[0] x1, acc[1] x4, acc[2] x16.
 template <bool kDot>
 inline void block_dot(int32x4_t* acc, const BlockCodes& b, const int8_t* a) {
   acc[0] = dot16<kDot>(acc[0], b.c1[0], a);
