@@ -5,6 +5,10 @@
 
 #include <algorithm>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -23,7 +27,8 @@ inline void cpu_relax() {
 }
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)), oversubscribed_(n_threads_ > default_threads()) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -36,7 +41,24 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+void ThreadPool::wait_a_little() const {
+  if (oversubscribed_)
+    std::this_thread::yield();
+  else
+    cpu_relax();
+}
+
 int ThreadPool::default_threads() {
+#if defined(__linux__)
+  // The CPUs this process may run on (taskset, a container's cpuset), not every CPU the machine has: more threads
+  // than those only wait on one another.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return std::min(n, 64);
+  }
+#endif
   unsigned hc = std::thread::hardware_concurrency();
   return hc == 0 ? 1 : static_cast<int>(std::min(hc, 64u));
 }
@@ -89,7 +111,7 @@ void ThreadPool::parallel_for(int64_t n, ChunkFn fn, int64_t grain) {
   }
   start_cv_.notify_all();
   run_chunks(gen, fn, n_chunks, 0);
-  for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != n_chunks; ++i) cpu_relax();
+  for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != n_chunks; ++i) wait_a_little();
   if (done_.load(std::memory_order_acquire) != n_chunks) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return done_.load(std::memory_order_acquire) == n_chunks; });
@@ -99,7 +121,7 @@ void ThreadPool::parallel_for(int64_t n, ChunkFn fn, int64_t grain) {
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
+    for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) wait_a_little();
     ChunkFn job;
     int64_t n_chunks;
     {

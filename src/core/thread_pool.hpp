@@ -52,6 +52,7 @@ class ThreadPool {
   // thread (for scratch).
   void parallel_for(int64_t n, ChunkFn fn, int64_t grain = 1);
 
+  // One per CPU the calling thread may run on (its affinity, on Linux; else the hardware's count), at most 64.
   static int default_threads();
 
  private:
@@ -59,9 +60,14 @@ class ThreadPool {
   // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
   void run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index);
 
+  // One turn of a wait loop: a pause, or with more threads than CPUs a yield, so a waiting thread hands its CPU to
+  // one with work (spinning there held the CPU for whole time slices: 4 threads on 2 CPUs ran at half speed).
+  void wait_a_little() const;
+
   static constexpr int kMaxChunks = 64;
 
   int n_threads_;
+  bool oversubscribed_;  // more threads than the CPUs there are
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_;

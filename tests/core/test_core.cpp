@@ -9,6 +9,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #include "bitnet/status.hpp"
 #include "core/fast_exp.hpp"
 #include "core/half.hpp"
@@ -104,6 +108,41 @@ TEST(ThreadPool, StalledThreadDoesNotHoldTheRest) {
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
   }
 }
+
+// More threads than CPUs: waiting threads yield their CPU (no spinning through time slices); all work still done.
+TEST(ThreadPool, MoreThreadsThanCpusCoverEveryIndex) {
+  ThreadPool pool(2 * ThreadPool::default_threads() + 1);
+  const int64_t n = 5000;
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+  for (int rep = 0; rep < 50; ++rep)
+    pool.parallel_for(
+        n, [&](int64_t b, int64_t e, int) {
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+        },
+        7);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 50);
+}
+
+#if defined(__linux__)
+// The default thread count follows the CPUs the caller may run on (taskset, a container's cpuset), not the
+// machine's: on one allowed CPU it is 1.
+TEST(ThreadPool, DefaultThreadsFollowsTheAffinity) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+    if (CPU_ISSET(c, &saved)) first = c;
+  ASSERT_GE(first, 0);
+  EXPECT_EQ(ThreadPool::default_threads(), std::min(CPU_COUNT(&saved), 64));
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);  // this thread only
+  const int n_one = ThreadPool::default_threads();
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(n_one, 1);
+}
+#endif
 
 TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
   ThreadPool pool(2);
