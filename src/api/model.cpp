@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <new>
 
@@ -95,7 +96,15 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     im.pool = std::make_unique<ThreadPool>(n_threads);
     const uint32_t kv_type = kv_quant_type(options.kv_type);
     if (Status s = model::KvCache::check(hp, kv_type); !s.ok()) return s.with_context(path);
-    im.forward = std::make_unique<model::Forward>(*im.weights, n_ctx, *im.pool, kv_type);
+    try {
+      im.forward = std::make_unique<model::Forward>(*im.weights, n_ctx, *im.pool, kv_type);
+    } catch (const std::bad_alloc&) {
+      char gb[32];
+      std::snprintf(gb, sizeof gb, "%.1f GB", static_cast<double>(model::KvCache::bytes_for(hp, n_ctx, kv_type)) / 1e9);
+      return out_of_range("a context of " + std::to_string(n_ctx) + " positions does not fit in memory (its " +
+                          kv_type_name(options.kv_type) + " KV cache alone takes " + gb +
+                          "): use a smaller context size");
+    }
 
     ModelInfo& info = im.info;
     info.path = path;

@@ -33,6 +33,13 @@ class KvCache {
         k_(new uint8_t[static_cast<size_t>(plane_bytes_)]),
         v_(new uint8_t[static_cast<size_t>(plane_bytes_)]) {}
 
+  // bytes() of a cache of n_ctx positions for hp, before making one (a context too large to allocate is named).
+  static uint64_t bytes_for(const HParams& hp, int64_t n_ctx, uint32_t type) {
+    const quant::TypeTraits* t = quant::find_type(type);
+    return 2 * static_cast<uint64_t>(hp.n_layer * hp.n_head_kv * n_ctx) *
+           static_cast<uint64_t>(hp.head_dim / t->block_elems * static_cast<int64_t>(t->block_bytes));
+  }
+
   uint32_t type() const { return type_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return n_past_; }

@@ -143,7 +143,10 @@ TEST_F(CliBench, BadOptionsAreClearErrors) {
       {"model synth --shape tiny --head q4_k " + dir_ + "/x.gguf", "head type 'q4_k'"},
       {"model synth --arch llama " + dir_ + "/x.gguf", "--arch"},
       {"bench --model " + model_ + " -p 0 -n 0", "nothing to measure"},
-      {"bench --model " + model_ + " -p -1", "-p"},
+      {"bench --model " + model_ + " -p -1", "--n-prompt: must be at least 0 (got -1)"},
+      {"bench --model " + model_ + " -r 0", "--repetitions: must be at least 1 (got 0)"},
+      {"bench --model " + model_ + " -n abc", "--n-gen: 'abc' is not a number"},
+      {"bench --model " + model_ + " -d 2147483647", "more than a context can hold"},
       {"bench --model " + dir_ + "/missing.gguf", "missing.gguf"},
       {"bench --model " + model_ + " -p 64 -c 16", "context"},
   };

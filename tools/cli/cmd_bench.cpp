@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -115,7 +116,10 @@ int run_bench(const BenchArgs& a) {
   lo.n_threads = a.threads;
   // Room for the depth and the longer of the two tests and nothing more: a larger KV cache only adds to the resident
   // set.
-  const int need = a.depth + std::max(a.n_prompt, a.n_gen + 1) + 1;
+  const int64_t need64 = int64_t{a.depth} + std::max<int64_t>(a.n_prompt, int64_t{a.n_gen} + 1) + 1;
+  if (need64 > std::numeric_limits<int>::max())
+    return fail("the depth and the tests need " + std::to_string(need64) + " positions, more than a context can hold");
+  const int need = static_cast<int>(need64);
   if (a.ctx_size > 0 && a.ctx_size < need)
     return fail("a context of " + std::to_string(a.ctx_size) + " tokens cannot hold the depth (" +
                 std::to_string(a.depth) + ") and the tests (" + std::to_string(need - a.depth) + "): use -c " +
@@ -200,7 +204,8 @@ int run_bench(const BenchArgs& a) {
   std::printf("model:      %s\n", a.model.c_str());
   std::printf("            %s, %s, %.3f B parameters, %.1f MB\n", info.architecture.c_str(), info.weight_type.c_str(),
               static_cast<double>(file->n_params) / 1e9, static_cast<double>(file->file_size) / 1e6);
-  std::printf("isa:        %s, %d threads, context %d\n", isa.c_str(), info.n_threads, info.n_ctx);
+  std::printf("isa:        %s, %d thread%s, context %d\n", isa.c_str(), info.n_threads, info.n_threads == 1 ? "" : "s",
+              info.n_ctx);
   if (a.depth > 0) std::printf("depth:      %d tokens in the context before each test\n", a.depth);
   std::printf("KV cache:   %s, %.1f MB\n", info.kv_type.c_str(), static_cast<double>(info.kv_cache_bytes) / 1e6);
   std::printf("load:       %.1f ms\n", load_ms);
@@ -233,25 +238,25 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
       "makes at the tg rate (generation is bound by it)");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one prompt (0: skip this test)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("-n,--n-gen", a->n_gen, "Tokens generated one at a time (0: skip this test)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("-d,--depth", a->depth,
                   "Tokens of random context before each test (filled untimed, as llama-bench's -d): speed at a long "
                   "context, where attention reads every earlier position")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
-  sub->add_option("-t,--threads", a->threads, "Threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
+  sub->add_option("-t,--threads", a->threads, "Threads (0: one per CPU this process may run on; more than that only slows it down)")
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("-r,--repetitions", a->reps, "Timed runs of each test")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
-  sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(at_least(0))->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: just enough for the tests)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);
   sub->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
   sub->add_flag("--json", a->json, "Print one JSON object instead of the table");

@@ -156,12 +156,12 @@ void add_chat(CLI::App& app, std::vector<Command>& out) {
                   "tokenizer.chat_template; templates are matched, not executed)");
   sub->add_option("--system", a->system, "System message opening the conversation");
   sub->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most per answer")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   add_sampling_options(sub, a->sampling);
-  sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);
   sub->add_flag("-v,--verbose", a->verbose,
                 "After each answer, print to stderr the tokens evaluated, generated and held in the context");

@@ -133,12 +133,12 @@ void add_inference(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-p,--prompt", a->prompt, "Prompt text (empty: start from BOS alone)");
   sub->add_option("--prompt-ids", a->prompt_ids, "Prompt as token ids, e.g. \"1 450 4996\" (overrides --prompt)");
   sub->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   add_sampling_options(sub, a->sampling);
-  sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);
   sub->add_flag("--json", a->json, "Print one JSON object (tokens, text, timings) instead of streaming");
   sub->add_flag("--no-bos", a->no_bos, "Do not prepend the BOS token to the prompt");

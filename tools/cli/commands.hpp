@@ -44,6 +44,11 @@ void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg);
 void add_kv_type_option(CLI::App* sub, std::string& kv_type);
 bool apply_kv_type(const std::string& kv_type, LoadOptions& lo, std::string& error);
 
+// Checks for numeric options: a number >= min, a number > min (CLI11's NonNegativeNumber and PositiveNumber print
+// the largest double as the range's end, and call a word out of range).
+CLI::Validator at_least(double min);
+CLI::Validator above(double min);
+
 // Prints "error: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);
 

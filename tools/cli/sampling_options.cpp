@@ -7,10 +7,10 @@ namespace bitnet::cli {
 
 void add_sampling_options(CLI::App* sub, SamplingArgs& s) {
   sub->add_option("--temperature,--temp", s.temperature, "Sampling temperature; 0 = greedy")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("--top-k", s.top_k, "Keep the k most likely tokens; 0 = off")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("--top-p", s.top_p, "Nucleus sampling mass; 1 = off")
       ->check(CLI::Range(0.0f, 1.0f))
@@ -19,13 +19,13 @@ void add_sampling_options(CLI::App* sub, SamplingArgs& s) {
       ->check(CLI::Range(0.0f, 1.0f))
       ->capture_default_str();
   sub->add_option("--repeat-penalty", s.repeat_penalty, "Penalty for recently seen tokens; 1 = off")
-      ->check(CLI::PositiveNumber)
+      ->check(above(0))
       ->capture_default_str();
   sub->add_option("--repeat-last-n", s.repeat_last_n, "How many recent tokens the penalty considers")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   sub->add_option("-s,--seed", s.seed, "Random seed (default: random); same seed, same output")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
 }
 
 void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg) {
