@@ -1,7 +1,8 @@
 // TL1/TL2 pack and unpack (layouts described in quant/tl.hpp). One walker per byte kind enumerates, in file
 // order, which weights each byte holds; pack uses them (pinned to the converter by the golden digests in
-// tests/quant/test_quant_tl.cpp), and so does unpack, except for TL2's triples and signs, which it decodes in one
-// fused pass (held to pack by the exact round-trip tests).
+// tests/quant/test_quant_tl.cpp), and so does unpack for pairs; TL2's triples and signs it decodes in one fused
+// pass. Unpack looks each byte up in a table of its weights (after a scan for invalid indices; where there is one,
+// a checked pass names it), held to pack by the exact round-trip tests.
 //
 // The converter builds the order with numpy reshapes/transposes; unrolled, with rows m = i0*BM + rb*bm + r
 // and column groups (pairs or triples) g along a row:
@@ -35,13 +36,19 @@ constexpr int kSwap[4] = {0, 2, 1, 3};
 
 // f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by), for
 // the row tiles i0 in [i_begin, i_end) (all of them by default).
+// Bytes of pairs per row tile (bm_tile rows), as walk_pairs lays them out.
+int64_t pair_bytes_per_tile(int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap) {
+  const int64_t by = tl2_swap ? 4 : 256 / bm;
+  const int64_t per_yb = tl2_swap ? 32 : bm / 16 * (by / 4) * 16;  // bytes of one yb step
+  return (cols / bk) * (bm_tile / bm) * (bk / by) * per_yb;
+}
+
 template <typename F>
 void walk_pairs(int64_t m_rows, int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap, F&& f,
                 int64_t i_begin = 0, int64_t i_end = -1) {
   const int64_t by = tl2_swap ? 4 : 256 / bm;
   if (i_end < 0) i_end = m_rows / bm_tile;
-  const int64_t per_yb = tl2_swap ? 32 : bm / 16 * (by / 4) * 16;  // bytes of one yb step
-  int64_t pos = i_begin * (cols / bk) * (bm_tile / bm) * (bk / by) * per_yb;
+  int64_t pos = i_begin * pair_bytes_per_tile(cols, bm_tile, bk, bm, tl2_swap);
   for (int64_t i0 = i_begin; i0 < i_end; ++i0)
     for (int64_t kb = 0; kb < cols / bk; ++kb)
       for (int64_t rb = 0; rb < bm_tile / bm; ++rb)
@@ -154,6 +161,159 @@ Result<std::vector<uint8_t>> tl_pack(uint32_t type, const TlKernelConfig& c, con
 
 namespace {
 
+// Balanced ternary digits (a, b, c) of v = 9a + 3b + c in -13..13: digits[v + 13].
+struct TripleDigits {
+  int8_t d[27][3];
+};
+const TripleDigits& triple_digits() {
+  static const TripleDigits t = [] {
+    TripleDigits r{};
+    for (int v0 = -13; v0 <= 13; ++v0) {
+      int v = v0;
+      for (int d = 2; d >= 0; --d) {
+        const int digit = ((v % 3) + 4) % 3 - 1;
+        r.d[v0 + 13][d] = static_cast<int8_t>(digit);
+        v = (v - digit) / 3;
+      }
+    }
+    return r;
+  }();
+  return t;
+}
+
+// Both triples of a TL2 index byte x under each pair of signs: e[s][x] holds, in bytes 0-2, the digits of the
+// triple of magnitude x >> 4 (negative where s & 1), in bytes 3-5 those of x & 15 (negative where s & 2); zeros for
+// a magnitude over 13, which no triple gives (unpack_triples_fast looks for those first). 8 KB: one load per byte of the file, where decoding each
+// triple on its own took 78% of a TL2 file's load.
+struct TriplePairTable {
+  uint64_t e[4][256];
+};
+const TriplePairTable& triple_pair_table() {
+  static const TriplePairTable t = [] {
+    TriplePairTable r{};
+    const TripleDigits& digits = triple_digits();
+    for (int sg = 0; sg < 4; ++sg)
+      for (int x = 0; x < 256; ++x) {
+        const int mag[2] = {x >> 4, x & 15};
+        uint8_t bytes[8] = {};
+        for (int h = 0; h < 2; ++h) {
+          if (mag[h] > 13) continue;
+          const int v = (sg >> h) & 1 ? -mag[h] : mag[h];
+          std::memcpy(bytes + 3 * h, digits.d[v + 13], 3);
+        }
+        std::memcpy(&r.e[sg][x], bytes, 8);
+      }
+    return r;
+  }();
+  return t;
+}
+
+// TL2's triples and their signs for the row tiles [i_begin, i_end), in the order of walk_triples, each with
+// walk_signs' bit: the 32-byte sign block yb / 4 of the tile, bit 15 - i of u16 word r % 16, i = 2 * (2 * (yb % 4) +
+// h) + r / 16. Returns false, having written nothing, where an index byte holds a magnitude over 13.
+bool unpack_triples_fast(const TlKernelConfig& c, const Tl2Parts& s, const uint8_t* data, int8_t* w, int64_t i_begin,
+                         int64_t i_end) {
+  const TriplePairTable& table = triple_pair_table();
+  const uint8_t* signs = data + s.triples_bytes;
+  const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
+  const uint8_t* const first = data + i_begin * n_kb * n_rb * (c.bk / 6) * 32;
+  const uint8_t* const last = data + i_end * n_kb * n_rb * (c.bk / 6) * 32;
+  // A magnitude m >= 14 has bit 4 of m + 2 set (a loop the compiler vectorizes, apart from the decode below).
+  unsigned bad = 0;
+  for (const uint8_t* x = first; x < last; ++x) bad |= (((*x >> 4) + 2u) | ((*x & 15u) + 2u)) & 16u;
+  if (bad != 0) return false;
+  const uint8_t* tb = first;
+  for (int64_t i0 = i_begin; i0 < i_end; ++i0)
+    for (int64_t kb = 0; kb < n_kb; ++kb)
+      for (int64_t rb = 0; rb < n_rb; ++rb) {
+        int8_t* block = w + (i0 * c.bm_tile + rb * 32) * c.k;
+        for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
+          const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
+          const int first_bit = 15 - 4 * static_cast<int>(yb % 4);  // of the first triple, rows 0-15
+          int8_t* out = block + 3 * (kb * c.bk / 3 + 2 * yb);
+#pragma GCC unroll 32
+          for (int p = 0; p < 32; ++p) {
+            const int r = 8 * kSwap[p / 8] + p % 8;  // unrolled: a constant, as the offsets below
+            const unsigned word = static_cast<unsigned>(sb[2 * (r % 16)]) | static_cast<unsigned>(sb[2 * (r % 16) + 1]) << 8;
+            const int bit = first_bit - r / 16;
+            const unsigned sg = ((word >> bit) & 1u) | ((word >> (bit - 2)) & 1u) << 1;
+            const uint64_t e = table.e[sg][tb[p]];
+            std::memcpy(out + r * c.k, &e, 6);
+          }
+        }
+      }
+  return true;
+}
+
+// The same with each triple checked as it comes: the first invalid one (in file order) as a format error.
+Status unpack_triples_checked(uint32_t type, const TlKernelConfig& c, const Tl2Parts& s, const uint8_t* data, int8_t* w,
+                              int64_t i_begin, int64_t i_end) {
+  const TripleDigits& digits = triple_digits();
+  const uint8_t* signs = data + s.triples_bytes;
+  const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
+  const uint8_t* tb = data + i_begin * n_kb * n_rb * (c.bk / 6) * 32;
+  for (int64_t i0 = i_begin; i0 < i_end; ++i0)
+    for (int64_t kb = 0; kb < n_kb; ++kb)
+      for (int64_t rb = 0; rb < n_rb; ++rb)
+        for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
+          const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
+          const int64_t t0 = kb * c.bk / 3 + 2 * yb;
+          for (int p = 0; p < 32; ++p) {
+            const int r = 8 * kSwap[p / 8] + p % 8;
+            const int64_t row = i0 * c.bm_tile + rb * 32 + r;
+            for (int h = 0; h < 2; ++h) {
+              const int magnitude = h == 0 ? tb[p] >> 4 : tb[p] & 15;
+              if (magnitude > 13) return bad_index(type, row, 3 * (t0 + h), magnitude);
+              const int bit = 15 - (2 * (2 * static_cast<int>(yb % 4) + h) + r / 16);
+              const bool negative = (sb[2 * (r % 16) + bit / 8] >> (bit % 8)) & 1;
+              std::memcpy(w + row * c.k + 3 * (t0 + h), digits.d[(negative ? -magnitude : magnitude) + 13], 3);
+            }
+          }
+        }
+  return Status::Ok();
+}
+
+// Both pairs of a TL1/TL2 pair byte x: bytes 0-1 the weights (a, b) of index x >> 4 = 3a + b + 4, bytes 2-3 those
+// of x & 15 (four consecutive columns of one row); zeros for an index over 8, which no pair gives.
+struct PairTable {
+  uint32_t e[256];
+};
+const PairTable& pair_table() {
+  static const PairTable t = [] {
+    PairTable r{};
+    for (int x = 0; x < 256; ++x) {
+      int8_t w[4] = {};
+      const int idx[2] = {x >> 4, x & 15};
+      for (int h = 0; h < 2; ++h)
+        if (idx[h] <= 8) {
+          const int a = idx[h] / 3 - 1;
+          w[2 * h] = static_cast<int8_t>(a);
+          w[2 * h + 1] = static_cast<int8_t>(idx[h] - 4 - 3 * a);
+        }
+      std::memcpy(&r.e[x], w, 4);
+    }
+    return r;
+  }();
+  return t;
+}
+
+// The pairs of row tiles [i_begin, i_end) (bytes from `bytes`, as walk_pairs orders them; columns from col0), one
+// table load and one 4-byte store a byte. Returns false, having written nothing, where an index is over 8.
+bool unpack_pairs_fast(const TlKernelConfig& c, const uint8_t* bytes, int64_t cols, int64_t col0, int64_t bk,
+                       int64_t bm, bool tl2_swap, int8_t* w, int64_t i_begin, int64_t i_end) {
+  const int64_t per_tile = pair_bytes_per_tile(cols, c.bm_tile, bk, bm, tl2_swap);
+  unsigned bad = 0;  // an index n >= 9 has bit 4 of n + 7 set
+  for (const uint8_t* x = bytes + i_begin * per_tile; x < bytes + i_end * per_tile; ++x)
+    bad |= (((*x >> 4) + 7u) | ((*x & 15u) + 7u)) & 16u;
+  if (bad != 0) return false;
+  const PairTable& table = pair_table();
+  walk_pairs(
+      c.m, cols, c.bm_tile, bk, bm, tl2_swap,
+      [&](int64_t pos, int64_t row, int64_t g) { std::memcpy(w + row * c.k + col0 + 2 * g, &table.e[bytes[pos]], 4); },
+      i_begin, i_end);
+  return true;
+}
+
 // tl_unpack for the row tiles i0 in [i_begin, i_end): their weights only (rows i0 * bm_tile ...), so ranges of
 // tiles can be unpacked in parallel. An error from a TL2 triple returns before the pairs are read; *in_pairs says
 // whether the error came from the pairs (TL1's are all pairs).
@@ -172,6 +332,7 @@ Status unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* data,
     w[row * c.k + col + 1] = static_cast<int8_t>(idx - 4 - 3 * a);
   };
   if (type == kTL1) {
+    if (unpack_pairs_fast(c, data, c.k, 0, c.bk, c.bm_simd, false, w, i_begin, i_end)) return Status::Ok();
     walk_pairs(
         c.m, c.k, c.bm_tile, c.bk, c.bm_simd, false,
         [&](int64_t pos, int64_t row, int64_t g) {
@@ -182,43 +343,16 @@ Status unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* data,
     return error;
   }
   const Tl2Parts s = tl2_parts(c);
-  // Balanced ternary digits (a, b, c) of each v = 9a + 3b + c in -13..13, indexed by v + 13.
-  int8_t digits[27][3];
-  for (int v0 = -13; v0 <= 13; ++v0) {
-    int v = v0;
-    for (int d = 2; d >= 0; --d) {
-      const int digit = ((v % 3) + 4) % 3 - 1;
-      digits[v0 + 13][d] = static_cast<int8_t>(digit);
-      v = (v - digit) / 3;
+  const uint8_t* signs = data + s.triples_bytes;
+  if (!unpack_triples_fast(c, s, data, w, i_begin, i_end)) {
+    Status bad = unpack_triples_checked(type, c, s, data, w, i_begin, i_end);
+    if (!bad.ok()) {
+      *in_pairs = false;
+      return bad;
     }
   }
-  // Triples and their signs in one pass (the order of walk_triples, with walk_signs' bit for each triple: the
-  // 32-byte sign block yb / 4 of the tile, bit 15 - i of u16 word r % 16, i = 2 * (2 * (yb % 4) + h) + r / 16).
-  const uint8_t* signs = data + s.triples_bytes;
-  const int64_t n_kb = s.k3 / c.bk, n_rb = c.bm_tile / 32;
-  const uint8_t* tb = data + i_begin * n_kb * n_rb * (c.bk / 6) * 32;
-  for (int64_t i0 = i_begin; i0 < i_end; ++i0)
-    for (int64_t kb = 0; kb < n_kb; ++kb)
-      for (int64_t rb = 0; rb < n_rb; ++rb)
-        for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
-          const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
-          const int64_t t0 = kb * c.bk / 3 + 2 * yb;
-          for (int p = 0; p < 32; ++p) {
-            const int r = 8 * kSwap[p / 8] + p % 8;
-            const int64_t row = i0 * c.bm_tile + rb * 32 + r;
-            for (int h = 0; h < 2; ++h) {
-              const int magnitude = h == 0 ? tb[p] >> 4 : tb[p] & 15;
-              if (magnitude > 13) {
-                *in_pairs = false;
-                return bad_index(type, row, 3 * (t0 + h), magnitude);
-              }
-              const int bit = 15 - (2 * (2 * static_cast<int>(yb % 4) + h) + r / 16);
-              const bool negative = (sb[2 * (r % 16) + bit / 8] >> (bit % 8)) & 1;
-              std::memcpy(w + row * c.k + 3 * (t0 + h), digits[(negative ? -magnitude : magnitude) + 13], 3);
-            }
-          }
-        }
   const uint8_t* pairs = signs + s.signs_bytes;
+  if (unpack_pairs_fast(c, pairs, s.k2, s.k3, 32, 32, true, w, i_begin, i_end)) return Status::Ok();
   walk_pairs(
       c.m, s.k2, c.bm_tile, 32, 32, true,
       [&](int64_t pos, int64_t row, int64_t g) {
@@ -233,7 +367,7 @@ Status unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* data,
 
 Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w) {
   BITNET_RETURN_IF_ERROR(check_shape(type, c));
-  // Row tiles on up to 8 threads (a 2B-4T TL2 file took 4.6 s to load on one). The error reported is the one a
+  // Row tiles on up to 8 threads (a 2B-4T TL2 file took 4.6 s to load on one, before the byte tables). The error reported is the one a
   // single pass reports, whatever the thread count: the first bad TL2 triple in tile order, else the first bad pair.
   const int64_t tiles = c.m / c.bm_tile;
   const int64_t n_threads =
