@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <strings.h>
+
 namespace bitnet {
 
 const CpuFeatures& cpu_features() {
@@ -59,26 +61,29 @@ IsaLevel from_env() {
   const char* env = std::getenv("BITNET_ISA");
   if (env == nullptr || *env == '\0') return best;
   IsaLevel want;
-  if (std::strcmp(env, "scalar") == 0) {
+  if (strcasecmp(env, "scalar") == 0) {
     want = IsaLevel::kScalar;
 #if defined(__aarch64__)
-  } else if (std::strcmp(env, "neon") == 0) {
+  } else if (strcasecmp(env, "neon") == 0) {
     want = IsaLevel::kNeon;
-  } else if (std::strcmp(env, "dotprod") == 0) {
+  } else if (strcasecmp(env, "dotprod") == 0) {
     want = IsaLevel::kNeonDot;
   } else {
     std::fprintf(stderr, "bitnet: ignoring unknown BITNET_ISA='%s' (use scalar, neon or dotprod)\n", env);
 #else
-  } else if (std::strcmp(env, "avx2") == 0) {
+  } else if (strcasecmp(env, "avx2") == 0) {
     want = IsaLevel::kAvx2;
-  } else if (std::strcmp(env, "avx512") == 0) {
+  } else if (strcasecmp(env, "avx512") == 0) {
     want = IsaLevel::kAvx512;
   } else {
     std::fprintf(stderr, "bitnet: ignoring unknown BITNET_ISA='%s' (use scalar, avx2 or avx512)\n", env);
 #endif
     return best;
   }
-  return static_cast<int>(want) < static_cast<int>(best) ? want : best;
+  if (static_cast<int>(want) <= static_cast<int>(best)) return want;
+  // A cap above what the CPU has changes nothing; say so, so a forced level is never silently another.
+  std::fprintf(stderr, "bitnet: BITNET_ISA='%s' is more than this CPU has; using %s\n", env, isa_name(best));
+  return best;
 }
 
 std::atomic<int>& active_slot() {
