@@ -4,6 +4,10 @@
 #include "core/thread_pool.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <string>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -48,19 +52,76 @@ void ThreadPool::wait_a_little() const {
     cpu_relax();
 }
 
+int ThreadPool::quota_cpus(std::string_view quota, std::string_view period) {
+  auto parse = [](std::string_view t, int64_t& v) {
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    return !t.empty() && ec == std::errc() && end == t.data() + t.size();
+  };
+  int64_t q = 0, p = 0;
+  if (!parse(quota, q) || !parse(period, p) || q <= 0 || p <= 0) return 0;
+  return static_cast<int>(std::clamp<int64_t>(q / p, 1, 1 << 20));
+}
+
+namespace {
+
+std::string first_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string text;
+  std::getline(f, text);
+  return text;
+}
+
+// This process's cgroup path for the CPU controller, from /proc/self/cgroup ("0::/path" for v2, "N:cpu,cpuacct:/path"
+// for v1); "/" inside a container with its own cgroup namespace, or when not found.
+std::string cgroup_path(bool v2) {
+  std::ifstream f("/proc/self/cgroup");
+  for (std::string line; std::getline(f, line);) {
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string controllers = ",";  // appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "," + s + ","
+    controllers.append(line, a + 1, b - a - 1);
+    controllers += ',';
+    if (v2 ? line.compare(0, a, "0") == 0 && b == a + 1 : controllers.find(",cpu,") != std::string::npos)
+      return line.substr(b + 1);
+  }
+  return "/";
+}
+
+// The cgroup CPU quota of this process in whole CPUs (0: none found), read once: v2's cpu.max, else v1's quota and
+// period, in the process's own cgroup and, where that has none, at the mount's root (a container's own cgroup).
+int cgroup_quota_cpus() {
+  static const int cpus = [] {
+    for (const std::string& dir : {"/sys/fs/cgroup" + cgroup_path(true), std::string("/sys/fs/cgroup")}) {
+      const std::string v2 = first_line(dir + "/cpu.max");  // "max 100000" or "200000 100000"
+      const size_t space = v2.find(' ');
+      if (space != std::string::npos) return ThreadPool::quota_cpus(v2.substr(0, space), v2.substr(space + 1));
+    }
+    for (const std::string& dir : {"/sys/fs/cgroup/cpu" + cgroup_path(false), std::string("/sys/fs/cgroup/cpu")}) {
+      const std::string quota = first_line(dir + "/cpu.cfs_quota_us");
+      if (!quota.empty()) return ThreadPool::quota_cpus(quota, first_line(dir + "/cpu.cfs_period_us"));
+    }
+    return 0;
+  }();
+  return cpus;
+}
+
+}  // namespace
+
 int ThreadPool::default_threads() {
+  int n = 0;
 #if defined(__linux__)
-  // The CPUs this process may run on (taskset, a container's cpuset), not every CPU the machine has: more threads
+  // The CPUs this thread may run on (taskset, a container's cpuset), not every CPU the machine has: more threads
   // than those only wait on one another.
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return std::min(n, 64);
-  }
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
 #endif
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(std::min(hc, 64u));
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  const int quota = cgroup_quota_cpus();
+  if (quota > 0) n = std::min(n, quota);
+  return std::clamp(n, 1, 64);
 }
 
 void ThreadPool::run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -52,8 +53,13 @@ class ThreadPool {
   // thread (for scratch).
   void parallel_for(int64_t n, ChunkFn fn, int64_t grain = 1);
 
-  // One per CPU the calling thread may run on (its affinity, on Linux; else the hardware's count), at most 64.
+  // One per CPU the calling thread may run on (its affinity, on Linux; else the hardware's count), no more than a
+  // cgroup CPU quota allows (a container's --cpus, a Kubernetes CPU limit: more threads than that are throttled
+  // while they spin), at most 64.
   static int default_threads();
+  // The whole CPUs a CFS quota allows (at least 1), from cgroup v2's cpu.max fields or v1's cfs_quota_us and
+  // cfs_period_us: quota "max" or negative, or text that is not a number, is no limit (0).
+  static int quota_cpus(std::string_view quota, std::string_view period);
 
  private:
   void worker(int index);

@@ -133,7 +133,7 @@ TEST(ThreadPool, DefaultThreadsFollowsTheAffinity) {
   for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
     if (CPU_ISSET(c, &saved)) first = c;
   ASSERT_GE(first, 0);
-  EXPECT_EQ(ThreadPool::default_threads(), std::min(CPU_COUNT(&saved), 64));
+  EXPECT_LE(ThreadPool::default_threads(), std::min(CPU_COUNT(&saved), 64));  // lower under a cgroup CPU quota
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(first, &one);
@@ -143,6 +143,19 @@ TEST(ThreadPool, DefaultThreadsFollowsTheAffinity) {
   EXPECT_EQ(n_one, 1);
 }
 #endif
+
+// A container's CPU limit as cgroups state it: whole CPUs of quota / period, none for "max", -1 or a non-number.
+TEST(ThreadPool, QuotaCpusReadsCgroupQuotas) {
+  EXPECT_EQ(ThreadPool::quota_cpus("200000", "100000"), 2);
+  EXPECT_EQ(ThreadPool::quota_cpus("400000\n", " 100000\n"), 4);
+  EXPECT_EQ(ThreadPool::quota_cpus("150000", "100000"), 1);  // 1.5 CPUs: one thread is never throttled
+  EXPECT_EQ(ThreadPool::quota_cpus("50000", "100000"), 1);
+  EXPECT_EQ(ThreadPool::quota_cpus("max", "100000"), 0);   // v2: no limit
+  EXPECT_EQ(ThreadPool::quota_cpus("-1", "100000"), 0);    // v1: no limit
+  EXPECT_EQ(ThreadPool::quota_cpus("", ""), 0);            // no such files
+  EXPECT_EQ(ThreadPool::quota_cpus("12x", "100000"), 0);
+  EXPECT_EQ(ThreadPool::quota_cpus("200000", "0"), 0);
+}
 
 TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
   ThreadPool pool(2);
