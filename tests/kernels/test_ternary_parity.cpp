@@ -85,6 +85,9 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
                                                 {8, 200, 8},
                                                 {2, 388, 9},
                                                 {33, 2560, 1},
+                                                // single tokens, rows in fours (NEON's generation path) and a tail
+                                                {9, 260, 1},
+                                                {6, 388, 1},
                                                 {6, 6912, 9},
                                                 // batches of 8 and more (the AVX-512 panel kernel): rows that are
                                                 // and are not whole 16-row panels, odd token counts
@@ -105,7 +108,7 @@ TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K,
              {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
               {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10},
-              {19, 768, 1}, {16, 512, 5}});
+              {19, 768, 1}, {16, 512, 5}, {9, 1024, 1}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels

@@ -15,15 +15,15 @@
 namespace bitnet::kernels {
 namespace {
 
-inline int32_t sub_dot_neon(int8x16_t w, const int8_t* a) {
+// A sub-block's products in four int32 lanes (summed over, they are its dot).
+inline int32x4_t sub_dot_neon(int8x16_t w, const int8_t* a) {
   const int8x16_t q = vld1q_s8(a);
-  int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(q)));
-  acc = vpadalq_s16(acc, vmull_high_s8(w, q));
-  return vaddvq_s32(acc);
+  const int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(q)));
+  return vpadalq_s16(acc, vmull_high_s8(w, q));
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) inline int32_t sub_dot_sdot(int8x16_t w, const int8_t* a) {
-  return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a)));
+__attribute__((target("arch=armv8.2-a+dotprod"))) inline int32x4_t sub_dot_sdot(int8x16_t w, const int8_t* a) {
+  return vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a));
 }
 
 // Sub-block s (elements 16s..16s+15) of one block as int8 (q - 32).
@@ -59,9 +59,15 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
     const float dw = fp16_to_float(dh);
     for (int t = 0; t < T; ++t) {
       const int8_t* q = a.q.data() + (t0 + t) * a.cols + b * quant::kQ8KBlockElems;
-      int32_t isum = 0;
+      // sum over s of sc[s] * dot_s, in vectors: each sub-block's lanes times its scale into one of four sums,
+      // one horizontal add a block (a horizontal add and a dependent scalar multiply-add per sub-block made a chain
+      // of sixteen a block). The same integer: no sum leaves int32 (|sc * dot| <= 128 * 16 * 32 * 128 = 2^23).
+      int32x4_t part[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+#pragma GCC unroll 16
       for (int s = 0; s < 16; ++s)
-        isum += sc[s] * (kDot ? sub_dot_sdot(w[s], q + 16 * s) : sub_dot_neon(w[s], q + 16 * s));
+        part[s % 4] = vmlaq_n_s32(part[s % 4], kDot ? sub_dot_sdot(w[s], q + 16 * s) : sub_dot_neon(w[s], q + 16 * s),
+                                  sc[s]);
+      const int32_t isum = vaddvq_s32(vaddq_s32(vaddq_s32(part[0], part[1]), vaddq_s32(part[2], part[3])));
       acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, isum);
     }
   }

@@ -16,16 +16,15 @@ constexpr int64_t kMaxGroups = 256;
 // The x16 sum of a group gains at most 16 x 3 x 128 per 4 columns: int32 up to 2^20 columns a group (1.6e9).
 constexpr int64_t kMaxGroupCols = int64_t{1} << 20;
 
-// sum(code * q) over one 16-byte half of a block: codes in c (0..3, as s8), activations at a.
-inline int32x4_t dot16_neon(int32x4_t acc, int8x16_t c, const int8_t* a) {
-  const int8x16_t q = vld1q_s8(a);
+// sum(code * q) over 16 bytes: codes in c (0..3 as s8, or 4x or 16x code), activations q.
+inline int32x4_t dot16_neon(int32x4_t acc, int8x16_t c, int8x16_t q) {
   acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(c), vget_low_s8(q)));
   return vpadalq_s16(acc, vmull_high_s8(c, q));
 }
 
 __attribute__((target("arch=armv8.2-a+dotprod"))) inline int32x4_t dot16_sdot(int32x4_t acc, int8x16_t c,
-                                                                              const int8_t* a) {
-  return vdotq_s32(acc, c, vld1q_s8(a));
+                                                                              int8x16_t q) {
+  return vdotq_s32(acc, c, q);
 }
 
 // One 128-column block's codes, decoded once for every token of the tile: field j of each code byte (bits 7-6,
@@ -56,12 +55,16 @@ inline BlockCodes decode_block(const uint8_t* codes) {
 
 // sum(c * q) over 16 bytes, by sdot or by the plain NEON widening.
 template <bool kDot>
-inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
+inline int32x4_t dot16(int32x4_t acc, int8x16_t c, int8x16_t q) {
   if constexpr (kDot) {
-    return dot16_sdot(acc, c, a);
+    return dot16_sdot(acc, c, q);
   } else {
-    return dot16_neon(acc, c, a);
+    return dot16_neon(acc, c, q);
   }
+}
+template <bool kDot>
+inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
+  return dot16<kDot>(acc, c, vld1q_s8(a));
 }
 // One token's products with a decoded block (activations at a) into its three sums: acc[0] x1, acc[1] x4, acc[2] x16.
 template <bool kDot>
@@ -80,6 +83,45 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   int32_t s = 0;
   for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
   return s;
+}
+
+// One token against four rows (generation), per group into idot[r][g]: each block's eight activation vectors are
+// loaded once for the four rows, and the four rows' twelve sums are independent. One row at a time, its x1 sum took
+// four dependent dots a block, so on cores with several vector pipes the dot latency, not the pipes, set the pace
+// (4 x 3 cycles a block where the pipes need about 4); here each of the four chains waits on one dot a block.
+template <bool kDot>
+void rows4_dots(const uint8_t* const* rows, const PreparedActs& a, int64_t t, int64_t cols, int64_t group,
+                int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
+  const int8_t* p = a.qa.q.data() + t * cols;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
+    int32x4_t acc[4][3];
+    for (auto& r : acc)
+      for (auto& v : r) v = vdupq_n_s32(0);
+    for (int64_t c = gb; c < ge_full; c += 128) {
+      int8x16_t q[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) q[k] = vld1q_s8(p + c + 16 * k);
+#pragma GCC unroll 4  // the twelve sums stay in registers only when every index is a constant
+      for (int r = 0; r < 4; ++r) {
+        const BlockCodes b = decode_block(rows[r] + c / 4);
+        acc[r][0] = dot16<kDot>(acc[r][0], b.c1[0], q[0]);
+        acc[r][2] = dot16<kDot>(acc[r][2], b.c16[0], q[2]);
+        acc[r][1] = dot16<kDot>(acc[r][1], b.c4[0], q[4]);
+        acc[r][0] = dot16<kDot>(acc[r][0], b.c1[1], q[1]);
+        acc[r][2] = dot16<kDot>(acc[r][2], b.c16[1], q[3]);
+        acc[r][1] = dot16<kDot>(acc[r][1], b.c4[1], q[5]);
+        acc[r][0] = dot16<kDot>(acc[r][0], b.c1[2], q[6]);
+        acc[r][0] = dot16<kDot>(acc[r][0], b.c1[3], q[7]);
+      }
+    }
+    const int64_t tail_begin = gb > full ? gb : full;
+    for (int r = 0; r < 4; ++r) {
+      int32_t s = vaddvq_s32(acc[r][0]) + vaddvq_s32(acc[r][1]) / 4 + vaddvq_s32(acc[r][2]) / 16;  // exact
+      if (tail_begin < gb + group) s += tail_code_dot(rows[r], p, tail_begin, gb + group);
+      idot[r][g] = s - a.sums[static_cast<size_t>(t * groups + g)];
+    }
+  }
 }
 
 template <bool kDot>
@@ -105,7 +147,18 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
         tok[i] = t0 + i;
         p[i] = a.qa.q.data() + tok[i] * cols;
       }
-      for (int64_t r = rb; r < re; ++r) {
+      int64_t r = rb;
+      if (nt == 1) {
+        int32_t idot4[4][kMaxGroups];
+        for (; r + 4 <= re; r += 4) {
+          const uint8_t* rows[4] = {w.row(r), w.row(r + 1), w.row(r + 2), w.row(r + 3)};
+          rows4_dots<kDot>(rows, a, t0, cols, group, groups, full, idot4);
+          for (int i = 0; i < 4; ++i)
+            y[t0 * y_stride + r + i] = ternary_epilogue(a.qa.rule, idot4[i], groups, w.scales.data() + (r + i) * groups,
+                                                        a.qa.scales.data() + t0 * at_stride);
+        }
+      }
+      for (; r < re; ++r) {
         const uint8_t* row = w.row(r);
         const float* ws = w.scales.data() + r * groups;
         for (int64_t g = 0; g < groups; ++g) {
