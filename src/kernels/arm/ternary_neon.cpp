@@ -124,6 +124,32 @@ void rows4_dots(const uint8_t* const* rows, const PreparedActs& a, int64_t t, in
   }
 }
 
+// One row against T tokens (activations p[i], token indices tok[i]), per group into idot[i][g]: each block decoded
+// once for the T tokens. T is a constant so that the T x 3 sums live in registers (with a run-time token count they
+// were stored and reloaded around every dot).
+template <bool kDot, int T>
+void row_dots(const uint8_t* row, const int8_t* const* p, const int64_t* tok, const PreparedActs& a, int64_t group,
+              int64_t groups, int64_t full, int32_t (*idot)[kMaxGroups]) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
+    int32x4_t acc[T][3];
+    for (auto& t : acc)
+      for (auto& v : t) v = vdupq_n_s32(0);
+    for (int64_t c = gb; c < ge_full; c += 128) {
+      const BlockCodes codes = decode_block(row + c / 4);
+#pragma GCC unroll 4
+      for (int i = 0; i < T; ++i) block_dot<kDot>(acc[i], codes, p[i] + c);
+    }
+    const int64_t tail_begin = gb > full ? gb : full;
+    for (int i = 0; i < T; ++i) {
+      // exact: the x4 and x16 sums are multiples of 4 and 16
+      int32_t s = vaddvq_s32(acc[i][0]) + vaddvq_s32(acc[i][1]) / 4 + vaddvq_s32(acc[i][2]) / 16;
+      if (tail_begin < gb + group) s += tail_code_dot(row, p[i], tail_begin, gb + group);
+      idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
+    }
+  }
+}
+
 template <bool kDot>
 void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride, int64_t row_begin,
             int64_t row_end) {
@@ -161,22 +187,10 @@ void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int6
       for (; r < re; ++r) {
         const uint8_t* row = w.row(r);
         const float* ws = w.scales.data() + r * groups;
-        for (int64_t g = 0; g < groups; ++g) {
-          const int64_t gb = g * group, ge_full = gb + group < full ? gb + group : full;
-          int32x4_t acc[kTile][3];
-          for (auto& t : acc)
-            for (auto& v : t) v = vdupq_n_s32(0);
-          for (int64_t c = gb; c < ge_full; c += 128) {
-            const BlockCodes codes = decode_block(row + c / 4);
-            for (int i = 0; i < nt; ++i) block_dot<kDot>(acc[i], codes, p[i] + c);
-          }
-          const int64_t tail_begin = gb > full ? gb : full;
-          for (int i = 0; i < nt; ++i) {
-            // exact: the x4 and x16 sums are multiples of 4 and 16
-            int32_t s = vaddvq_s32(acc[i][0]) + vaddvq_s32(acc[i][1]) / 4 + vaddvq_s32(acc[i][2]) / 16;
-            if (tail_begin < gb + group) s += tail_code_dot(row, p[i], tail_begin, gb + group);
-            idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
-          }
+        if (nt == kTile) {
+          row_dots<kDot, kTile>(row, p, tok, a, group, groups, full, idot);
+        } else {
+          row_dots<kDot, 1>(row, p, tok, a, group, groups, full, idot);
         }
         for (int i = 0; i < nt; ++i)
           y[(t0 + i) * y_stride + r] =
