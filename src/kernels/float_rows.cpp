@@ -24,6 +24,20 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
         break;
     }
   }
+#elif defined(__aarch64__)
+  if (static_cast<int>(level) >= static_cast<int>(IsaLevel::kNeon) &&
+      static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kNeon)) {
+    switch (type) {
+      case quant::kF32:
+        return row_dot_f32_neon;
+      case quant::kF16:
+        return row_dot_f16_neon;
+      case quant::kQ8_0:
+        return row_dot_q8_0_neon;
+      default:
+        break;
+    }
+  }
 #else
   (void)type;
   (void)level;

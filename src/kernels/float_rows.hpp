@@ -19,6 +19,10 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level);
 float row_dot_f32_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_q8_0_avx2(const uint8_t* row, const float* x, int64_t n);
+#elif defined(__aarch64__)
+float row_dot_f32_neon(const uint8_t* row, const float* x, int64_t n);
+float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n);
+float row_dot_q8_0_neon(const uint8_t* row, const float* x, int64_t n);
 #endif
 
 }  // namespace bitnet::kernels
