@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_pool.hpp"
 #include "quant/block_util.hpp"
 #include "quant/i2_s.hpp"
 #include "quant/tl.hpp"
@@ -28,11 +29,11 @@ Status invalid_code(uint32_t type, int64_t r, int64_t j) {
 
 namespace {
 
-// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the cores.
+// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the CPUs this process may use.
 template <typename F>
 void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
   const int64_t n_threads =
-      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, std::max(1u, std::thread::hardware_concurrency()));
+      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, int64_t{ThreadPool::default_threads()});
   std::vector<std::thread> threads;
   const int64_t per = (n_rows + n_threads - 1) / n_threads;
   for (int64_t i = 1; i < n_threads; ++i) {

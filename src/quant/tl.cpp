@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/thread_pool.hpp"
 #include "quant/block_util.hpp"
 #include "quant/quant.hpp"
 
@@ -371,7 +372,7 @@ Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, in
   // single pass reports, whatever the thread count: the first bad TL2 triple in tile order, else the first bad pair.
   const int64_t tiles = c.m / c.bm_tile;
   const int64_t n_threads =
-      std::max<int64_t>(1, std::min<int64_t>({tiles, 8, static_cast<int64_t>(std::thread::hardware_concurrency())}));
+      std::max<int64_t>(1, std::min<int64_t>({tiles, 8, static_cast<int64_t>(ThreadPool::default_threads())}));
   std::vector<Status> errors(static_cast<size_t>(n_threads));
   std::vector<char> in_pairs(static_cast<size_t>(n_threads), 1);
   std::vector<std::thread> threads;
