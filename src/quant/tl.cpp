@@ -224,10 +224,11 @@ bool unpack_triples_fast(const TlKernelConfig& c, const Tl2Parts& s, const uint8
   for (const uint8_t* x = first; x < last; ++x) bad |= (((*x >> 4) + 2u) | ((*x & 15u) + 2u)) & 16u;
   if (bad != 0) return false;
   const uint8_t* tb = first;
+  const int64_t k = c.k;  // a local: stores through w may alias c, so c.k was reloaded after every one
   for (int64_t i0 = i_begin; i0 < i_end; ++i0)
     for (int64_t kb = 0; kb < n_kb; ++kb)
       for (int64_t rb = 0; rb < n_rb; ++rb) {
-        int8_t* block = w + (i0 * c.bm_tile + rb * 32) * c.k;
+        int8_t* block = w + (i0 * c.bm_tile + rb * 32) * k;
         for (int64_t yb = 0; yb < c.bk / 6; ++yb, tb += 32) {
           const uint8_t* sb = signs + (((i0 * n_kb + kb) * n_rb + rb) * (c.bk / 24) + yb / 4) * 32;
           const int first_bit = 15 - 4 * static_cast<int>(yb % 4);  // of the first triple, rows 0-15
@@ -239,7 +240,10 @@ bool unpack_triples_fast(const TlKernelConfig& c, const Tl2Parts& s, const uint8
             const int bit = first_bit - r / 16;
             const unsigned sg = ((word >> bit) & 1u) | ((word >> (bit - 2)) & 1u) << 1;
             const uint64_t e = table.e[sg][tb[p]];
-            std::memcpy(out + r * c.k, &e, 6);
+            const uint32_t lo = static_cast<uint32_t>(e);  // two stores from the register, not a copy via memory
+            const uint16_t hi = static_cast<uint16_t>(e >> 32);
+            std::memcpy(out + r * k, &lo, 4);
+            std::memcpy(out + r * k + 4, &hi, 2);
           }
         }
       }
@@ -308,9 +312,13 @@ bool unpack_pairs_fast(const TlKernelConfig& c, const uint8_t* bytes, int64_t co
     bad |= (((*x >> 4) + 7u) | ((*x & 15u) + 7u)) & 16u;
   if (bad != 0) return false;
   const PairTable& table = pair_table();
+  const int64_t k = c.k;  // a local, as in unpack_triples_fast
   walk_pairs(
       c.m, cols, c.bm_tile, bk, bm, tl2_swap,
-      [&](int64_t pos, int64_t row, int64_t g) { std::memcpy(w + row * c.k + col0 + 2 * g, &table.e[bytes[pos]], 4); },
+      [&](int64_t pos, int64_t row, int64_t g) {
+        const uint32_t e = table.e[bytes[pos]];
+        std::memcpy(w + row * k + col0 + 2 * g, &e, 4);
+      },
       i_begin, i_end);
   return true;
 }
