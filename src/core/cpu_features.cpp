@@ -6,12 +6,12 @@
 #include <sys/auxv.h>
 #endif
 
+#include <strings.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include <strings.h>
 
 namespace bitnet {
 

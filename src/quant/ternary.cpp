@@ -29,7 +29,8 @@ Status invalid_code(uint32_t type, int64_t r, int64_t j) {
 
 namespace {
 
-// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the CPUs this process may use.
+// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the CPUs this
+// process may use.
 template <typename F>
 void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
   const int64_t n_threads =

@@ -35,8 +35,6 @@ namespace {
 // The converter's weight[:, [0, 1, 2, 3], :] = weight[:, [0, 2, 1, 3], :] on each 32-byte row of TL2 index bytes.
 constexpr int kSwap[4] = {0, 2, 1, 3};
 
-// f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by), for
-// the row tiles i0 in [i_begin, i_end) (all of them by default).
 // Bytes of pairs per row tile (bm_tile rows), as walk_pairs lays them out.
 int64_t pair_bytes_per_tile(int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap) {
   const int64_t by = tl2_swap ? 4 : 256 / bm;
@@ -44,6 +42,8 @@ int64_t pair_bytes_per_tile(int64_t cols, int64_t bm_tile, int64_t bk, int64_t b
   return (cols / bk) * (bm_tile / bm) * (bk / by) * per_yb;
 }
 
+// f(byte, row, first_group): TL1 pairs, or TL2's trailing pairs (columns from col0, tiled with bk, bm, by), for
+// the row tiles i0 in [i_begin, i_end) (all of them by default).
 template <typename F>
 void walk_pairs(int64_t m_rows, int64_t cols, int64_t bm_tile, int64_t bk, int64_t bm, bool tl2_swap, F&& f,
                 int64_t i_begin = 0, int64_t i_end = -1) {
@@ -184,8 +184,8 @@ const TripleDigits& triple_digits() {
 
 // Both triples of a TL2 index byte x under each pair of signs: e[s][x] holds, in bytes 0-2, the digits of the
 // triple of magnitude x >> 4 (negative where s & 1), in bytes 3-5 those of x & 15 (negative where s & 2); zeros for
-// a magnitude over 13, which no triple gives (unpack_triples_fast looks for those first). 8 KB: one load per byte of the file, where decoding each
-// triple on its own took 78% of a TL2 file's load.
+// a magnitude over 13, which no triple gives (unpack_triples_fast looks for those first). 8 KB: one load per byte of
+// the file, where decoding each triple on its own took 78% of a TL2 file's load.
 struct TriplePairTable {
   uint64_t e[4][256];
 };
@@ -236,7 +236,8 @@ bool unpack_triples_fast(const TlKernelConfig& c, const Tl2Parts& s, const uint8
 #pragma GCC unroll 32
           for (int p = 0; p < 32; ++p) {
             const int r = 8 * kSwap[p / 8] + p % 8;  // unrolled: a constant, as the offsets below
-            const unsigned word = static_cast<unsigned>(sb[2 * (r % 16)]) | static_cast<unsigned>(sb[2 * (r % 16) + 1]) << 8;
+            const unsigned lo8 = sb[2 * (r % 16)], hi8 = sb[2 * (r % 16) + 1];
+            const unsigned word = lo8 | hi8 << 8;  // the little-endian u16
             const int bit = first_bit - r / 16;
             const unsigned sg = ((word >> bit) & 1u) | ((word >> (bit - 2)) & 1u) << 1;
             const uint64_t e = table.e[sg][tb[p]];
@@ -376,8 +377,9 @@ Status unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* data,
 
 Status tl_unpack(uint32_t type, const TlKernelConfig& c, const uint8_t* data, int8_t* w) {
   BITNET_RETURN_IF_ERROR(check_shape(type, c));
-  // Row tiles on up to 8 threads (a 2B-4T TL2 file took 4.6 s to load on one, before the byte tables). The error reported is the one a
-  // single pass reports, whatever the thread count: the first bad TL2 triple in tile order, else the first bad pair.
+  // Row tiles on up to 8 threads (a 2B-4T TL2 file took 4.6 s to load on one, before the byte tables). The error
+  // reported is the one a single pass reports, whatever the thread count: the first bad TL2 triple in tile order, else
+  // the first bad pair.
   const int64_t tiles = c.m / c.bm_tile;
   const int64_t n_threads =
       std::max<int64_t>(1, std::min<int64_t>({tiles, 8, static_cast<int64_t>(ThreadPool::default_threads())}));

@@ -116,7 +116,8 @@ TEST(ThreadPool, MoreThreadsThanCpusCoverEveryIndex) {
   std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
   for (int rep = 0; rep < 50; ++rep)
     pool.parallel_for(
-        n, [&](int64_t b, int64_t e, int) {
+        n,
+        [&](int64_t b, int64_t e, int) {
           for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
         },
         7);
@@ -150,9 +151,9 @@ TEST(ThreadPool, QuotaCpusReadsCgroupQuotas) {
   EXPECT_EQ(ThreadPool::quota_cpus("400000\n", " 100000\n"), 4);
   EXPECT_EQ(ThreadPool::quota_cpus("150000", "100000"), 1);  // 1.5 CPUs: one thread is never throttled
   EXPECT_EQ(ThreadPool::quota_cpus("50000", "100000"), 1);
-  EXPECT_EQ(ThreadPool::quota_cpus("max", "100000"), 0);   // v2: no limit
-  EXPECT_EQ(ThreadPool::quota_cpus("-1", "100000"), 0);    // v1: no limit
-  EXPECT_EQ(ThreadPool::quota_cpus("", ""), 0);            // no such files
+  EXPECT_EQ(ThreadPool::quota_cpus("max", "100000"), 0);  // v2: no limit
+  EXPECT_EQ(ThreadPool::quota_cpus("-1", "100000"), 0);   // v1: no limit
+  EXPECT_EQ(ThreadPool::quota_cpus("", ""), 0);           // no such files
   EXPECT_EQ(ThreadPool::quota_cpus("12x", "100000"), 0);
   EXPECT_EQ(ThreadPool::quota_cpus("200000", "0"), 0);
 }
@@ -162,7 +163,8 @@ TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
   std::mutex mu;
   std::vector<std::pair<int64_t, int64_t>> chunks;
   pool.parallel_for(
-      6912, [&](int64_t b, int64_t e, int) {
+      6912,
+      [&](int64_t b, int64_t e, int) {
         std::lock_guard<std::mutex> lock(mu);
         chunks.emplace_back(b, e);
       },
@@ -178,7 +180,7 @@ TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
     }
   }
   EXPECT_EQ(at, 6912);
-  EXPECT_EQ(chunks.front().second, 27 * 64);  // a quarter of the 108 grains, rounded up
+  EXPECT_EQ(chunks.front().second, 27 * 64);                  // a quarter of the 108 grains, rounded up
   EXPECT_EQ(chunks.back().second - chunks.back().first, 64);  // one grain at the end
 }
 

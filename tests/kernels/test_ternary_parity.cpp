@@ -105,10 +105,22 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
 // Single tokens against 8 or more rows of several groups ({19, 768, 1}, {16, 512, 5}) take the generation
 // kernels' grouped epilogues (4 rows a step on AVX2, 8 on AVX-512).
 TEST(KernelParity, TernaryQ8K) {
-  check_rule(quant::ActQuant::kQ8K,
-             {{1, 256, 1}, {3, 512, 2}, {7, 768, 5}, {16, 256, 4}, {11, 1536, 3}, {2, 2560, 8}, {5, 6912, 9},
-              {37, 768, 19}, {48, 512, 8}, {17, 1024, 12}, {24, 256, 1}, {17, 256, 5}, {520, 512, 10},
-              {19, 768, 1}, {16, 512, 5}, {9, 1024, 1}});
+  check_rule(quant::ActQuant::kQ8K, {{1, 256, 1},
+                                     {3, 512, 2},
+                                     {7, 768, 5},
+                                     {16, 256, 4},
+                                     {11, 1536, 3},
+                                     {2, 2560, 8},
+                                     {5, 6912, 9},
+                                     {37, 768, 19},
+                                     {48, 512, 8},
+                                     {17, 1024, 12},
+                                     {24, 256, 1},
+                                     {17, 256, 5},
+                                     {520, 512, 10},
+                                     {19, 768, 1},
+                                     {16, 512, 5},
+                                     {9, 1024, 1}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels
@@ -118,7 +130,8 @@ TEST(KernelParity, TernaryQ8K) {
 // different paths for them).
 TEST(KernelParity, ExtremeSumsAreExact) {
   for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
-    for (const Shape& sh : std::vector<Shape>{{20, 6912, 1}, {33, 2560, 9}, {16, 4096, 4}, {12, 6912, 8}, {10, 4096, 9}, {8, 4224, 8}, {6, 1536, 8}}) {
+    for (const Shape& sh : std::vector<Shape>{
+             {20, 6912, 1}, {33, 2560, 9}, {16, 4096, 4}, {12, 6912, 8}, {10, 4096, 9}, {8, 4224, 8}, {6, 1536, 8}}) {
       for (uint8_t fill : {uint8_t{0xff}, uint8_t{0xaa}}) {
         for (bool min_int8 : {false, true}) {
           const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;

@@ -219,8 +219,8 @@ int run_bench(const BenchArgs& a) {
   if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt) + at, a.n_prompt, pps);
   if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen) + at, a.n_gen, tgs);
   if (a.n_gen > 0)
-    std::printf("tg reads:   %.3f GB of weights + %.3f GB of KV cache a token: %.1f GB/s at the mean rate\n",
-                weight_gb, kv_gb, tg_read_gb_per_s);
+    std::printf("tg reads:   %.3f GB of weights + %.3f GB of KV cache a token: %.1f GB/s at the mean rate\n", weight_gb,
+                kv_gb, tg_read_gb_per_s);
   std::printf("peak RSS:   %.1f MB\n", static_cast<double>(rss) / 1e6);
   std::printf("runs:       %d timed after %d warm-up\n", a.reps, a.warmup);
   return 0;
@@ -248,12 +248,11 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
                   "context, where attention reads every earlier position")
       ->check(at_least(0))
       ->capture_default_str();
-  sub->add_option("-t,--threads", a->threads, "Threads (0: one per CPU this process may run on; more than that only slows it down)")
+  sub->add_option("-t,--threads", a->threads,
+                  "Threads (0: one per CPU this process may run on; more than that only slows it down)")
       ->check(at_least(0))
       ->capture_default_str();
-  sub->add_option("-r,--repetitions", a->reps, "Timed runs of each test")
-      ->check(at_least(1))
-      ->capture_default_str();
+  sub->add_option("-r,--repetitions", a->reps, "Timed runs of each test")->check(at_least(1))->capture_default_str();
   sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(at_least(0))->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: just enough for the tests)")
       ->check(at_least(0));

@@ -159,7 +159,8 @@ void add_chat(CLI::App& app, std::vector<Command>& out) {
       ->check(at_least(0))
       ->capture_default_str();
   add_sampling_options(sub, a->sampling);
-  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")->check(at_least(0));
+  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")
+      ->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
       ->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);

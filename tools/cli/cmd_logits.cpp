@@ -54,7 +54,8 @@ void add_logits(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   sub->add_option("--ids", a->ids, "File of space-separated token ids")->required()->check(CLI::ExistingFile);
   sub->add_option("-o,--out", a->out, "Output file")->required();
-  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")->check(at_least(0));
+  sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")
+      ->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: the model's)")->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);
   out.push_back({sub, [a] { return run_logits(*a); }});

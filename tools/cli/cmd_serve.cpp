@@ -87,7 +87,8 @@ void add_serve(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context per sequence in tokens (default: the model's, at most 4096)")
       ->check(at_least(0));
   add_kv_type_option(sub, a->kv_type);
-  sub->add_option("-t,--threads", a->threads, "Threads for the forward pass (default: one per CPU this process may run on)")
+  sub->add_option("-t,--threads", a->threads,
+                  "Threads for the forward pass (default: one per CPU this process may run on)")
       ->check(at_least(0));
   sub->add_option("--chat-template", a->opts.chat_template,
                   "Chat template: bitnet, llama3, llama2, chatml (default: the model's own)");

@@ -24,8 +24,7 @@ void add_sampling_options(CLI::App* sub, SamplingArgs& s) {
   sub->add_option("--repeat-last-n", s.repeat_last_n, "How many recent tokens the penalty considers")
       ->check(at_least(0))
       ->capture_default_str();
-  sub->add_option("-s,--seed", s.seed, "Random seed (default: random); same seed, same output")
-      ->check(at_least(0));
+  sub->add_option("-s,--seed", s.seed, "Random seed (default: random); same seed, same output")->check(at_least(0));
 }
 
 void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg) {

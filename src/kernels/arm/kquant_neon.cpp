@@ -65,8 +65,8 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
       int32x4_t part[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
 #pragma GCC unroll 16
       for (int s = 0; s < 16; ++s)
-        part[s % 4] = vmlaq_n_s32(part[s % 4], kDot ? sub_dot_sdot(w[s], q + 16 * s) : sub_dot_neon(w[s], q + 16 * s),
-                                  sc[s]);
+        part[s % 4] =
+            vmlaq_n_s32(part[s % 4], kDot ? sub_dot_sdot(w[s], q + 16 * s) : sub_dot_neon(w[s], q + 16 * s), sc[s]);
       const int32_t isum = vaddvq_s32(vaddq_s32(vaddq_s32(part[0], part[1]), vaddq_s32(part[2], part[3])));
       acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, isum);
     }
