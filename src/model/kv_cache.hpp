@@ -27,17 +27,20 @@ class KvCache {
         n_ctx_(n_ctx),
         n_head_kv_(hp.n_head_kv),
         head_dim_(hp.head_dim),
-        head_bytes_(head_dim_ / quant::find_type(type)->block_elems *
-                    static_cast<int64_t>(quant::find_type(type)->block_bytes)),
+        head_bytes_(position_bytes(type, head_dim_)),
         plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(new uint8_t[static_cast<size_t>(plane_bytes_)]),
         v_(new uint8_t[static_cast<size_t>(plane_bytes_)]) {}
 
   // bytes() of a cache of n_ctx positions for hp, before making one (a context too large to allocate is named).
   static uint64_t bytes_for(const HParams& hp, int64_t n_ctx, uint32_t type) {
-    const quant::TypeTraits* t = quant::find_type(type);
     return 2 * static_cast<uint64_t>(hp.n_layer * hp.n_head_kv * n_ctx) *
-           static_cast<uint64_t>(hp.head_dim / t->block_elems * static_cast<int64_t>(t->block_bytes));
+           static_cast<uint64_t>(position_bytes(type, hp.head_dim));
+  }
+  // One position of one KV head stored as `type`.
+  static int64_t position_bytes(uint32_t type, int64_t head_dim) {
+    const quant::TypeTraits* t = quant::find_type(type);
+    return head_dim / t->block_elems * static_cast<int64_t>(t->block_bytes);
   }
 
   uint32_t type() const { return type_; }

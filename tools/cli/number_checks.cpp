@@ -30,7 +30,7 @@ CLI::Validator number_check(double bound, bool inclusive) {
         return {};
       },
       // The help's type column, as CLI11's own checks name themselves.
-      inclusive&& bound == 0                  ? "NONNEGATIVE"
+      (inclusive && bound == 0)               ? "NONNEGATIVE"
       : (inclusive ? bound == 1 : bound == 0) ? "POSITIVE"
                                               : wanted);
 }
