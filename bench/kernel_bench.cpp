@@ -9,14 +9,17 @@
 #include <immintrin.h>
 #endif
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/aligned.hpp"
 #include "core/cpu_features.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/kquant.hpp"
 #include "kernels/ternary.hpp"
+#include "quant/float_types.hpp"
 #include "quant/quant.hpp"
 
 namespace {
@@ -103,6 +106,39 @@ void act_quant(benchmark::State& state, IsaLevel level, int64_t cols, int64_t to
   }
   set_active_isa(before);
   set_rates(state, static_cast<double>(tokens * cols * 4), 0.0);
+}
+
+// A block of n_q consecutive prompt tokens (query i attends to positions [0, n_pos - n_q + 1 + i)) against one
+// KV head of an F16 cache, softmax included (attend_block, as a prompt's attention runs it). GB/s: the keys and
+// values read; GMAC/s: the multiply-adds of q.k and p.v.
+void attention(benchmark::State& state, IsaLevel level, int64_t head_dim, int64_t n_pos, int n_q) {
+  std::mt19937 rng(4);
+  const auto kf = random_floats(n_pos * head_dim, rng), vf = random_floats(n_pos * head_dim, rng);
+  std::vector<uint8_t> k16(2 * kf.size()), v16(2 * vf.size());
+  quant::quantize_f16(kf.data(), k16.data(), static_cast<int64_t>(kf.size()));
+  quant::quantize_f16(vf.data(), v16.data(), static_cast<int64_t>(vf.size()));
+  const auto q = random_floats(n_q * head_dim, rng);
+  std::vector<float> out(static_cast<size_t>(n_q * head_dim)), scratch(static_cast<size_t>(n_q * n_pos));
+  kernels::AttnBlock b{};
+  b.n_q = n_q;
+  b.k = k16.data();
+  b.v = v16.data();
+  b.stride = head_dim * 2;
+  b.head_dim = head_dim;
+  b.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  double positions = 0;
+  for (int i = 0; i < n_q; ++i) {
+    b.q[i] = q.data() + i * head_dim;
+    b.out[i] = out.data() + i * head_dim;
+    b.n_pos[i] = n_pos - n_q + 1 + i;
+    positions += static_cast<double>(b.n_pos[i]);
+  }
+  const kernels::KvAttentionKernel* k = kernels::kv_attention_kernel(quant::kF16, level);
+  for (auto _ : state) {
+    kernels::attend_block(*k, b, scratch.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_rates(state, static_cast<double>(2 * n_pos * head_dim * 2), 2.0 * positions * static_cast<double>(head_dim));
 }
 
 #if defined(__x86_64__)
@@ -203,6 +239,14 @@ void register_all() {
       const std::string name = "q6_k_head/128256x2560/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
       benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)->Unit(benchmark::kMillisecond);
     }
+  // Prompt attention over an F16 cache: the large model's heads (96) and 2B-4T's (128), a block of 8 tokens.
+  for (int64_t head_dim : {int64_t{96}, int64_t{128}})
+    for (int64_t n_pos : {int64_t{128}, int64_t{1024}})
+      for (IsaLevel level : levels) {
+        const std::string name = "attention_f16/head_dim:" + std::to_string(head_dim) +
+                                 "/pos:" + std::to_string(n_pos) + "/queries:8/" + isa_name(level);
+        benchmark::RegisterBenchmark(name.c_str(), attention, level, head_dim, n_pos, 8)->Unit(benchmark::kMicrosecond);
+      }
   for (IsaLevel level : levels) {
     const std::string name = std::string("act_quant_absmax/128x6912/") + isa_name(level);
     benchmark::RegisterBenchmark(name.c_str(), act_quant, level, 6912, 128)->Unit(benchmark::kMicrosecond);

@@ -1,11 +1,11 @@
 // AVX2 + F16C attention for a block of queries that read the same KV head (kernels/attention.hpp). The stored rows
 // are widened in runs of kRun positions into a float buffer on the stack, once for every query of the block (one
 // query at a time, an F16 row was widened again for each query: a third of the vector operations of its scores).
-// Scores: tiles of 3 queries x 4 positions (twelve sums in registers), lane l of a sum is the reference's lane l,
-// the product is rounded before the add, and each query's four sums are paired as hsum_lanes pairs them (reduce4),
-// so every score has the single-query AVX2 kernel's bits. Weighted sums: out_i = out_i + p_j * v_ji in increasing
-// j for tiles of 4 queries x 16 columns; a run's sums go back to out between runs (a float stored and reloaded is
-// the same float), and a query's rows past its own position are skipped.
+// Scores: tiles of 2 queries x 4 positions (eight sums, their keys and queries in registers), lane l of a sum is
+// the reference's lane l, the product is rounded before the add, and each query's four sums are paired as hsum_lanes
+// pairs them (reduce4), so every score has the single-query AVX2 kernel's bits. Weighted sums: out_i = out_i +
+// p_j * v_ji in increasing j for tiles of 4 queries x 16 columns; a run's sums go back to out between runs (a float
+// stored and reloaded is the same float), and a query's rows past its own position are skipped.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -99,36 +99,59 @@ inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
   return _mm_unpacklo_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
 }
 
-// Scores of NQ queries (qc: their elements as the dot product takes them, [query][dim]) against positions
-// j0 .. j0 + 3 of the run `keys` (row jk of the run is position j0k + jk; nk of the four are real, the rest repeat
-// the last and are not stored).
-template <int NQ>
-void score_tile(const AttnBlock& b, const float* qc, int first, const Rows& keys, int64_t jk, int64_t j0k, int nk,
-                float* scores, int64_t ld) {
-  const float* r[4];
-  for (int k = 0; k < 4; ++k) r[k] = keys.row(jk + std::min(k, nk - 1));
-  __m256 acc[NQ][4];
-  for (int q = 0; q < NQ; ++q)
-    for (int k = 0; k < 4; ++k) acc[q][k] = _mm256_setzero_ps();
-  // Twelve sums, a key and a product fill the registers: the query elements are memory operands.
-  for (int64_t i = 0; i < b.head_dim; i += 8) {
-    for (int k = 0; k < 4; ++k) {
-      const __m256 key = _mm256_loadu_ps(r[k] + i);
-      for (int q = 0; q < NQ; ++q)
-        acc[q][k] = _mm256_add_ps(acc[q][k], _mm256_mul_ps(key, _mm256_load_ps(qc + (first + q) * b.head_dim + i)));
-    }
+// The four scores s of one query (its sums a0..a3 against four keys) scaled and stored to dst[0..nk).
+inline void store_scores(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m128 scale, int nk, float* dst) {
+  const __m128 s = _mm_mul_ps(reduce4(a0, a1, a2, a3), scale);
+  if (nk == 4) {
+    _mm_storeu_ps(dst, s);
+    return;
   }
+  alignas(16) float tmp[4];
+  _mm_store_ps(tmp, s);
+  for (int k = 0; k < nk; ++k) dst[k] = tmp[k];
+}
+
+// Scores of NQ <= 2 queries (qc: their elements as the dot product takes them, [query][dim]) against every position
+// of the run `keys` (row j of the run is position j0 + j), four positions at a time. Each step loads NQ query and
+// four key vectors into registers for 4 NQ products: Zen 3 loads two vectors a cycle, so three queries with
+// their elements as memory operands (16 loads for 12 products) kept the multipliers a third idle. A last group of
+// under four positions repeats its last row and stores only its own. One call takes the whole run (a call per four
+// positions spent a third of its time outside the loop).
+template <int NQ>
+void score_run(const AttnBlock& b, const float* qc, int first, const Rows& keys, int64_t run, int64_t j0, float* scores,
+               int64_t ld) {
+  static_assert(NQ == 1 || NQ == 2);
+  const int64_t dim = b.head_dim;
+  const float* q0 = qc + first * dim;
+  const float* q1 = qc + (first + NQ - 1) * dim;
   const __m128 scale = _mm_set1_ps(b.scale);
-  for (int q = 0; q < NQ; ++q) {
-    const __m128 s = _mm_mul_ps(reduce4(acc[q][0], acc[q][1], acc[q][2], acc[q][3]), scale);
-    float* dst = scores + (first + q) * ld + j0k;
-    if (nk == 4) {
-      _mm_storeu_ps(dst, s);
-    } else {
-      alignas(16) float tmp[4];
-      _mm_store_ps(tmp, s);
-      for (int k = 0; k < nk; ++k) dst[k] = tmp[k];
+  for (int64_t jk = 0; jk < run; jk += 4) {
+    const int nk = run - jk < 4 ? static_cast<int>(run - jk) : 4;
+    const float* r0 = keys.row(jk);
+    const float* r1 = keys.row(jk + (nk > 1 ? 1 : 0));
+    const float* r2 = keys.row(jk + (nk > 2 ? 2 : nk - 1));
+    const float* r3 = keys.row(jk + nk - 1);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    for (int64_t e = 0; e < dim; e += 8) {
+      __m256 k0 = _mm256_loadu_ps(r0 + e), k1 = _mm256_loadu_ps(r1 + e);
+      __m256 k2 = _mm256_loadu_ps(r2 + e), k3 = _mm256_loadu_ps(r3 + e);
+      // In registers: GCC would otherwise fold each key load into both of its products (ten loads, not six).
+      asm("" : "+x"(k0), "+x"(k1), "+x"(k2), "+x"(k3));
+      const __m256 x = _mm256_load_ps(q0 + e);
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(k0, x));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(k1, x));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(k2, x));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(k3, x));
+      if constexpr (NQ == 2) {
+        const __m256 y = _mm256_load_ps(q1 + e);
+        c0 = _mm256_add_ps(c0, _mm256_mul_ps(k0, y));
+        c1 = _mm256_add_ps(c1, _mm256_mul_ps(k1, y));
+        c2 = _mm256_add_ps(c2, _mm256_mul_ps(k2, y));
+        c3 = _mm256_add_ps(c3, _mm256_mul_ps(k3, y));
+      }
     }
+    store_scores(a0, a1, a2, a3, scale, nk, scores + first * ld + j0 + jk);
+    if constexpr (NQ == 2) store_scores(c0, c1, c2, c3, scale, nk, scores + (first + 1) * ld + j0 + jk);
   }
 }
 
@@ -143,13 +166,9 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   for (int64_t j0 = 0; j0 < n; j0 += kRun) {
     const int64_t run = std::min(kRun, n - j0);
     const Rows keys = L::widen(b.k, b.stride, j0, run, dim, buf);
-    for (int64_t jk = 0; jk < run; jk += 4) {
-      const int nk = static_cast<int>(std::min<int64_t>(4, run - jk));
-      int q = 0;
-      for (; q + 3 <= b.n_q; q += 3) score_tile<3>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
-      if (b.n_q - q == 2) score_tile<2>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
-      if (b.n_q - q == 1) score_tile<1>(b, qc, q, keys, jk, j0 + jk, nk, scores, ld);
-    }
+    int q = 0;
+    for (; q + 2 <= b.n_q; q += 2) score_run<2>(b, qc, q, keys, run, j0, scores, ld);
+    if (q < b.n_q) score_run<1>(b, qc, q, keys, run, j0, scores, ld);
   }
 }
 
@@ -190,8 +209,7 @@ void sum_rows(const AttnBlock& b, const float* p, int64_t ld, int first, const R
 // Queries first .. first + NQ - 1 over the run: the rows all of them reach together, then each query's own rest.
 // (Rows in increasing order per query either way: the split only groups queries.)
 template <int NQ>
-void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first, const Rows& vals, int64_t j0,
-                 int64_t run) {
+void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first, const Rows& vals, int64_t j0, int64_t run) {
   int64_t own[NQ], common = run;
   for (int q = 0; q < NQ; ++q) {
     own[q] = std::clamp<int64_t>(b.n_pos[first + q] - j0, 0, run);  // this query's rows of the run
@@ -214,10 +232,17 @@ void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
     int q = 0;
     for (; q + 4 <= b.n_q; q += 4) sum_queries<4>(b, p, ld, q, vals, j0, run);
     switch (b.n_q - q) {
-      case 3: sum_queries<3>(b, p, ld, q, vals, j0, run); break;
-      case 2: sum_queries<2>(b, p, ld, q, vals, j0, run); break;
-      case 1: sum_queries<1>(b, p, ld, q, vals, j0, run); break;
-      default: break;
+      case 3:
+        sum_queries<3>(b, p, ld, q, vals, j0, run);
+        break;
+      case 2:
+        sum_queries<2>(b, p, ld, q, vals, j0, run);
+        break;
+      case 1:
+        sum_queries<1>(b, p, ld, q, vals, j0, run);
+        break;
+      default:
+        break;
     }
   }
 }
