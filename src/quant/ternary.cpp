@@ -130,12 +130,6 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
                             std::to_string(ne0));
   BITNET_RETURN_IF_ERROR(check_tl_config(type, config));
   BITNET_ASSIGN_OR_RETURN(uint64_t scale_at, tl_scale_offset(type, ne0, n_rows));
-  // One weight a byte, every one written by tl_unpack.
-  std::vector<int8_t> own;
-  std::vector<int8_t>& unpacked = scratch != nullptr ? *scratch : own;
-  if (unpacked.size() < static_cast<size_t>(ne0 * n_rows)) unpacked.resize(static_cast<size_t>(ne0 * n_rows));
-  int8_t* const w = unpacked.data();
-  BITNET_RETURN_IF_ERROR(tl_unpack(type, config, data, w));
   TernaryMatrix m;
   m.rows = n_rows;
   m.cols = ne0;  // a multiple of 4: the configs tile K by pairs in groups of 4 (TL1) or 8 columns (TL2)
@@ -144,19 +138,23 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
   m.scales.assign(static_cast<size_t>(n_rows), load_f32(data + scale_at));
   m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));  // not zeroed: whole blocks are written below
   const int64_t full = ne0 / kTernaryBlock * kTernaryBlock;
-  for_row_ranges(n_rows, ne0, [&](int64_t r_begin, int64_t r_end) {
-    for (int64_t r = r_begin; r < r_end; ++r) {
-      uint8_t* row = m.owned.data() + r * m.row_bytes();
-      std::fill(row + full / 4, row + m.row_bytes(), uint8_t{0});  // the tail's codes are ORed in
-      const int8_t* src = w + r * ne0;
-      // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
-      for (int64_t b = 0; b < full; b += kTernaryBlock)
-        for (int64_t k = 0; k < 32; ++k)
-          row[b / 4 + k] = static_cast<uint8_t>((src[b + k] + 1) << 6 | (src[b + k + 32] + 1) << 4 |
-                                                (src[b + k + 64] + 1) << 2 | (src[b + k + 96] + 1));
-      for (int64_t c = full; c < ne0; ++c) put_ternary_code(row, ne0, c, static_cast<uint8_t>(src[c] + 1));
-    }
-  });
+  // Each row tile is packed into the compute layout as soon as it is unpacked (one weight a byte), while its bytes
+  // are in cache: unpacking the whole tensor first wrote and read back a byte per weight through memory.
+  std::vector<int8_t> own;
+  BITNET_RETURN_IF_ERROR(
+      tl_unpack_tiles(type, config, data, scratch != nullptr ? *scratch : own, [&](int64_t r0, const int8_t* w) {
+        for (int64_t r = r0; r < r0 + config.bm_tile; ++r) {
+          uint8_t* row = m.owned.data() + r * m.row_bytes();
+          std::fill(row + full / 4, row + m.row_bytes(), uint8_t{0});  // the tail's codes are ORed in
+          const int8_t* src = w + (r - r0) * ne0;
+          // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.
+          for (int64_t b = 0; b < full; b += kTernaryBlock)
+            for (int64_t k = 0; k < 32; ++k)
+              row[b / 4 + k] = static_cast<uint8_t>((src[b + k] + 1) << 6 | (src[b + k + 32] + 1) << 4 |
+                                                    (src[b + k + 64] + 1) << 2 | (src[b + k + 96] + 1));
+          for (int64_t c = full; c < ne0; ++c) put_ternary_code(row, ne0, c, static_cast<uint8_t>(src[c] + 1));
+        }
+      }));
   return m;
 }
 

@@ -64,8 +64,8 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
 // The same for bitnet.cpp's TL1/TL2 (quant/tl.hpp): `data` holds tensor_bytes bytes, laid out by `config` (whose
 // m, k must be n_rows, ne0); unpacked and repacked, with the f32 scale the kernels read at tl_scale_offset
 // repeated per row. Invalid indices are format errors; a config that cannot tile the shape is unsupported.
-// `scratch` (optional) holds the one-byte-per-weight unpacking between calls: a loader passes one for all of a
-// file's tensors, so its pages are faulted in once, not once per tensor (most of a 2B-4T TL2 file's load).
+// `scratch` (optional) holds the one-byte-per-weight buffers of the row tiles being unpacked (tl_unpack_tiles)
+// between calls: a loader passes one for all of a file's tensors, so its pages are faulted in once.
 Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
                                     const TlKernelConfig& config, std::vector<int8_t>* scratch = nullptr);
 

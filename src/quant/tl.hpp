@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "bitnet/status.hpp"
@@ -39,6 +40,14 @@ Result<std::vector<uint8_t>> tl_pack(uint32_t type, const TlKernelConfig& config
 // The inverse: `data` holds at least tl_scale_offset bytes; writes M*K weights to w. An index that no weights
 // give (TL1 and TL2 pairs: 9..15; TL2 triples: 14, 15) is a format error naming the row and column.
 Status tl_unpack(uint32_t type, const TlKernelConfig& config, const uint8_t* data, int8_t* w);
+
+// The same, one row tile (config.bm_tile rows) at a time, in parallel: each tile's weights (bm_tile rows of K,
+// row-major) are unpacked into a buffer of the thread's and passed to consume(first_row, weights) on that thread,
+// while they are still in cache. `scratch` holds the buffers (grown as needed; reuse it across tensors). consume
+// sees only tiles that unpack without error; on an error the result is tl_unpack's error.
+using TileConsumer = std::function<void(int64_t first_row, const int8_t* weights)>;
+Status tl_unpack_tiles(uint32_t type, const TlKernelConfig& config, const uint8_t* data, std::vector<int8_t>& scratch,
+                       const TileConsumer& consume);
 
 // The converter's quantisation of a float tensor [M][K]: sign with |w| < 1e-6 -> 0, scale = max|w| (f32).
 // Returns the whole tensor (tensor_bytes bytes: codes, padding, then the scale at tl_scale_offset, zero-padded).

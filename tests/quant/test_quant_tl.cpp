@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.hpp"
 #include "quant/quant.hpp"
 #include "quant/ternary.hpp"
 #include "quant/tl.hpp"
@@ -95,9 +96,15 @@ TEST(QuantTl, RoundTripsExactly) {
     }
     ASSERT_TRUE(packed.ok()) << packed.status().to_string();
     EXPECT_EQ(packed->size(), tl_scale_offset(type, c.k, c.m).value());
-    std::vector<int8_t> back(w.size(), 9);
-    ASSERT_TRUE(tl_unpack(type, c, packed->data(), back.data()).ok());
-    ASSERT_EQ(back, w) << type_name(type) << " " << c.m << " x " << c.k;
+    // Every level this CPU has: TL2's triples take an AVX2 path (sign bits in vectors, 8-byte row stores).
+    const IsaLevel before = active_isa();
+    for (int level = 0; level <= static_cast<int>(max_supported_isa()); ++level) {
+      set_active_isa(static_cast<IsaLevel>(level));
+      std::vector<int8_t> back(w.size(), 9);
+      ASSERT_TRUE(tl_unpack(type, c, packed->data(), back.data()).ok());
+      ASSERT_EQ(back, w) << type_name(type) << " " << c.m << " x " << c.k << " at " << isa_name(active_isa());
+    }
+    set_active_isa(before);
   }
 }
 
@@ -221,6 +228,33 @@ TEST(QuantTl, InvalidIndicesNameTheWeight) {
   s = tl_unpack(kTL2, c2, q2.data(), out.data());
   EXPECT_EQ(s.code(), StatusCode::kFormatError);
   EXPECT_NE(s.message().find("TL2 row 0, column 242: invalid index 15"), std::string::npos) << s.to_string();
+}
+
+// Row tiles are unpacked one at a time (on several threads where there are CPUs): a bad triple anywhere is reported
+// before a bad pair in an earlier tile, as one pass over the whole tensor reports it, at every ISA level.
+TEST(QuantTl, ABadTripleOutranksAnEarlierBadPair) {
+  const TlKernelConfig c{96, 272, 32, 48, 32};  // three row tiles of 32 rows; columns 240..271 in pairs
+  const std::vector<int8_t> w = random_ternary(c.m * c.k, 7);
+  std::vector<uint8_t> p = tl_pack(kTL2, c, w.data()).value();
+  const int64_t tile_triples = 32 * 240 / 6, triples = c.m * 240 / 6, signs = c.m * 240 / 24;
+  const std::vector<uint8_t> good = p;
+  p[triples + signs] = 0x0f;       // tile 0, row 0: the pair at column 242 has index 15
+  p[2 * tile_triples + 1] = 0xe0;  // tile 2, triple byte 1 (row 65): magnitude 14
+  const IsaLevel before = active_isa();
+  for (int level = 0; level <= static_cast<int>(max_supported_isa()); ++level) {
+    set_active_isa(static_cast<IsaLevel>(level));
+    std::vector<int8_t> out(w.size());
+    Status s = tl_unpack(kTL2, c, p.data(), out.data());
+    EXPECT_EQ(s.code(), StatusCode::kFormatError);
+    EXPECT_NE(s.message().find("TL2 row 65, column 0: invalid index 14"), std::string::npos) << s.to_string();
+    std::vector<uint8_t> pair_only = p;  // without the bad triple, the pair is the error
+    pair_only[2 * tile_triples + 1] = good[2 * tile_triples + 1];
+    s = tl_unpack(kTL2, c, pair_only.data(), out.data());
+    EXPECT_NE(s.message().find("TL2 row 0, column 242: invalid index 15"), std::string::npos) << s.to_string();
+    ASSERT_TRUE(tl_unpack(kTL2, c, good.data(), out.data()).ok());
+    EXPECT_EQ(out, w);
+  }
+  set_active_isa(before);
 }
 
 TEST(QuantTl, ToTernaryTlRejectsAMismatchedConfig) {
