@@ -20,11 +20,15 @@ enum class StatusCode : int {
 };
 
 const char* status_code_name(StatusCode code);
+// `s` with each byte that is not part of valid UTF-8, and each control character but '\n' and '\t', as \xNN.
+std::string printable(std::string s);
 
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // Bytes of the message that are no valid UTF-8, and control characters other than newline and tab, are kept as
+  // \xNN: messages quote names and text from users' files and requests, which may hold anything.
+  Status(StatusCode code, std::string message) : code_(code), message_(printable(std::move(message))) {}
 
   static Status Ok() { return Status(); }
   bool ok() const { return code_ == StatusCode::kOk; }
@@ -51,7 +55,7 @@ inline Status internal_error(std::string m) { return {StatusCode::kInternal, std
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) status_ = internal_error("Result constructed from an OK status without a value");
   }

@@ -35,7 +35,7 @@ std::string value_to_string(const gguf::Value& v) {
 
 Result<ModelFileInfo> inspect_model_file(const std::string& path) {
   auto opened = gguf::File::open(path);
-  if (!opened.ok()) return opened.status().with_context(path);
+  if (!opened.ok()) return opened.status();  // names the file already
   const gguf::File& f = *opened.value();
   ModelFileInfo info;
   info.format = "GGUF v" + std::to_string(f.version());

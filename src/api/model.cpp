@@ -78,7 +78,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     std::unique_ptr<Model> m(new Model());
     Impl& im = *m->impl_;
     auto file = gguf::File::open(path);
-    if (!file.ok()) return file.status().with_context(path);
+    if (!file.ok()) return file.status();  // names the file already
     im.file = std::move(file).value();
     auto weights = model::load_weights(*im.file);
     if (!weights.ok()) return weights.status().with_context(path);

@@ -34,7 +34,7 @@ Result<std::unique_ptr<TokenizerHandle>> TokenizerHandle::load(const std::string
       vocab = vocab_from_sentencepiece_model(path);
     } else {
       auto file = gguf::File::open(path);
-      if (!file.ok()) return file.status().with_context(path);
+      if (!file.ok()) return file.status();  // names the file already
       vocab = vocab_from_gguf(*file.value());
     }
     if (!vocab.ok()) return vocab.status().with_context(path);

@@ -54,8 +54,8 @@ class Reader {
   }
   Status skip(uint32_t wire) {
     uint64_t v;
-    const uint8_t* d;
-    size_t n;
+    const uint8_t* d = nullptr;
+    size_t n = 0;
     uint32_t f32;
     switch (wire) {
       case 0:
@@ -87,16 +87,16 @@ Status read_piece(const uint8_t* data, size_t len, Vocab& v) {
     uint32_t field, wire;
     BITNET_RETURN_IF_ERROR(r.key(field, wire));
     if (field == 1 && wire == 2) {
-      const uint8_t* d;
-      size_t n;
+      const uint8_t* d = nullptr;
+      size_t n = 0;
       BITNET_RETURN_IF_ERROR(r.bytes(d, n));
       piece.assign(reinterpret_cast<const char*>(d), n);
     } else if (field == 2 && wire == 5) {
-      uint32_t bits;
+      uint32_t bits = 0;
       BITNET_RETURN_IF_ERROR(r.fixed32(bits));
       std::memcpy(&score, &bits, 4);
     } else if (field == 3 && wire == 0) {
-      uint64_t t;
+      uint64_t t = 0;
       BITNET_RETURN_IF_ERROR(r.varint(t));
       if (t < 1 || t > 6) return format_error("piece '" + piece + "' has unknown type " + std::to_string(t));
       type = static_cast<int32_t>(t);
@@ -161,8 +161,8 @@ Result<Vocab> parse_model(const uint8_t* data, size_t size) {
     uint32_t field, wire;
     BITNET_RETURN_IF_ERROR(r.key(field, wire));
     if (wire == 2 && field >= 1 && field <= 3) {
-      const uint8_t* d;
-      size_t n;
+      const uint8_t* d = nullptr;
+      size_t n = 0;
       BITNET_RETURN_IF_ERROR(r.bytes(d, n));
       if (field == 1) {
         BITNET_RETURN_IF_ERROR(read_piece(d, n, v).with_context("piece " + std::to_string(v.tokens.size())));

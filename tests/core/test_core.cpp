@@ -212,6 +212,26 @@ namespace {
 
 // fast_exp against e^v in double, in float ulps: every float in [-87, 88] in steps of about 1e-4 (1.75 million
 // values), the ends, and the clamped and NaN cases.
+// Names and text quoted from files and requests may hold any bytes: a message keeps valid UTF-8 and shows the rest.
+TEST(Status, MessagesShowUnprintableBytesEscaped) {
+  EXPECT_EQ(format_error("key 'tokenizer.gg\xefl.tokens'").message(), "key 'tokenizer.gg\\xefl.tokens'");
+  EXPECT_EQ(format_error("a\x01"
+                         "b\x7f\nc\td")
+                .message(),
+            "a\\x01b\\x7f\nc\td");
+  // Valid sequences of 2, 3 and 4 bytes stay; an overlong form, a surrogate, a cut sequence and a stray
+  // continuation byte do not.
+  EXPECT_EQ(format_error("caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80").message(),
+            "caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80");
+  EXPECT_EQ(format_error("\xc0\xaf|\xed\xa0\x80|\xe4\xb8|\x80").message(),
+            "\\xc0\\xaf|\\xed\\xa0\\x80|\\xe4\\xb8|\\x80");
+  EXPECT_EQ(format_error("x")
+                .with_context("tensor 'a\xff"
+                              "b'")
+                .message(),
+            "tensor 'a\\xffb': x");
+}
+
 TEST(FastExp, WithinTwoUlpsOfExp) {
   double worst = 0.0;
   float worst_at = 0.0f;

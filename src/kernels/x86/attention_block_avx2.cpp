@@ -232,17 +232,10 @@ void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
     int q = 0;
     for (; q + 4 <= b.n_q; q += 4) sum_queries<4>(b, p, ld, q, vals, j0, run);
     switch (b.n_q - q) {
-      case 3:
-        sum_queries<3>(b, p, ld, q, vals, j0, run);
-        break;
-      case 2:
-        sum_queries<2>(b, p, ld, q, vals, j0, run);
-        break;
-      case 1:
-        sum_queries<1>(b, p, ld, q, vals, j0, run);
-        break;
-      default:
-        break;
+      case 3: sum_queries<3>(b, p, ld, q, vals, j0, run); break;
+      case 2: sum_queries<2>(b, p, ld, q, vals, j0, run); break;
+      case 1: sum_queries<1>(b, p, ld, q, vals, j0, run); break;
+      default: break;
     }
   }
 }
