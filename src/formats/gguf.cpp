@@ -28,13 +28,21 @@ constexpr uint64_t kMaxReserve = uint64_t{1} << 16;
 
 size_t capped(uint64_t count) { return static_cast<size_t>(std::min(count, kMaxReserve)); }
 
-// Built by appending: `"'" + std::string(s) + "'"` trips a GCC 12 -Wrestrict false positive (PR 105329).
+// A name from the file in quotes; one longer than kMaxQuoted bytes (a corrupt length swallows what follows) is cut,
+// with its length. Built by appending: `"'" + std::string(s) + "'"` trips a GCC 12 -Wrestrict false positive (PR
+// 105329).
+constexpr size_t kMaxQuoted = 120;
 std::string quoted(std::string_view s) {
   std::string r;
-  r.reserve(s.size() + 2);
+  r.reserve(std::min(s.size(), kMaxQuoted) + 32);
   r += '\'';
-  r.append(s);
-  r += '\'';
+  if (s.size() <= kMaxQuoted) {
+    r.append(s);
+    r += '\'';
+  } else {
+    r.append(s.substr(0, kMaxQuoted - 20));
+    r += "...' (" + std::to_string(s.size()) + " bytes)";
+  }
   return r;
 }
 std::string num(uint64_t v) { return std::to_string(v); }

@@ -78,6 +78,11 @@ TEST(GgufRobust, MetadataLies) {
   expect_error(RawGguf().header(3, 0, 1).str("big").u32(10).u64(1ull << 63).bytes, "key 'big'");
   expect_error(RawGguf().header(3, 0, 1).str("big").u32(10).u64(1ull << 63).bytes, "INT64_MAX");
   expect_error(RawGguf().header(3, 0, 2).kv_u32("k", 1).kv_u32("k", 2).bytes, "duplicate metadata key 'k'");
+  // A key length that swallows what follows: its name is cut in the message, with its length; its raw bytes are
+  // shown escaped.
+  const std::string long_key = "general.name\x04" + std::string(5000, 'x');
+  expect_error(RawGguf().header(3, 0, 1).str(long_key).u32(13).u32(0).bytes,
+               "key 'general.name\\x04" + std::string(87, 'x') + "...' (5013 bytes): unknown value type 13");
 }
 
 TEST(GgufRobust, BadAlignment) {
