@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace bitnet {
@@ -20,14 +21,18 @@ enum class StatusCode : int {
 };
 
 const char* status_code_name(StatusCode code);
-// `s` with each byte that is not part of valid UTF-8, and each control character but '\n' and '\t', as \xNN.
+// `s` with each byte that is not part of valid UTF-8, and each control character but '\n' and '\t' (C0, DEL and
+// C1: U+0080..U+009F), as \xNN.
 std::string printable(std::string s);
+// A name or text from a file or request for a message: in single quotes, cut to its first 100 bytes (with its
+// length) where it is over 120, as a corrupt length swallows what follows.
+std::string in_quotes(std::string_view s);
 
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  // Bytes of the message that are no valid UTF-8, and control characters other than newline and tab, are kept as
-  // \xNN: messages quote names and text from users' files and requests, which may hold anything.
+  // The message is kept printable (printable()): messages quote names and text from users' files and requests,
+  // which may hold anything.
   Status(StatusCode code, std::string message) : code_(code), message_(printable(std::move(message))) {}
 
   static Status Ok() { return Status(); }

@@ -15,19 +15,14 @@ namespace {
 std::string value_to_string(const gguf::Value& v) {
   std::ostringstream os;
   switch (v.type) {
-    case gguf::ValueType::kString:
-      return v.s;
+    case gguf::ValueType::kString: return v.s;
     case gguf::ValueType::kF32:
-    case gguf::ValueType::kF64:
-      os << v.f;
-      return os.str();
-    case gguf::ValueType::kBool:
-      return v.i ? "true" : "false";
+    case gguf::ValueType::kF64: os << v.f; return os.str();
+    case gguf::ValueType::kBool: return v.i ? "true" : "false";
     case gguf::ValueType::kArray:
       os << "[" << v.array_size() << " x " << gguf::value_type_name(v.elem_type) << "]";
       return os.str();
-    default:
-      return std::to_string(v.i);
+    default: return std::to_string(v.i);
   }
 }
 
@@ -70,7 +65,7 @@ Result<ModelFileInfo> inspect_model_file(const std::string& path) {
   info.tensor_types.assign(types.begin(), types.end());
   if (model::find_arch(info.architecture) == nullptr) {
     info.not_loadable_reason =
-        "architecture '" + info.architecture + "' is not supported (known: " + model::known_arch_names() + ")";
+        "architecture " + in_quotes(info.architecture) + " is not supported (known: " + model::known_arch_names() + ")";
   } else if (!unloadable.empty()) {
     info.not_loadable_reason = unloadable;
   } else {

@@ -1,6 +1,8 @@
 // Status: names and formatting of error codes.
 #include "bitnet/status.hpp"
 
+#include <algorithm>
+
 namespace bitnet {
 
 const char* status_code_name(StatusCode code) {
@@ -20,7 +22,7 @@ const char* status_code_name(StatusCode code) {
 namespace {
 
 // Length of the valid UTF-8 sequence at s[i] (RFC 3629: no overlong forms, surrogates or code points past
-// U+10FFFF), 0 if there is none.
+// U+10FFFF) that is no C1 control, 0 if there is none.
 size_t utf8_length(const std::string& s, size_t i) {
   const auto at = [&](size_t j) { return static_cast<unsigned char>(s[j]); };
   const unsigned char c = at(i);
@@ -28,6 +30,7 @@ size_t utf8_length(const std::string& s, size_t i) {
   unsigned char lo = 0x80, hi = 0xbf;  // the range of the second byte
   if (c >= 0xc2 && c <= 0xdf) {
     n = 2;
+    if (c == 0xc2) lo = 0xa0;  // U+0080..U+009F are the C1 controls (0x9b is a terminal's CSI): escaped
   } else if (c >= 0xe0 && c <= 0xef) {
     n = 3;
     if (c == 0xe0) lo = 0xa0;
@@ -71,6 +74,22 @@ std::string printable(std::string s) {
     }
   }
   return out;
+}
+
+// Built by appending: `"'" + std::string(s) + "'"` trips a GCC 12 -Wrestrict false positive (PR 105329).
+std::string in_quotes(std::string_view s) {
+  constexpr size_t kMax = 120, kKept = 100;
+  std::string r;
+  r.reserve(std::min(s.size(), kMax) + 32);
+  r += '\'';
+  if (s.size() <= kMax) {
+    r.append(s);
+    r += '\'';
+  } else {
+    r.append(s.substr(0, kKept));
+    r += "...' (" + std::to_string(s.size()) + " bytes)";
+  }
+  return r;
 }
 
 std::string Status::to_string() const {

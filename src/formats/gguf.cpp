@@ -28,23 +28,6 @@ constexpr uint64_t kMaxReserve = uint64_t{1} << 16;
 
 size_t capped(uint64_t count) { return static_cast<size_t>(std::min(count, kMaxReserve)); }
 
-// A name from the file in quotes; one longer than kMaxQuoted bytes (a corrupt length swallows what follows) is cut,
-// with its length. Built by appending: `"'" + std::string(s) + "'"` trips a GCC 12 -Wrestrict false positive (PR
-// 105329).
-constexpr size_t kMaxQuoted = 120;
-std::string quoted(std::string_view s) {
-  std::string r;
-  r.reserve(std::min(s.size(), kMaxQuoted) + 32);
-  r += '\'';
-  if (s.size() <= kMaxQuoted) {
-    r.append(s);
-    r += '\'';
-  } else {
-    r.append(s.substr(0, kMaxQuoted - 20));
-    r += "...' (" + std::to_string(s.size()) + " bytes)";
-  }
-  return r;
-}
 std::string num(uint64_t v) { return std::to_string(v); }
 std::string hex32(uint32_t v) {
   static const char kDigits[] = "0123456789abcdef";
@@ -160,7 +143,7 @@ Status read_scalar(Cursor& c, ValueType t, Value& v, const std::string& what) {
 }
 
 Status read_array(Cursor& c, const std::string& key, Value& v) {
-  const std::string what = "key " + quoted(key);
+  const std::string what = "key " + in_quotes(key);
   uint32_t elem = 0;
   if (!c.read(elem)) return truncated(c, what + ": array element type");
   if (!is_known_value_type(elem)) return format_error(what + ": unknown array element type " + num(elem));
@@ -200,16 +183,16 @@ Status read_array(Cursor& c, const std::string& key, Value& v) {
 Status read_kv(Cursor& c, uint64_t index, std::string& key, Value& v) {
   BITNET_RETURN_IF_ERROR(read_string(c, key, "metadata entry " + num(index) + ": key"));
   uint32_t type = 0;
-  if (!c.read(type)) return truncated(c, "key " + quoted(key) + ": value type");
-  if (!is_known_value_type(type)) return format_error("key " + quoted(key) + ": unknown value type " + num(type));
+  if (!c.read(type)) return truncated(c, "key " + in_quotes(key) + ": value type");
+  if (!is_known_value_type(type)) return format_error("key " + in_quotes(key) + ": unknown value type " + num(type));
   v.type = static_cast<ValueType>(type);
   if (v.type == ValueType::kArray) return read_array(c, key, v);
-  return read_scalar(c, v.type, v, "key " + quoted(key));
+  return read_scalar(c, v.type, v, "key " + in_quotes(key));
 }
 
 Status read_tensor_info(Cursor& c, uint64_t index, TensorInfo& t) {
   BITNET_RETURN_IF_ERROR(read_string(c, t.name, "tensor " + num(index) + ": name"));
-  const std::string what = "tensor " + quoted(t.name);
+  const std::string what = "tensor " + in_quotes(t.name);
   uint32_t n_dims = 0;
   if (!c.read(n_dims)) return truncated(c, what + ": n_dims");
   if (n_dims < 1 || n_dims > kMaxDims)
@@ -264,11 +247,11 @@ Status resolve_type_39(const File& f, std::vector<TensorInfo>& tensors) {
     const TensorInfo* scale = f.find_tensor(t.name + "_scale");
     const bool companion = scale != nullptr && scale->type == quant::kF32 && scale->n_elements() == 1;
     if (!tl2_arch || !companion)
-      return unsupported("tensor " + quoted(t.name) + " has type 39, which in this file (architecture " + quoted(arch) +
+      return unsupported("tensor " + in_quotes(t.name) + " has type 39, which in this file (architecture " + in_quotes(arch) +
                          (companion ? "" : ", no F32 '" + t.name + "_scale' tensor") +
                          ") is upstream llama.cpp's MXFP4, not bitnet.cpp's TL2: MXFP4 is not supported");
     Result<uint64_t> nbytes = quant::tensor_bytes(t.type, t.ne);
-    if (!nbytes.ok()) return nbytes.status().with_context("tensor " + quoted(t.name) + " (TL2)");
+    if (!nbytes.ok()) return nbytes.status().with_context("tensor " + in_quotes(t.name) + " (TL2)");
     t.nbytes = *nbytes;
   }
   return Status::Ok();
@@ -286,7 +269,7 @@ Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* 
                         num(size) + " bytes)");
   const uint64_t data_size = size - data_offset;
   for (TensorInfo& t : tensors) {
-    const std::string what = "tensor " + quoted(t.name);
+    const std::string what = "tensor " + in_quotes(t.name);
     if (t.offset % alignment != 0)
       return format_error(what + ": offset " + num(t.offset) + " is not a multiple of the alignment " + num(alignment));
     if (t.offset > data_size || t.nbytes > data_size - t.offset)
@@ -310,8 +293,8 @@ Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* 
                             b->name == last->name + "_scale" && b->offset >= last->offset + last->nbytes - 32 &&
                             b->offset + b->nbytes <= last->offset + last->nbytes;
       if (!tl_scale)
-        return format_error("tensors " + quoted(last->name) + " [offset " + num(last->offset) + ", " +
-                            num(last->nbytes) + " bytes] and " + quoted(b->name) + " [offset " + num(b->offset) + ", " +
+        return format_error("tensors " + in_quotes(last->name) + " [offset " + num(last->offset) + ", " +
+                            num(last->nbytes) + " bytes] and " + in_quotes(b->name) + " [offset " + num(b->offset) + ", " +
                             num(b->nbytes) + " bytes] overlap");
       continue;
     }
@@ -367,7 +350,7 @@ Result<std::unique_ptr<File>> File::parse(std::unique_ptr<MappedFile> mapping) {
   }
   for (size_t k = 0; k < f->kv_.size(); ++k) {
     if (!f->kv_index_.emplace(f->kv_[k].first, k).second)
-      return format_error("duplicate metadata key " + quoted(f->kv_[k].first));
+      return format_error("duplicate metadata key " + in_quotes(f->kv_[k].first));
   }
   BITNET_ASSIGN_OR_RETURN(f->alignment_, read_alignment(f->find("general.alignment")));
 
@@ -379,7 +362,7 @@ Result<std::unique_ptr<File>> File::parse(std::unique_ptr<MappedFile> mapping) {
   }
   for (size_t k = 0; k < f->tensors_.size(); ++k) {
     if (!f->tensor_index_.emplace(f->tensors_[k].name, k).second)
-      return format_error("duplicate tensor name " + quoted(f->tensors_[k].name));
+      return format_error("duplicate tensor name " + in_quotes(f->tensors_[k].name));
   }
   BITNET_RETURN_IF_ERROR(resolve_type_39(*f, f->tensors_));
   BITNET_ASSIGN_OR_RETURN(f->data_offset_, place_tensors(f->tensors_, base, size, c.pos(), f->alignment_));

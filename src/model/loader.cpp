@@ -110,7 +110,8 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   BITNET_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
   w->arch = find_arch(arch_name);
   if (w->arch == nullptr)
-    return unsupported("architecture '" + arch_name + "' is not supported (known: " + known_arch_names() + ")");
+    return unsupported("architecture " + in_quotes(arch_name) + " is not supported (known: " + known_arch_names() +
+                       ")");
   const std::string a = arch_name + ".";
   HParams& hp = w->hp;
   BITNET_ASSIGN_OR_RETURN(hp.n_embd, positive_key(f, a + "embedding_length"));

@@ -210,8 +210,6 @@ TEST(Status, ResultPropagates) {
 namespace bitnet {
 namespace {
 
-// fast_exp against e^v in double, in float ulps: every float in [-87, 88] in steps of about 1e-4 (1.75 million
-// values), the ends, and the clamped and NaN cases.
 // Names and text quoted from files and requests may hold any bytes: a message keeps valid UTF-8 and shows the rest.
 TEST(Status, MessagesShowUnprintableBytesEscaped) {
   EXPECT_EQ(format_error("key 'tokenizer.gg\xefl.tokens'").message(), "key 'tokenizer.gg\\xefl.tokens'");
@@ -225,6 +223,11 @@ TEST(Status, MessagesShowUnprintableBytesEscaped) {
             "caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80");
   EXPECT_EQ(format_error("\xc0\xaf|\xed\xa0\x80|\xe4\xb8|\x80").message(),
             "\\xc0\\xaf|\\xed\\xa0\\x80|\\xe4\\xb8|\\x80");
+  // C1 controls are valid UTF-8 but act on terminals (U+009B is CSI); U+00A0 is the first kept.
+  EXPECT_EQ(format_error("\xc2\x9b[31m \xc2\xa0").message(), "\\xc2\\x9b[31m \xc2\xa0");
+  EXPECT_EQ(in_quotes("ab"), "'ab'");
+  EXPECT_EQ(in_quotes(std::string(120, 'x')), "'" + std::string(120, 'x') + "'");
+  EXPECT_EQ(in_quotes(std::string(121, 'x')), "'" + std::string(100, 'x') + "...' (121 bytes)");
   EXPECT_EQ(format_error("x")
                 .with_context("tensor 'a\xff"
                               "b'")
@@ -232,6 +235,8 @@ TEST(Status, MessagesShowUnprintableBytesEscaped) {
             "tensor 'a\\xffb': x");
 }
 
+// fast_exp against e^v in double, in float ulps: every float in [-87, 88] in steps of about 1e-4 (1.75 million
+// values), the ends, and the clamped and NaN cases.
 TEST(FastExp, WithinTwoUlpsOfExp) {
   double worst = 0.0;
   float worst_at = 0.0f;
