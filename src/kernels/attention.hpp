@@ -97,7 +97,7 @@ void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
 // AVX2 blocks (x86/attention_block_avx2.cpp; F32, F16 and Q8_0, the last for AVX-512 too): each stored row widened
 // once for every query of the block, scores in tiles of 2 queries x 4 positions. Shapes they do not take (head_dim
-// not a multiple of 8, or over 256) and blocks of under 512 positions (where one query at a time is as fast or
+// not a multiple of 8, or over 256) and blocks of under 64 positions (where one query at a time is as fast or
 // faster) go one query at a time through the kernels above.
 void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld);

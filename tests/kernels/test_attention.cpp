@@ -62,10 +62,10 @@ struct Shape {
 };
 
 const Shape kShapes[] = {
-    {quant::kF32, 8},   {quant::kF32, 12},  {quant::kF32, 64},   {quant::kF32, 100}, {quant::kF16, 8},
-    {quant::kF16, 12},  {quant::kF16, 32},  {quant::kF16, 128},  {quant::kF16, 72},  {quant::kF16, 96},
-    {quant::kF16, 200}, {quant::kF32, 40},  {quant::kQ8_0, 32},
-    {quant::kQ8_0, 64}, {quant::kQ8_0, 96}, {quant::kQ8_0, 128},
+    {quant::kF32, 8},   {quant::kF32, 12},  {quant::kF32, 64},  {quant::kF32, 100},
+    {quant::kF16, 8},   {quant::kF16, 12},  {quant::kF16, 32},  {quant::kF16, 128},
+    {quant::kF16, 72},  {quant::kF16, 96},  {quant::kF16, 200}, {quant::kF32, 40},
+    {quant::kQ8_0, 32}, {quant::kQ8_0, 64}, {quant::kQ8_0, 96}, {quant::kQ8_0, 128},
 };
 const int64_t kPositions[] = {1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 129};
 
@@ -123,14 +123,14 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   int blocked = 0;
   for (const Shape& s : kShapes) {
-    // Up to 600 positions: AVX2 takes blocks of 512 and more, one query at a time below.
+    // Up to 600 positions: AVX2 takes blocks whose last query reaches 64 positions, one query at a time below.
     const Layer L = make_layer(s.type, s.head_dim, 2, 600, rng);
     for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
       if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
       const KvAttentionKernel* kernel = kv_attention_kernel(s.type, level);
       ASSERT_NE(kernel, nullptr);
       for (int n_q : {1, 2, 3, 4, 5, 7, 8, 9, 16}) {
-        for (int lengths = 0; lengths < 3; ++lengths) {
+        for (int lengths = 0; lengths < 4; ++lengths) {
           std::vector<std::vector<float>> q(n_q, std::vector<float>(s.head_dim));
           std::vector<std::vector<float>> out(n_q, std::vector<float>(s.head_dim, NAN));
           AttnBlock b = {};
@@ -145,11 +145,15 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
             for (auto& e : q[i]) e = nd(rng);
             b.q[i] = q[i].data();
             b.out[i] = out[i].data();
-            b.n_pos[i] = lengths == 0 ? 64 : lengths == 1 ? 505 + i : 1 + static_cast<int64_t>(rng() % 600);
+            // 40: one at a time; 57 + i: blocks of 8 and more reach 64; 505 + i: many runs; random.
+            b.n_pos[i] = lengths == 0   ? 40
+                         : lengths == 1 ? 57 + i
+                         : lengths == 2 ? 505 + i
+                                        : 1 + static_cast<int64_t>(rng() % 600);
           }
           const int64_t ld = b.max_pos();
-          const std::string where = quant::type_name(s.type) + " head_dim " + std::to_string(s.head_dim) +
-                                    " queries " + std::to_string(n_q) + " lengths " + std::to_string(lengths) + " " +
+          const std::string where = quant::type_name(s.type) + " head_dim " + std::to_string(s.head_dim) + " queries " +
+                                    std::to_string(n_q) + " lengths " + std::to_string(lengths) + " " +
                                     isa_name(level) + " seed " + std::to_string(seed);
           // The block kernels alone, on arbitrary weights p.
           if (kernel->block_scores != nullptr) {
@@ -175,8 +179,8 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
           for (int i = 0; i < n_q; ++i) {
             std::vector<float> sr(static_cast<size_t>(b.n_pos[i])), o(s.head_dim);
             attend_head(ref_kernel(s.type), b.head(i), sr.data(), o.data());
-            ASSERT_EQ(std::memcmp(o.data(), out[i].data(), o.size() * 4), 0) << "attend_block, query " << i << ", "
-                                                                             << where;
+            ASSERT_EQ(std::memcmp(o.data(), out[i].data(), o.size() * 4), 0)
+                << "attend_block, query " << i << ", " << where;
           }
         }
       }

@@ -75,12 +75,12 @@ struct BlockQ8_0 {
   static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
 };
 
-// Blocks pay where the context is long: the products and sums are the single-query kernels' own, only the widening
+// Blocks pay from a few dozen positions: the products and sums are the single-query kernels' own, only the widening
 // and the reductions are shared, and a block also scores its earlier queries up to the last one's position. On one
-// Zen 3 core, a layer of the large model's attention (16 heads of 96, F16, 8 tokens a block), cycles per query and
-// position, single queries against blocks, medians of three alternations: 128 tokens 48 / 60, 256 and 512 level
-// (within noise), 1024 40 / 37.5, 2048 43 / 40. So shorter blocks go one query at a time.
-constexpr int64_t kMinBlockPositions = 512;
+// Zen 3 core, bitnet-kernel-bench's attention_f16 rows (8 queries; the last at n positions), single queries against
+// blocks, three alternations, head 96 / 128: n = 16 blocks 5-15% slower, 32 level, 64 level to 5% faster, 128
+// 5-8% faster, 256 6-7% faster. (With the earlier 3 x 4 score tiles, blocks had paid only from 512 positions.)
+constexpr int64_t kMinBlockPositions = 64;
 
 bool block_fits(const AttnBlock& b) {
   return b.head_dim % 8 == 0 && b.head_dim <= kMaxDim && b.max_pos() >= kMinBlockPositions;
