@@ -36,8 +36,9 @@ Result<std::unique_ptr<TokenizerHandle>> TokenizerHandle::load(const std::string
       auto file = gguf::File::open(path);
       if (!file.ok()) return file.status();  // names the file already
       vocab = vocab_from_gguf(*file.value());
+      if (!vocab.ok()) return vocab.status().with_context(path);
     }
-    if (!vocab.ok()) return vocab.status().with_context(path);
+    if (!vocab.ok()) return vocab.status();  // the tokenizer file readers name the file
     auto tok = Tokenizer::create(std::move(vocab).value());
     if (!tok.ok()) return tok.status().with_context(path);
     std::unique_ptr<TokenizerHandle> h(new TokenizerHandle());

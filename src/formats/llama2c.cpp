@@ -217,7 +217,7 @@ Status convert_llama2c(const std::string& kind, const std::string& in_path, cons
     if (vocab.ok() && vocab->size() != n_vocab.value())
       return format_error(tokenizer_path + ": the tokenizer has " + std::to_string(vocab->size()) +
                           " tokens but the checkpoint's vocabulary has " + std::to_string(n_vocab.value()));
-    if (!vocab.ok()) return vocab.status().with_context(tokenizer_path);
+    if (!vocab.ok()) return vocab.status();  // names the tokenizer file
     vocab_to_gguf(vocab.value(), w);
     return w.write(out_path);
   } catch (const std::bad_alloc&) {
