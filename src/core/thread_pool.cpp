@@ -8,6 +8,7 @@
 #include <charconv>
 #include <fstream>
 #include <string>
+#include <system_error>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -195,6 +196,19 @@ void ThreadPool::worker(int index) {
     }
     run_chunks(static_cast<uint32_t>(seen), job, n_chunks, index);
   }
+}
+
+void run_on_threads(int64_t n, const std::function<void(int64_t)>& fn) {
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < n; ++i) {
+    try {
+      threads.emplace_back(fn, i);
+    } catch (const std::system_error&) {  // no thread to be had: this one does it
+      fn(i);
+    }
+  }
+  if (n > 0) fn(0);
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace bitnet

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -93,5 +94,10 @@ class ThreadPool {
   std::atomic<int64_t> done_{0};  // chunks of the current job finished
   bool stop_ = false;
 };
+
+// fn(i) for every i in [0, n): i = 0 on the calling thread, the others each on a thread of its own, all joined before
+// returning; where no thread can be had, the caller runs that i itself. For one-off work outside any pool (loading
+// and repacking weights before the model's pool exists).
+void run_on_threads(int64_t n, const std::function<void(int64_t)>& fn);
 
 }  // namespace bitnet

@@ -6,8 +6,6 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "core/thread_pool.hpp"
@@ -35,18 +33,8 @@ template <typename F>
 void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
   const int64_t n_threads =
       std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, int64_t{ThreadPool::default_threads()});
-  std::vector<std::thread> threads;
   const int64_t per = (n_rows + n_threads - 1) / n_threads;
-  for (int64_t i = 1; i < n_threads; ++i) {
-    const int64_t b = std::min(n_rows, i * per), e = std::min(n_rows, (i + 1) * per);
-    try {
-      threads.emplace_back(fn, b, e);
-    } catch (const std::system_error&) {  // no thread to be had: this one does the range
-      fn(b, e);
-    }
-  }
-  fn(0, std::min(n_rows, per));
-  for (auto& th : threads) th.join();
+  run_on_threads(n_threads, [&](int64_t i) { fn(std::min(n_rows, i * per), std::min(n_rows, (i + 1) * per)); });
 }
 
 }  // namespace

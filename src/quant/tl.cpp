@@ -21,8 +21,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -481,17 +479,7 @@ Status tl_unpack_tiles(uint32_t type, const TlKernelConfig& c, const uint8_t* da
       }
     }
   };
-  std::vector<std::thread> threads;
-  for (int64_t i = 1; i < n_threads; ++i) {
-    auto range = [&, i] { unpack_range(i); };
-    try {
-      threads.emplace_back(range);
-    } catch (const std::system_error&) {  // no thread to be had: this one does the range
-      range();
-    }
-  }
-  unpack_range(0);
-  for (std::thread& t : threads) t.join();
+  run_on_threads(n_threads, unpack_range);
   for (const Status& e : triple_error)
     if (!e.ok()) return e;
   for (const Status& e : pair_error)

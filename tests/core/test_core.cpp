@@ -158,6 +158,21 @@ TEST(ThreadPool, QuotaCpusReadsCgroupQuotas) {
   EXPECT_EQ(ThreadPool::quota_cpus("200000", "0"), 0);
 }
 
+// One-off threads (weight loading): every index runs exactly once, index 0 on the calling thread.
+TEST(ThreadPool, RunOnThreadsRunsEveryIndexOnce) {
+  for (int64_t n : {0, 1, 2, 5, 16}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int> on_caller{0};
+    const std::thread::id caller = std::this_thread::get_id();
+    run_on_threads(n, [&](int64_t i) {
+      hits[static_cast<size_t>(i)]++;
+      if (i == 0 && std::this_thread::get_id() == caller) on_caller++;
+    });
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " index " << i;
+    EXPECT_EQ(on_caller.load(), n > 0 ? 1 : 0) << "n " << n;
+  }
+}
+
 TEST(ThreadPool, ChunksShrinkTowardsTheEnd) {
   ThreadPool pool(2);
   std::mutex mu;
