@@ -77,7 +77,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
       return invalid_argument("unknown KV cache type " + std::to_string(static_cast<int>(options.kv_type)));
     std::unique_ptr<Model> m(new Model());
     Impl& im = *m->impl_;
-    auto file = gguf::File::open(path);
+    auto file = gguf::File::open(path, /*weights=*/true);
     if (!file.ok()) return file.status();  // names the file already
     im.file = std::move(file).value();
     auto weights = model::load_weights(*im.file);

@@ -11,9 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/huge_pages.hpp"
+
 namespace bitnet {
 
-Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
+Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path, bool weights) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error("cannot open '" + path + "': " + std::strerror(errno));
   struct stat st {};
@@ -30,12 +32,14 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
   f->path_ = path;
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ > 0) {
-    void* p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = weights && use_huge_pages() ? map_file_2mb_aligned(fd, f->size_)
+                                          : ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
       return io_error("cannot map '" + path + "': " + std::strerror(err));
     }
+    if (weights) map_file_in_huge_pages(fd, p, f->size_);
     f->map_ = p;
     f->data_ = static_cast<const uint8_t*>(p);
   }

@@ -14,7 +14,9 @@ namespace bitnet {
 
 class MappedFile {
  public:
-  static Result<std::unique_ptr<MappedFile>> open(const std::string& path);
+  // weights: the file holds a model's weights, which the kernels read again and again: mapped in 2 MB pages where
+  // the system allows (map_file_in_huge_pages).
+  static Result<std::unique_ptr<MappedFile>> open(const std::string& path, bool weights = false);
   static std::unique_ptr<MappedFile> from_bytes(std::vector<uint8_t> bytes);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

@@ -305,8 +305,8 @@ Result<uint64_t> place_tensors(std::vector<TensorInfo>& tensors, const uint8_t* 
 
 }  // namespace
 
-Result<std::unique_ptr<File>> File::open(const std::string& path) {
-  auto mapping = MappedFile::open(path);
+Result<std::unique_ptr<File>> File::open(const std::string& path, bool weights) {
+  auto mapping = MappedFile::open(path, weights);
   if (!mapping.ok()) return mapping.status();
   auto file = parse(std::move(mapping).value());
   if (!file.ok()) return file.status().with_context("'" + path + "'");

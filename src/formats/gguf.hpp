@@ -57,7 +57,8 @@ struct TensorInfo {
 
 class File {
  public:
-  static Result<std::unique_ptr<File>> open(const std::string& path);
+  // weights: the caller will run the model (MappedFile::open's 2 MB pages); not for reading the header alone.
+  static Result<std::unique_ptr<File>> open(const std::string& path, bool weights = false);
   // Parses a file image held in memory (tests, fuzzing).
   static Result<std::unique_ptr<File>> from_bytes(std::vector<uint8_t> bytes);
   File(const File&) = delete;  // tensors point into the mapping, and the indexes into the vectors
