@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/aligned.hpp"
+
 #if defined(__linux__)
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -44,6 +46,15 @@ bool use_huge_pages() {
   return huge_pages_allowed(read_all("/sys/kernel/mm/transparent_hugepage/enabled"));
 #else
   return false;
+#endif
+}
+
+void advise_huge_pages(void* p, size_t n) {
+#if defined(__linux__)
+  static const bool use = use_huge_pages();
+  if (use) ::madvise(p, n, MADV_HUGEPAGE);
+#else
+  (void)p, (void)n;
 #endif
 }
 
