@@ -123,13 +123,24 @@ HugeFileMapping map_file_in_huge_pages(int fd, void* map, size_t size, size_t mi
   if (::madvise(map, size, MADV_HUGEPAGE) != 0) return HugeFileMapping::kNotTried;
   // 90%: pages another process has mapped stay where they are, and a few small folios do little harm.
   const auto mostly_huge = [&](int64_t bytes) { return bytes >= 0 && static_cast<size_t>(bytes) >= whole / 10 * 9; };
+  // Dropped from this process's mapping first: the page cache drops only pages no one maps. Dirty pages (a file
+  // just written) are written back, not dropped; they stay small.
+  const auto drop = [&](size_t at, size_t n) {
+    ::madvise(static_cast<uint8_t*>(map) + at, n, MADV_DONTNEED);
+    ::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
+  };
   HugeFileMapping result = HugeFileMapping::kAlreadyHuge;
-  if (!mostly_huge(touch_and_count(map, size))) {
-    // Unmapped from this process first: the page cache drops only pages no one maps. Dirty pages (a file just
-    // written) are written back, not dropped; they stay small.
-    ::madvise(map, size, MADV_DONTNEED);
-    ::posix_fadvise(fd, 0, static_cast<off_t>(size), POSIX_FADV_DONTNEED);
-    result = mostly_huge(touch_and_count(map, size)) ? HugeFileMapping::kReread : HugeFileMapping::kStillSmall;
+  const int64_t before = touch_and_count(map, size);
+  if (!mostly_huge(before)) {
+    // One 2 MB first, the last whole one: where the page cache has no large folios (ext4 before Linux 6.16, say),
+    // reading the whole file back would cost a disk read at every load and gain nothing; this costs 2 MB.
+    drop(whole - kHugePage, kHugePage);
+    if (touch_and_count(map, size) < before + static_cast<int64_t>(kHugePage)) {
+      result = HugeFileMapping::kStillSmall;
+    } else {
+      drop(0, size);
+      result = mostly_huge(touch_and_count(map, size)) ? HugeFileMapping::kReread : HugeFileMapping::kStillSmall;
+    }
   }
   ::madvise(map, size, MADV_DONTNEED);  // read-only file pages: they stay in the page cache
   return result;

@@ -36,10 +36,10 @@ enum class HugeFileMapping {
 
 // For a read-only file mapping of `size` bytes at `map` (from mmap of `fd`): advises MADV_HUGEPAGE, and where the
 // file's pages in the page cache are small folios, which a mapping can only take 4 KB at a time, drops the file's
-// cached pages and reads it back through the advised mapping, whose readahead then fills 2 MB folios. Files
-// under min_size are left alone. The mapping's own resident pages are released before it returns (the caller's
-// accesses map them again, a 2 MB page per fault), so a file the loader mostly repacks does not count in full.
-// The contents are not changed: only where the kernel keeps them.
+// cached pages and reads it back through the advised mapping, whose readahead then fills 2 MB folios (first one
+// 2 MB, to see that it does). Files under min_size are left alone. The mapping's own resident pages are released before
+// it returns (the caller's accesses map them again, a 2 MB page per fault), so a file the loader mostly repacks does
+// not count in full. The contents are not changed: only where the kernel keeps them.
 HugeFileMapping map_file_in_huge_pages(int fd, void* map, size_t size, size_t min_size = size_t{64} << 20);
 
 }  // namespace bitnet
