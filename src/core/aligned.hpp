@@ -11,8 +11,12 @@
 
 namespace bitnet {
 
-// madvise(MADV_HUGEPAGE) on [p, p + n) where use_huge_pages() (core/huge_pages.hpp) says so; else nothing.
-void advise_huge_pages(void* p, std::size_t n);
+// n bytes (n >= 2 MB) of their own anonymous mapping, 2 MB aligned and advised MADV_HUGEPAGE where
+// use_huge_pages() (core/huge_pages.hpp) says so: a mapping of their own, so the advice ends with them (advised
+// heap memory would keep it for whatever reuses it); throws std::bad_alloc. Freed by free_huge(p, n). Off Linux,
+// 2 MB aligned operator new.
+void* allocate_huge(std::size_t n);
+void free_huge(void* p, std::size_t n);
 
 template <class T>
 struct AlignedAllocator {
@@ -33,10 +37,9 @@ template <class T>
 using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
 // For big buffers filled right after allocation (repacked weights): resize() leaves elements uninitialized
-// instead of zeroing them, and allocations of 2 MB or more are 2 MB aligned and advised for transparent huge pages
-// (advise_huge_pages), so that they can be backed by them (one page fault per 2 MB instead of per 4 KB, and one
-// TLB entry). Loading a 2B-4T TQ2_0 file spent half its time zeroing and faulting in the 0.5 GB repack buffer
-// before this.
+// instead of zeroing them, and allocations of 2 MB or more come from allocate_huge, so that transparent huge pages
+// can back them (one page fault per 2 MB instead of per 4 KB, and one TLB entry). Loading a 2B-4T TQ2_0 file spent
+// half its time zeroing and faulting in the 0.5 GB repack buffer before this.
 template <class T>
 struct LargeBufferAllocator {
   using value_type = T;
@@ -46,11 +49,14 @@ struct LargeBufferAllocator {
   LargeBufferAllocator(const LargeBufferAllocator<U>&) {}  // NOLINT: rebinding must be implicit
   T* allocate(std::size_t n) {
     const std::size_t bytes = n * sizeof(T);
-    T* p = static_cast<T*>(::operator new (bytes, std::align_val_t{bytes >= kHuge ? kHuge : 64}));
-    if (bytes >= kHuge) advise_huge_pages(p, bytes / kHuge * kHuge);
-    return p;
+    if (bytes >= kHuge) return static_cast<T*>(allocate_huge(bytes));
+    return static_cast<T*>(::operator new (bytes, std::align_val_t{64}));
   }
-  void deallocate(T* p, std::size_t n) { ::operator delete (p, std::align_val_t{n * sizeof(T) >= kHuge ? kHuge : 64}); }
+  void deallocate(T* p, std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    if (bytes >= kHuge) return free_huge(p, bytes);
+    ::operator delete (p, std::align_val_t{64});
+  }
   template <class U>
   void construct(U* p) {
     ::new (static_cast<void*>(p)) U;  // default-initialization: no zeroing

@@ -1,7 +1,9 @@
 #include "core/huge_pages.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 
@@ -49,12 +51,30 @@ bool use_huge_pages() {
 #endif
 }
 
-void advise_huge_pages(void* p, size_t n) {
+void* allocate_huge(size_t n) {
 #if defined(__linux__)
-  static const bool use = use_huge_pages();
-  if (use) ::madvise(p, n, MADV_HUGEPAGE);
+  // One huge page more than needed, so that a 2 MB aligned start lies inside; the slack is unmapped again.
+  const size_t rounded = (n + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t start = (base + kHugePage - 1) / kHugePage * kHugePage;
+  if (start > base) ::munmap(p, start - base);
+  if (base + kHugePage > start) ::munmap(reinterpret_cast<void*>(start + rounded), base + kHugePage - start);
+  static const bool advise = use_huge_pages();
+  if (advise) ::madvise(reinterpret_cast<void*>(start), rounded, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(start);
 #else
-  (void)p, (void)n;
+  return ::operator new (n, std::align_val_t{kHugePage});
+#endif
+}
+
+void free_huge(void* p, size_t n) {
+#if defined(__linux__)
+  ::munmap(p, (n + kHugePage - 1) / kHugePage * kHugePage);
+#else
+  (void)n;
+  ::operator delete (p, std::align_val_t{kHugePage});
 #endif
 }
 
@@ -124,18 +144,21 @@ HugeFileMapping map_file_in_huge_pages(int fd, void* map, size_t size, size_t mi
   // 90%: pages another process has mapped stay where they are, and a few small folios do little harm.
   const auto mostly_huge = [&](int64_t bytes) { return bytes >= 0 && static_cast<size_t>(bytes) >= whole / 10 * 9; };
   // Dropped from this process's mapping first: the page cache drops only pages no one maps. Dirty pages (a file
-  // just written) are written back, not dropped; they stay small.
+  // just written) are not dropped (their writeback is only started); they stay small.
   const auto drop = [&](size_t at, size_t n) {
     ::madvise(static_cast<uint8_t*>(map) + at, n, MADV_DONTNEED);
     ::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
   };
   HugeFileMapping result = HugeFileMapping::kAlreadyHuge;
-  const int64_t before = touch_and_count(map, size);
-  if (!mostly_huge(before)) {
+  if (!mostly_huge(touch_and_count(map, size))) {
     // One 2 MB first, the last whole one: where the page cache has no large folios (ext4 before Linux 6.16, say),
-    // reading the whole file back would cost a disk read at every load and gain nothing; this costs 2 MB.
-    drop(whole - kHugePage, kHugePage);
-    if (touch_and_count(map, size) < before + static_cast<int64_t>(kHugePage)) {
+    // reading the whole file back would cost a disk read at every load and gain nothing; this costs 2 MB. It is
+    // counted without it before it is read back: it may have been in a 2 MB folio already.
+    const size_t probe = whole - kHugePage;
+    ::madvise(static_cast<uint8_t*>(map) + probe, kHugePage, MADV_DONTNEED);
+    const int64_t without = pmd_mapped_bytes_in_smaps(read_all("/proc/self/smaps"), reinterpret_cast<uintptr_t>(map));
+    drop(probe, kHugePage);
+    if (without < 0 || touch_and_count(map, size) < without + static_cast<int64_t>(kHugePage)) {
       result = HugeFileMapping::kStillSmall;
     } else {
       drop(0, size);

@@ -28,18 +28,21 @@ int64_t pmd_mapped_bytes_in_smaps(std::string_view smaps, uintptr_t start);
 void* map_file_2mb_aligned(int fd, size_t size);
 
 enum class HugeFileMapping {
-  kNotTried,     // not Linux, switched off, huge pages not allowed, a small file, or a mapping not 2 MB aligned
+  kNotTried,     // not Linux, switched off, huge pages not allowed, a small file, a mapping not 2 MB aligned, or
+                 // madvise refused
   kAlreadyHuge,  // the page cache held the file in 2 MB folios: each 2 MB maps with one entry
   kReread,       // it did not; dropped from the page cache and read back in 2 MB folios
-  kStillSmall,   // read back, still not in 2 MB folios (a filesystem without large folios, pages in use elsewhere)
+  kStillSmall,   // not in 2 MB folios, and 2 MB of it read back were not either (a filesystem without large folios,
+                 // or /proc/self/smaps unreadable), or the whole read back was not (pages in use elsewhere)
 };
 
 // For a read-only file mapping of `size` bytes at `map` (from mmap of `fd`): advises MADV_HUGEPAGE, and where the
 // file's pages in the page cache are small folios, which a mapping can only take 4 KB at a time, drops the file's
-// cached pages and reads it back through the advised mapping, whose readahead then fills 2 MB folios (first one
-// 2 MB, to see that it does). Files under min_size are left alone. The mapping's own resident pages are released before
-// it returns (the caller's accesses map them again, a 2 MB page per fault), so a file the loader mostly repacks does
-// not count in full. The contents are not changed: only where the kernel keeps them.
+// cached pages and reads it back through the advised mapping, whose readahead then fills 2 MB folios (2 MB first,
+// to see that it does). Files under min_size are left alone. The mapping's own resident pages are released before
+// it returns (the caller's accesses map them again: a 2 MB page per fault where the page cache has 2 MB folios),
+// so a file the loader mostly repacks does not count in full. The contents are not changed, only where the kernel
+// keeps them.
 HugeFileMapping map_file_in_huge_pages(int fd, void* map, size_t size, size_t min_size = size_t{64} << 20);
 
 }  // namespace bitnet

@@ -32,8 +32,8 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path, bo
   f->path_ = path;
   f->size_ = static_cast<size_t>(st.st_size);
   if (f->size_ > 0) {
-    void* p = weights && use_huge_pages() ? map_file_2mb_aligned(fd, f->size_)
-                                          : ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = weights && use_huge_pages() ? map_file_2mb_aligned(fd, f->size_) : MAP_FAILED;
+    if (p == MAP_FAILED) p = ::mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);  // any address will do
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);

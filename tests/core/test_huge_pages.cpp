@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/huge_pages.hpp"
 #include "test_util.hpp"
 
@@ -49,36 +51,62 @@ TEST(HugePages, ReadsFilePmdMappedOfTheMappingAtStart) {
 }
 
 #if defined(__linux__)
-std::string self_smaps() {
-  std::ifstream in("/proc/self/smaps");
+constexpr size_t kHuge = size_t{2} << 20;
+
+std::string read_proc(const char* path) {
+  std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-TEST(HugePages, MappedFileKeepsItsBytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const std::string path = test::temp_dir() + "/weights.bin";
-  std::vector<uint8_t> bytes(3 * kHuge + 12345);
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + i / 4093);
-  {
-    // Written 4 KB at a time and synced: the page cache then holds small folios, clean, as a file written by a
-    // converter does, and the re-reading path runs (where the kernel has large folios for this filesystem).
-    const int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ASSERT_GE(out, 0);
-    for (size_t at = 0; at < bytes.size(); at += 4096) {
-      const size_t n = std::min<size_t>(4096, bytes.size() - at);
-      ASSERT_EQ(::write(out, bytes.data() + at, n), static_cast<ssize_t>(n));
-    }
-    ASSERT_EQ(::fsync(out), 0);
-    ::close(out);
+// Written 4 KB at a time and synced: the page cache then holds small folios, clean, as for a file a converter wrote
+// in small pieces.
+void write_in_small_pieces(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(out, 0);
+  for (size_t at = 0; at < bytes.size(); at += 4096) {
+    const size_t n = std::min<size_t>(4096, bytes.size() - at);
+    ASSERT_EQ(::write(out, bytes.data() + at, n), static_cast<ssize_t>(n));
   }
+  ASSERT_EQ(::fsync(out), 0);
+  ::close(out);
+}
+
+std::vector<uint8_t> pattern(size_t n) {
+  std::vector<uint8_t> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(i * 131 + i / 4093);
+  return bytes;
+}
+
+// Anonymous PROT_NONE mappings (a reservation's leftovers) in /proc/self/maps that overlap [begin, end).
+int reservations_overlapping(uintptr_t begin, uintptr_t end) {
+  std::istringstream maps(read_proc("/proc/self/maps"));
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, perms, offset, dev, inode;
+    fields >> range >> perms >> offset >> dev >> inode;
+    const unsigned long lo = std::stoul(range.substr(0, range.find('-')), nullptr, 16);
+    const unsigned long hi = std::stoul(range.substr(range.find('-') + 1), nullptr, 16);
+    if (lo < end && hi > begin && perms == "---p" && inode == "0") ++n;
+  }
+  return n;
+}
+
+TEST(HugePages, MappedFileKeepsItsBytes) {
+  const std::string path = test::temp_dir() + "/weights.bin";
+  const std::vector<uint8_t> bytes = pattern(3 * kHuge + 12345);
+  write_in_small_pieces(path, bytes);
   const int fd = ::open(path.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   void* map = map_file_2mb_aligned(fd, bytes.size());
   ASSERT_NE(map, MAP_FAILED);
   const uintptr_t aligned = reinterpret_cast<uintptr_t>(map);
   EXPECT_EQ(aligned % kHuge, 0u);
+  // The reservation's slack before and after was given back.
+  EXPECT_EQ(reservations_overlapping(aligned - kHuge, aligned + bytes.size() + kHuge), 0);
   const auto* data = static_cast<const uint8_t*>(map);
 
   const HugeFileMapping small = map_file_in_huge_pages(fd, map, bytes.size(), bytes.size() + 1);
@@ -98,20 +126,75 @@ TEST(HugePages, MappedFileKeepsItsBytes) {
   EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
   if (got == HugeFileMapping::kAlreadyHuge || got == HugeFileMapping::kReread) {
     // Touched again (above), each whole 2 MB maps as one entry.
-    EXPECT_GE(pmd_mapped_bytes_in_smaps(self_smaps(), aligned), static_cast<int64_t>(2 * kHuge));
+    EXPECT_GE(pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned), static_cast<int64_t>(2 * kHuge));
     // A second call finds them so.
     EXPECT_EQ(map_file_in_huge_pages(fd, map, bytes.size(), 0), HugeFileMapping::kAlreadyHuge);
     EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
   }
 
-  // Switched off by the user.
+  // Switched off by the user (and the variable put back as it was).
+  const char* was = std::getenv("BITNET_HUGE_PAGES");
+  const std::string saved = was != nullptr ? was : "";
   ::setenv("BITNET_HUGE_PAGES", "0", 1);
   EXPECT_FALSE(use_huge_pages());
   EXPECT_EQ(map_file_in_huge_pages(fd, map, bytes.size(), 0), HugeFileMapping::kNotTried);
-  ::unsetenv("BITNET_HUGE_PAGES");
+  if (was != nullptr) {
+    ::setenv("BITNET_HUGE_PAGES", saved.c_str(), 1);
+  } else {
+    ::unsetenv("BITNET_HUGE_PAGES");
+  }
 
   ::munmap(map, bytes.size());
   ::close(fd);
+}
+
+// The 2 MB read back first, to see whether this kernel gives the file 2 MB folios, was already in one: the file is
+// still read back (counting it as it was made that look like a filesystem without large folios, for good).
+TEST(HugePages, ReadsBackAFileWhoseProbedPartWasHugeAlready) {
+  if (!use_huge_pages()) GTEST_SKIP() << "huge pages are not allowed here";
+  const std::string path = test::temp_dir() + "/mixed.bin";
+  const std::vector<uint8_t> bytes = pattern(8 * kHuge);
+  write_in_small_pieces(path, bytes);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  void* map = map_file_2mb_aligned(fd, bytes.size());
+  ASSERT_NE(map, MAP_FAILED);
+  const uintptr_t aligned = reinterpret_cast<uintptr_t>(map);
+  auto* last = static_cast<uint8_t*>(map) + 7 * kHuge;
+  // The last 2 MB alone read back through an advised mapping.
+  ASSERT_EQ(::madvise(map, bytes.size(), MADV_HUGEPAGE), 0);
+  ::posix_fadvise(fd, static_cast<off_t>(7 * kHuge), static_cast<off_t>(kHuge), POSIX_FADV_DONTNEED);
+  EXPECT_EQ(*static_cast<volatile uint8_t*>(last), bytes[7 * kHuge]);
+  const int64_t huge_now = pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned);
+  if (huge_now != static_cast<int64_t>(kHuge)) {
+    ::munmap(map, bytes.size());
+    ::close(fd);
+    GTEST_SKIP() << "this filesystem or kernel did not read the last 2 MB back as one folio (2 MB mapped: " << huge_now
+                 << " bytes)";
+  }
+  ::madvise(map, bytes.size(), MADV_DONTNEED);
+  EXPECT_EQ(map_file_in_huge_pages(fd, map, bytes.size(), 0), HugeFileMapping::kReread);
+  const auto* data = static_cast<const uint8_t*>(map);
+  EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
+  EXPECT_EQ(pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned), static_cast<int64_t>(8 * kHuge));
+  ::munmap(map, bytes.size());
+  ::close(fd);
+}
+
+TEST(HugePages, LargeBuffersAre2MbAlignedAndUsable) {
+  for (size_t n : {kHuge, kHuge + 1, 5 * kHuge + 4097}) {
+    auto* p = static_cast<uint8_t*>(allocate_huge(n));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kHuge, 0u);
+    for (size_t i = 0; i < n; i += 4096) p[i] = static_cast<uint8_t>(i);
+    p[n - 1] = 7;
+    EXPECT_EQ(p[n - 1], 7);
+    free_huge(p, n);
+  }
+  ByteBuffer b;
+  b.resize(3 * kHuge);  // through LargeBufferAllocator
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % kHuge, 0u);
+  b[b.size() - 1] = 1;
+  EXPECT_EQ(b.back(), 1);
 }
 #endif
 
