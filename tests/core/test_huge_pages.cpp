@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/aligned.hpp"
@@ -95,19 +96,40 @@ int reservations_overlapping(uintptr_t begin, uintptr_t end) {
   return n;
 }
 
+// A file of `bytes` written in small pieces, open and mapped at a 2 MB boundary; unmapped and closed at the end.
+struct TestMapping {
+  explicit TestMapping(const std::string& name, std::vector<uint8_t> contents) : bytes(std::move(contents)) {
+    const std::string path = test::temp_dir() + "/" + name;
+    write_in_small_pieces(path, bytes);
+    fd = ::open(path.c_str(), O_RDONLY);
+    if (fd >= 0) map = map_file_2mb_aligned(fd, bytes.size());
+  }
+  ~TestMapping() {
+    if (map != MAP_FAILED) ::munmap(map, bytes.size());
+    if (fd >= 0) ::close(fd);
+  }
+  TestMapping(const TestMapping&) = delete;
+  TestMapping& operator=(const TestMapping&) = delete;
+  bool ok() const { return fd >= 0 && map != MAP_FAILED; }
+  uintptr_t address() const { return reinterpret_cast<uintptr_t>(map); }
+  const uint8_t* data() const { return static_cast<const uint8_t*>(map); }
+  std::vector<uint8_t> contents_now() const { return std::vector<uint8_t>(data(), data() + bytes.size()); }
+
+  std::vector<uint8_t> bytes;
+  int fd = -1;
+  void* map = MAP_FAILED;
+};
+
 TEST(HugePages, MappedFileKeepsItsBytes) {
-  const std::string path = test::temp_dir() + "/weights.bin";
-  const std::vector<uint8_t> bytes = pattern(3 * kHuge + 12345);
-  write_in_small_pieces(path, bytes);
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  void* map = map_file_2mb_aligned(fd, bytes.size());
-  ASSERT_NE(map, MAP_FAILED);
-  const uintptr_t aligned = reinterpret_cast<uintptr_t>(map);
+  TestMapping m("weights.bin", pattern(3 * kHuge + 12345));
+  ASSERT_TRUE(m.ok());
+  const std::vector<uint8_t>& bytes = m.bytes;
+  const int fd = m.fd;
+  void* map = m.map;
+  const uintptr_t aligned = m.address();
   EXPECT_EQ(aligned % kHuge, 0u);
   // The reservation's slack before and after was given back.
   EXPECT_EQ(reservations_overlapping(aligned - kHuge, aligned + bytes.size() + kHuge), 0);
-  const auto* data = static_cast<const uint8_t*>(map);
 
   const HugeFileMapping small = map_file_in_huge_pages(fd, map, bytes.size(), bytes.size() + 1);
   EXPECT_EQ(small, HugeFileMapping::kNotTried);  // under min_size
@@ -123,13 +145,13 @@ TEST(HugePages, MappedFileKeepsItsBytes) {
                                          "kept in small folios (by this filesystem or kernel)"};
     std::printf("[ note ] the test file was %s\n", kNames[static_cast<int>(got)]);
   }
-  EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
+  EXPECT_EQ(m.contents_now(), bytes);
   if (got == HugeFileMapping::kAlreadyHuge || got == HugeFileMapping::kReread) {
     // Touched again (above), each whole 2 MB maps as one entry.
     EXPECT_GE(pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned), static_cast<int64_t>(2 * kHuge));
     // A second call finds them so.
     EXPECT_EQ(map_file_in_huge_pages(fd, map, bytes.size(), 0), HugeFileMapping::kAlreadyHuge);
-    EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
+    EXPECT_EQ(m.contents_now(), bytes);
   }
 
   // Switched off by the user (and the variable put back as it was).
@@ -143,42 +165,31 @@ TEST(HugePages, MappedFileKeepsItsBytes) {
   } else {
     ::unsetenv("BITNET_HUGE_PAGES");
   }
-
-  ::munmap(map, bytes.size());
-  ::close(fd);
 }
 
 // The 2 MB read back first, to see whether this kernel gives the file 2 MB folios, was already in one: the file is
 // still read back (counting it as it was made that look like a filesystem without large folios, for good).
 TEST(HugePages, ReadsBackAFileWhoseProbedPartWasHugeAlready) {
   if (!use_huge_pages()) GTEST_SKIP() << "huge pages are not allowed here";
-  const std::string path = test::temp_dir() + "/mixed.bin";
-  const std::vector<uint8_t> bytes = pattern(8 * kHuge);
-  write_in_small_pieces(path, bytes);
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  void* map = map_file_2mb_aligned(fd, bytes.size());
-  ASSERT_NE(map, MAP_FAILED);
-  const uintptr_t aligned = reinterpret_cast<uintptr_t>(map);
-  auto* last = static_cast<uint8_t*>(map) + 7 * kHuge;
+  TestMapping m("mixed.bin", pattern(8 * kHuge));
+  ASSERT_TRUE(m.ok());
+  const std::vector<uint8_t>& bytes = m.bytes;
+  const int fd = m.fd;
+  void* map = m.map;
+  const uintptr_t aligned = m.address();
+  const uint8_t* last = m.data() + 7 * kHuge;
   // The last 2 MB alone read back through an advised mapping.
   ASSERT_EQ(::madvise(map, bytes.size(), MADV_HUGEPAGE), 0);
   ::posix_fadvise(fd, static_cast<off_t>(7 * kHuge), static_cast<off_t>(kHuge), POSIX_FADV_DONTNEED);
-  EXPECT_EQ(*static_cast<volatile uint8_t*>(last), bytes[7 * kHuge]);
+  EXPECT_EQ(*static_cast<const volatile uint8_t*>(last), bytes[7 * kHuge]);
   const int64_t huge_now = pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned);
-  if (huge_now != static_cast<int64_t>(kHuge)) {
-    ::munmap(map, bytes.size());
-    ::close(fd);
+  if (huge_now != static_cast<int64_t>(kHuge))
     GTEST_SKIP() << "this filesystem or kernel did not read the last 2 MB back as one folio (2 MB mapped: " << huge_now
                  << " bytes)";
-  }
   ::madvise(map, bytes.size(), MADV_DONTNEED);
   EXPECT_EQ(map_file_in_huge_pages(fd, map, bytes.size(), 0), HugeFileMapping::kReread);
-  const auto* data = static_cast<const uint8_t*>(map);
-  EXPECT_EQ(std::vector<uint8_t>(data, data + bytes.size()), bytes);
+  EXPECT_EQ(m.contents_now(), bytes);
   EXPECT_EQ(pmd_mapped_bytes_in_smaps(read_proc("/proc/self/smaps"), aligned), static_cast<int64_t>(8 * kHuge));
-  ::munmap(map, bytes.size());
-  ::close(fd);
 }
 
 TEST(HugePages, LargeBuffersAre2MbAlignedAndUsable) {
