@@ -35,6 +35,25 @@ constexpr size_t kHugePage = size_t{2} << 20;
   return pmd_mapped_bytes_in_smaps(read_all("/proc/self/smaps"), reinterpret_cast<uintptr_t>(map));
 }
 
+#if defined(__linux__)
+size_t page_rounded(size_t n) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
+// [start, start + n) at a 2 MB boundary, n a whole number of pages, mapped with prot and flags (anonymous); 0 on
+// failure. One huge page more than n is mapped, so that an aligned start lies inside, and the slack given back.
+uintptr_t map_2mb_aligned(size_t n, int prot, int flags) {
+  void* p = ::mmap(nullptr, n + kHugePage, prot, flags | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return 0;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t start = (base + kHugePage - 1) / kHugePage * kHugePage;
+  if (start > base) ::munmap(p, start - base);
+  if (base + kHugePage > start) ::munmap(reinterpret_cast<void*>(start + n), base + kHugePage - start);
+  return start;
+}
+#endif
+
 }  // namespace
 
 bool huge_pages_allowed(std::string_view thp_enabled) {
@@ -51,23 +70,10 @@ bool use_huge_pages() {
 #endif
 }
 
-namespace {
-[[maybe_unused]] size_t page_rounded(size_t n) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  return (n + page - 1) / page * page;
-}
-}  // namespace
-
 void* allocate_huge(size_t n) {
 #if defined(__linux__)
-  // One huge page more than needed, so that a 2 MB aligned start lies inside; the slack is unmapped again.
-  const size_t mapped = page_rounded(n);
-  void* p = ::mmap(nullptr, mapped + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t base = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t start = (base + kHugePage - 1) / kHugePage * kHugePage;
-  if (start > base) ::munmap(p, start - base);
-  if (base + kHugePage > start) ::munmap(reinterpret_cast<void*>(start + mapped), base + kHugePage - start);
+  const uintptr_t start = map_2mb_aligned(page_rounded(n), PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  if (start == 0) throw std::bad_alloc();
   // The whole 2 MB only: a last partial one as a huge page would be resident in full (a 2B-4T TQ2_0 file's 4.4 MB
   // matrices took 6 MB each, 167 MB more in all).
   static const bool advise = use_huge_pages();
@@ -123,20 +129,12 @@ int64_t pmd_mapped_bytes_in_smaps(std::string_view smaps, uintptr_t start) {
 
 void* map_file_2mb_aligned(int fd, size_t size) {
 #if defined(__linux__)
-  // Reserve one huge page more than the file, map the file over the aligned part, give back the rest.
-  void* reserve = ::mmap(nullptr, size + kHugePage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reserve == MAP_FAILED) return MAP_FAILED;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(reserve);
-  const uintptr_t start = (base + kHugePage - 1) / kHugePage * kHugePage;
+  // An aligned reservation, the file mapped over it.
+  const size_t n = page_rounded(size);
+  const uintptr_t start = map_2mb_aligned(n, PROT_NONE, MAP_PRIVATE | MAP_NORESERVE);
+  if (start == 0) return MAP_FAILED;
   void* map = ::mmap(reinterpret_cast<void*>(start), size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
-  if (map == MAP_FAILED) {
-    ::munmap(reserve, size + kHugePage);
-    return MAP_FAILED;
-  }
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t end = (start + size + page - 1) / page * page;  // the file's mapping covers whole pages
-  if (start > base) ::munmap(reserve, start - base);
-  if (base + size + kHugePage > end) ::munmap(reinterpret_cast<void*>(end), base + size + kHugePage - end);
+  if (map == MAP_FAILED) ::munmap(reinterpret_cast<void*>(start), n);
   return map;
 #else
   (void)fd, (void)size;
