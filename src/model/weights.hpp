@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bitnet/status.hpp"
+#include "core/aligned.hpp"
 #include "formats/gguf.hpp"
 #include "kernels/ref/float_ref.hpp"
 #include "model/arch.hpp"
@@ -54,6 +55,9 @@ struct Weights {
   std::vector<float> output_norm;  // [n_embd]
   Linear output;                   // the head (may alias token_embd's data when tied)
   std::vector<Layer> layers;
+  // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2), which point into it: one buffer,
+  // so that 2 MB pages back nearly all of it (core/aligned.hpp's LargeBufferAllocator).
+  ByteBuffer repacked;
 };
 
 // Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).

@@ -39,7 +39,7 @@ void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
 
 }  // namespace
 
-Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows) {
+Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows, uint8_t* dst) {
   const TypeTraits* t = find_type(type);
   if (type == kTL1 || type == kTL2)
     return invalid_argument("to_ternary: " + type_name(type) + " needs its kernel config: use to_ternary_tl");
@@ -66,14 +66,19 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
   const int64_t block_bytes = static_cast<int64_t>(t->block_bytes);
   const int64_t blocks_per_row = ne0 / 256;
   m.group = 256;
-  m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));
+  uint8_t* codes = dst;
+  if (codes == nullptr) {
+    m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));
+    codes = m.owned.data();
+  }
+  m.view = dst;
   m.scales.resize(static_cast<size_t>(n_rows * blocks_per_row));
   // Rows in parallel (a 2B-4T TQ2_0 file repacks 2.1 G weights). Each 256-column block becomes two 128-column
   // blocks of the compute layout (64 bytes).
   std::atomic<int64_t> bad_row{-1}, bad_col{-1};
   auto repack = [&](int64_t r_begin, int64_t r_end) {
     for (int64_t r = r_begin; r < r_end; ++r) {
-      uint8_t* row = m.owned.data() + r * m.row_bytes();
+      uint8_t* row = codes + r * m.row_bytes();
       for (int64_t b = 0; b < blocks_per_row; ++b) {
         const uint8_t* block = data + (r * blocks_per_row + b) * block_bytes;
         uint8_t* out = row + 64 * b;
@@ -110,7 +115,7 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
 }
 
 Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
-                                    const TlKernelConfig& config, std::vector<int8_t>* scratch) {
+                                    const TlKernelConfig& config, std::vector<int8_t>* scratch, uint8_t* dst) {
   if (type != kTL1 && type != kTL2) return invalid_argument("to_ternary_tl: " + type_name(type) + " is not TL1 or TL2");
   if (config.k != ne0 || config.m != n_rows)
     return invalid_argument("to_ternary_tl: the kernel config is for " + std::to_string(config.m) + " x " +
@@ -124,7 +129,12 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
   m.group = ne0;
   m.act_quant = ActQuant::kPerTokenAbsmax;
   m.scales.assign(static_cast<size_t>(n_rows), load_f32(data + scale_at));
-  m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));  // not zeroed: whole blocks are written below
+  uint8_t* codes = dst;
+  if (codes == nullptr) {
+    m.owned.resize(static_cast<size_t>(n_rows * m.row_bytes()));  // not zeroed: whole blocks are written below
+    codes = m.owned.data();
+  }
+  m.view = dst;
   const int64_t full = ne0 / kTernaryBlock * kTernaryBlock;
   // Each row tile is packed into the compute layout as soon as it is unpacked (one weight a byte), while its bytes
   // are in cache: unpacking the whole tensor first wrote and read back a byte per weight through memory.
@@ -132,7 +142,7 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
   BITNET_RETURN_IF_ERROR(
       tl_unpack_tiles(type, config, data, scratch != nullptr ? *scratch : own, [&](int64_t r0, const int8_t* w) {
         for (int64_t r = r0; r < r0 + config.bm_tile; ++r) {
-          uint8_t* row = m.owned.data() + r * m.row_bytes();
+          uint8_t* row = codes + r * m.row_bytes();
           std::fill(row + full / 4, row + m.row_bytes(), uint8_t{0});  // the tail's codes are ORed in
           const int8_t* src = w + (r - r0) * ne0;
           // Whole 128-column blocks directly: byte k holds columns k, k+32, k+64, k+96 at shifts 6, 4, 2, 0.

@@ -41,8 +41,9 @@ struct TernaryMatrix {
   int64_t cols = 0;   // input features (the dot-product length)
   int64_t group = 0;  // columns sharing one weight scale: 256 for TQ1_0/TQ2_0, cols for per-tensor scales
   ActQuant act_quant = ActQuant::kPerTokenAbsmax;
-  // The codes, rows * row_bytes() bytes in the layout above: `view` when they are used in place (an I2_S
-  // tensor in the mapped file, which must outlive this matrix), else `owned`.
+  // The codes, rows * row_bytes() bytes in the layout above: `view` when they lie elsewhere (an I2_S tensor used
+  // in place in the mapped file, or a loader's buffer of repacked codes; either must outlive this matrix), else
+  // `owned`.
   const uint8_t* view = nullptr;
   ByteBuffer owned;
   // rows * (cols / group) scales, row-major: weight (r, j) = (code - 1) * scales[r * (cols/group) + j/group].
@@ -59,14 +60,19 @@ struct TernaryMatrix {
 // bytes; rows are whole blocks of the type, else a format error). I2_S is a view of `data`, which must outlive
 // the result; TQ* are repacked. TQ* code 3 is a format error (llama.cpp's TQ2_0 has no meaning for it); I2_S is not
 // scanned. Any other type is invalid_argument.
-Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows);
+// `dst` (optional, not for I2_S): where the repacked codes go, n_rows * ne0 / 4 bytes that must outlive the result
+// (its `view`); without it the result owns them.
+Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
+                                 uint8_t* dst = nullptr);
 
 // The same for bitnet.cpp's TL1/TL2 (quant/tl.hpp): `data` holds tensor_bytes bytes, laid out by `config` (whose
 // m, k must be n_rows, ne0); unpacked and repacked, with the f32 scale the kernels read at tl_scale_offset
 // repeated per row. Invalid indices are format errors; a config that cannot tile the shape is unsupported.
 // `scratch` (optional) holds the one-byte-per-weight buffers of the row tiles being unpacked (tl_unpack_tiles)
-// between calls: a loader passes one for all of a file's tensors, so its pages are faulted in once.
+// between calls: a loader passes one for all of a file's tensors, so its pages are faulted in once. `dst` as for
+// to_ternary.
 Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
-                                    const TlKernelConfig& config, std::vector<int8_t>* scratch = nullptr);
+                                    const TlKernelConfig& config, std::vector<int8_t>* scratch = nullptr,
+                                    uint8_t* dst = nullptr);
 
 }  // namespace bitnet::quant

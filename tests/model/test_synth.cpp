@@ -2,6 +2,7 @@
 // ternary values whatever the type, and bad options are clear errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "core/cpu_features.hpp"
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
+#include "model/weights.hpp"
 #include "quant/quant.hpp"
 #include "quant/tl_config.hpp"
 #include "test_util.hpp"
@@ -145,6 +147,42 @@ TEST(ModelSynth, TlModelsGiveTheI2sLogitsBitForBit) {
     const gguf::Value* key = (*f)->find(quant::kTlConfigKey);
     ASSERT_NE(key, nullptr) << type;
     EXPECT_EQ(key->ints.size() % 5, 0u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// The loader repacks every TQ1_0, TQ2_0, TL1 and TL2 matrix into one buffer (so that 2 MB pages can back all of
+// it), each matrix in a region of its own; I2_S matrices stay in the file and leave the buffer empty.
+TEST(ModelSynth, RepackedCodesShareOneBuffer) {
+  const std::string dir = test::temp_dir();
+  for (const char* type : {"tq1_0", "tq2_0", "tl1", "tl2", "i2_s"}) {
+    auto f = gguf::File::open(synth_tiny(dir, type, "q8_0"));
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    auto w = model::load_weights(**f);
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    const uint8_t* begin = (*w)->repacked.data();
+    const uint8_t* end = begin + (*w)->repacked.size();
+    std::vector<std::pair<const uint8_t*, const uint8_t*>> regions;
+    for (const model::Layer& l : (*w)->layers)
+      for (const model::Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) {
+        ASSERT_TRUE(m->ternary) << type << " " << m->name;
+        EXPECT_TRUE(m->tern.owned.empty()) << type << " " << m->name;
+        const uint8_t* codes = m->tern.codes();
+        regions.push_back({codes, codes + m->tern.rows * m->tern.row_bytes()});
+      }
+    if (std::string(type) == "i2_s") {
+      EXPECT_TRUE((*w)->repacked.empty());
+      continue;
+    }
+    std::sort(regions.begin(), regions.end());
+    for (size_t i = 0; i < regions.size(); ++i) {
+      EXPECT_GE(regions[i].first, begin) << type;
+      EXPECT_LE(regions[i].second, end) << type;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(regions[i].first) % 64, 0u) << type;
+      if (i > 0) {
+        EXPECT_LE(regions[i - 1].second, regions[i].first) << type << ": two matrices overlap";
+      }
+    }
   }
   std::filesystem::remove_all(dir);
 }

@@ -129,6 +129,13 @@ TEST(QuantTl, ToTernaryMatchesI2s) {
     EXPECT_EQ(a->act_quant, b->act_quant);
     EXPECT_EQ(std::vector<uint8_t>(a->codes(), a->codes() + c.m * c.k / 4),
               std::vector<uint8_t>(b->codes(), b->codes() + c.m * c.k / 4));
+    // The same into a given buffer, which the matrix then views.
+    std::vector<uint8_t> dst(static_cast<size_t>(c.m * c.k / 4));
+    auto d = to_ternary_tl(type, tl->data(), c.k, c.m, c, nullptr, dst.data());
+    ASSERT_TRUE(d.ok()) << d.status().to_string();
+    EXPECT_EQ(d->view, dst.data());
+    EXPECT_TRUE(d->owned.empty());
+    EXPECT_EQ(dst, std::vector<uint8_t>(b->codes(), b->codes() + c.m * c.k / 4));
   }
 }
 

@@ -52,6 +52,29 @@ TEST(QuantTernary, ToTernaryAgreesWithDequantize) {
     }
 }
 
+// With a destination, the repacked codes go there (the matrix views them) and are the bytes it would own.
+TEST(QuantTernary, RepacksIntoAGivenBuffer) {
+  for (uint32_t type : {uint32_t{kTQ1_0}, uint32_t{kTQ2_0}}) {
+    const int64_t ne0 = 768, rows = 5;
+    const std::vector<float> x = test::ternary_data(rows, ne0, 256, 9);
+    auto q = quantize_tensor(type, x.data(), ne0, rows);
+    ASSERT_TRUE(q.ok()) << q.status().to_string();
+    auto own = to_ternary(type, q->data(), ne0, rows);
+    ASSERT_TRUE(own.ok()) << own.status().to_string();
+    std::vector<uint8_t> dst(static_cast<size_t>(rows * ne0 / 4) + 2, 0xEE);
+    auto in = to_ternary(type, q->data(), ne0, rows, dst.data() + 1);
+    ASSERT_TRUE(in.ok()) << in.status().to_string();
+    EXPECT_EQ(in->view, dst.data() + 1);
+    EXPECT_TRUE(in->owned.empty());
+    EXPECT_EQ(std::vector<uint8_t>(dst.begin() + 1, dst.end() - 1),
+              std::vector<uint8_t>(own->owned.begin(), own->owned.end()))
+        << type_name(type);
+    EXPECT_EQ(dst.front(), 0xEE);
+    EXPECT_EQ(dst.back(), 0xEE);
+    EXPECT_EQ(in->scales, own->scales);
+  }
+}
+
 TEST(QuantTernary, ActQuantFollowsTheFormat) {
   std::vector<uint8_t> tq(66, 0x55), i2(256 / 4 + 32, 0x55);
   put_u16(tq, 64, 0x3c00);
