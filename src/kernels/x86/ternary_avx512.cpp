@@ -6,6 +6,8 @@
 #if defined(__x86_64__)
 #include "kernels/x86/avx512_intrinsics.hpp"
 
+#include <algorithm>
+
 #include "kernels/ternary.hpp"
 
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
@@ -23,8 +25,14 @@ constexpr int kGenRowTile = 8;
 constexpr int64_t kRowChunk = 64;  // 64 rows of 6912 columns: 108 KB of codes, well inside L2
 constexpr int64_t kMaxGroups = 256;
 // Software prefetch distance for generation, in bytes of codes: without it this kernel streamed slower than the
-// AVX2 one (14 vs 17 GB/s on one Zen 5 core, bitnet-kernel-bench); 10 KB ahead brought it to 18-22 GB/s.
+// AVX2 one (14 vs 17 GB/s on one Zen 5 core, bitnet-kernel-bench); 10 KB ahead brought it to 18-22 GB/s. At least
+// 12 rows ahead, so that it lands past the 8-row tile being read: 10 KB is under 6 rows of 6912 columns (2B-4T's
+// ffn_down), whose rows two threads then streamed at 48-52 GB/s instead of 53-60.
 constexpr int64_t kPrefetchAhead = 10240;
+constexpr int64_t kPrefetchRows = 12;
+inline int64_t gen_prefetch_ahead(const quant::TernaryMatrix& w) {
+  return std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes());
+}
 
 // Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
 inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
@@ -75,6 +83,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   const int64_t stride = w.row_bytes();
   const int8_t* act = a.qa.q.data() + t * w.cols;
   const float* ws = w.scales.data() + r0 * groups;
+  const int64_t ahead = gen_prefetch_ahead(w);
   if (r0 + 24 <= w.rows) {  // the scales of the tile two ahead
     const char* next = reinterpret_cast<const char*>(ws + 16 * groups);
     for (int64_t b = 0; b < 8 * groups * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
@@ -88,7 +97,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
       const __m512i a1 = _mm512_loadu_si512(act + c + 64);
       for (int r = 0; r < 8; ++r) {
         const uint8_t* codes = row0 + r * stride + c / 4;
-        _mm_prefetch(reinterpret_cast<const char*>(codes + kPrefetchAhead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(codes + ahead), _MM_HINT_T0);
         const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)));
         acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask), a0);
         acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask), a1);
@@ -118,6 +127,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
   for (int t = 0; t < T; ++t) acts[t] = a.qa.q.data() + (t0 + t) * cols;
   const int32_t* sums = a.sums.data();
   int32_t idot[R][T][kMaxGroups];
+  const int64_t ahead = gen_prefetch_ahead(w);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t gb = g * group;
     const int64_t ge_full = gb + group < full ? gb + group : full;
@@ -129,7 +139,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
         __m512i lo[R], hi[R];
         // generation streams the codes from memory: fetch ahead (rows are contiguous)
         for (int r = 0; r < R; ++r)
-          _mm_prefetch(reinterpret_cast<const char*>(rows[r] + c / 4 + kPrefetchAhead), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(rows[r] + c / 4 + ahead), _MM_HINT_T0);
         for (int r = 0; r < R; ++r) {
           const __m512i v =
               _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
