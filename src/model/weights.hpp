@@ -49,6 +49,12 @@ struct Layer {
 };
 
 struct Weights {
+  Weights() = default;
+  Weights(const Weights&) = delete;  // a copy's repacked matrices would view the original's `repacked`
+  Weights& operator=(const Weights&) = delete;
+  Weights(Weights&&) = default;  // a moved vector keeps its buffer
+  Weights& operator=(Weights&&) = default;
+
   const ArchSpec* arch = nullptr;
   HParams hp;
   kernels::FloatRows token_embd;   // [n_vocab][n_embd], any dequantizable type

@@ -98,10 +98,10 @@ Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0
           out[i] = static_cast<uint8_t>((x << 4) | (x >> 4));
         }
         if (any3 == 0) continue;
-        uint8_t codes[256];  // a code 3 in this block: its column, for the error
-        tq2_0_unpack_codes(block, codes);
+        uint8_t unpacked[256];  // a code 3 in this block: its column, for the error
+        tq2_0_unpack_codes(block, unpacked);
         for (int i = 0; i < 256; ++i)
-          if (codes[i] == 3) {
+          if (unpacked[i] == 3) {
             int64_t expected = -1;
             if (bad_row.compare_exchange_strong(expected, r)) bad_col = b * 256 + i;
             return;

@@ -103,7 +103,8 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
 }
 
 // Single tokens against 8 or more rows of several groups ({19, 768, 1}, {16, 512, 5}) take the generation
-// kernels' grouped epilogues (4 rows a step on AVX2, 8 on AVX-512).
+// kernels' grouped epilogues (4 rows a step on AVX2, 8 on AVX-512; {40, 768, 1} with its weight scales fetched
+// two tiles ahead).
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K, {{1, 256, 1},
                                      {3, 512, 2},
@@ -120,7 +121,8 @@ TEST(KernelParity, TernaryQ8K) {
                                      {520, 512, 10},
                                      {19, 768, 1},
                                      {16, 512, 5},
-                                     {9, 1024, 1}});
+                                     {9, 1024, 1},
+                                     {40, 768, 1}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels

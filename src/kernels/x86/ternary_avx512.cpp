@@ -7,6 +7,7 @@
 #include "kernels/x86/avx512_intrinsics.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "kernels/ternary.hpp"
 
@@ -32,6 +33,12 @@ constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kPrefetchRows = 12;
 inline int64_t gen_prefetch_ahead(const quant::TernaryMatrix& w) {
   return std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes());
+}
+// Prefetches the line `ahead` bytes past p. The address is formed as an integer: for a matrix's last rows it lies
+// past the codes, which a prefetch may touch (it never faults) but pointer arithmetic may not reach.
+inline void prefetch_ahead(const uint8_t* p, int64_t ahead) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(ahead)),
+               _MM_HINT_T0);
 }
 
 // Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
@@ -97,7 +104,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
       const __m512i a1 = _mm512_loadu_si512(act + c + 64);
       for (int r = 0; r < 8; ++r) {
         const uint8_t* codes = row0 + r * stride + c / 4;
-        _mm_prefetch(reinterpret_cast<const char*>(codes + ahead), _MM_HINT_T0);
+        prefetch_ahead(codes, ahead);
         const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)));
         acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask), a0);
         acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask), a1);
@@ -139,7 +146,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
         __m512i lo[R], hi[R];
         // generation streams the codes from memory: fetch ahead (rows are contiguous)
         for (int r = 0; r < R; ++r)
-          _mm_prefetch(reinterpret_cast<const char*>(rows[r] + c / 4 + ahead), _MM_HINT_T0);
+          prefetch_ahead(rows[r] + c / 4, ahead);
         for (int r = 0; r < R; ++r) {
           const __m512i v =
               _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
