@@ -74,6 +74,29 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
   _mm256_storeu_ps(y_row + r0, out);
 }
 
+// Generation's step: columns [c, c + 128) of R rows against one token's activations, each row's products added to
+// its 16 lane sums in acc[r][0]; the rows' codes `ahead` bytes on are fetched (generation streams them).
+template <int R>
+inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_t c, int64_t ahead,
+                      __m512i (&acc)[R][1]) {
+  const __m512i mask = _mm512_set1_epi8(3);
+  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
+  const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
+  __m512i lo[R], hi[R];
+  for (int r = 0; r < R; ++r) prefetch_ahead(rows[r] + c / 4, ahead);
+  for (int r = 0; r < R; ++r) {
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
+    lo[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
+    hi[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
+  }
+  const __m512i a0 = _mm512_loadu_si512(act + c);
+  const __m512i a1 = _mm512_loadu_si512(act + c + 64);
+  for (int r = 0; r < R; ++r) {
+    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], lo[r], a0);
+    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], hi[r], a1);
+  }
+}
+
 // Generation with the Q8_K rule (TQ1_0/TQ2_0: a weight scale per row per 256 columns): 8 rows of one token, all
 // columns in whole 128-blocks, group after group: the 8 rows' dots reduced together, then out += (float)(dot -
 // act_sum) * (w_scale * act_scale) on 8 lanes in the reference's group order. Its own function, not a branch of
@@ -83,11 +106,8 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
 void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, int64_t t, float* y_row,
                    int64_t groups) {
   const int64_t group = w.group;
-  const __m512i mask = _mm512_set1_epi8(3);
-  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
-  const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
-  const uint8_t* row0 = w.row(r0);
-  const int64_t stride = w.row_bytes();
+  const uint8_t* rows[8];
+  for (int r = 0; r < 8; ++r) rows[r] = w.row(r0 + r);
   const int8_t* act = a.qa.q.data() + t * w.cols;
   const float* ws = w.scales.data() + r0 * groups;
   const int64_t ahead = gen_prefetch_ahead(w);
@@ -99,17 +119,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[8][1];
     for (int r = 0; r < 8; ++r) acc[r][0] = _mm512_setzero_si512();
-    for (int64_t c = g * group; c < (g + 1) * group; c += 128) {
-      const __m512i a0 = _mm512_loadu_si512(act + c);
-      const __m512i a1 = _mm512_loadu_si512(act + c + 64);
-      for (int r = 0; r < 8; ++r) {
-        const uint8_t* codes = row0 + r * stride + c / 4;
-        prefetch_ahead(codes, ahead);
-        const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)));
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask), a0);
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask), a1);
-      }
-    }
+    for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, ahead, acc);
     const __m256 f = _mm256_cvtepi32_ps(
         _mm256_sub_epi32(reduce8(acc), _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
     const __m256 wsv = _mm256_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g],
@@ -142,24 +152,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
     if constexpr (T == 1) {
-      for (int64_t c = gb; c < ge_full; c += 128) {
-        __m512i lo[R], hi[R];
-        // generation streams the codes from memory: fetch ahead (rows are contiguous)
-        for (int r = 0; r < R; ++r)
-          prefetch_ahead(rows[r] + c / 4, ahead);
-        for (int r = 0; r < R; ++r) {
-          const __m512i v =
-              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
-          lo[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
-          hi[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
-        }
-        const __m512i a0 = _mm512_loadu_si512(acts[0] + c);
-        const __m512i a1 = _mm512_loadu_si512(acts[0] + c + 64);
-        for (int r = 0; r < R; ++r) {
-          acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], lo[r], a0);
-          acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], hi[r], a1);
-        }
-      }
+      for (int64_t c = gb; c < ge_full; c += 128) gen_block<R>(rows, acts[0], c, ahead, acc);
     } else {
       // Batches of 2-7 tokens (8 and more go to the panel kernel): the tile's activations are loaded once per
       // block and each row is decoded just before its products.
