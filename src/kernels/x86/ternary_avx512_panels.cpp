@@ -73,11 +73,23 @@ void to_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, uint8_t* ds
 
 inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>(n >= kPanelRows ? 0xFFFFu : (1u << n) - 1u); }
 
+// With per-group weight scales (groups > 1: TQ1_0, TQ2_0), rows [r0, r0 + nr) (nr <= 16) of them as a panel at
+// dst: group g's 16 scales, one a lane, at dst + 16 g; lanes past nr 0. The epilogue then loads each group's
+// scales, where it gathered them (a gather per panel and group: 7-9% of the TQ prompt matmul's time).
+void scales_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, float* dst) {
+  const int64_t groups = w.cols / w.group;
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t i = 0; i < kPanelRows; ++i)
+      dst[g * kPanelRows + i] = i < nr ? w.scales[static_cast<size_t>((r0 + i) * groups + g)] : 0.0f;
+}
+
 // P panels (panel_bytes apart from `panels`; the first holds rows from r0) times tokens [t0, t0 + nt), nt <= 8:
 // integer dots per group, then the epilogue, stored to y for the rows the panels hold (nr_last in the last).
+// With groups > 1, `scales` holds the panels' scales_panel (scales_stride floats apart).
 template <int P>
 void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* panels, int64_t panel_bytes,
-                int64_t r0, int64_t nr_last, int64_t t0, int64_t nt, float* y, int64_t y_stride) {
+                const float* scales, int64_t scales_stride, int64_t r0, int64_t nr_last, int64_t t0, int64_t nt,
+                float* y, int64_t y_stride) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
   const int64_t blocks_per_group = group / quant::kTernaryBlock;
   const int64_t at_stride = cols / a.qa.group;
@@ -111,20 +123,13 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
       }
     }
     // Epilogue, as ternary_epilogue does it for each lane. The panels' weight scales for this group are the same
-    // for every token: loaded (or gathered, one per row) once. Gathering them per token cost a fifth of a prompt
-    // matmul with per-256 scales (TQ1_0, TQ2_0).
+    // for every token: loaded once (gathered per token, they cost a fifth of a prompt matmul with per-256 scales).
     __m512 ws[P];
     for (int p = 0; p < P; ++p) {
-      const __mmask16 m = lanes(p == P - 1 ? nr_last : kPanelRows);
-      const int64_t row = r0 + p * kPanelRows;
-      if (groups == 1) {
-        ws[p] = _mm512_maskz_loadu_ps(m, w.scales.data() + row);
-      } else {
-        const __m512i idx =
-            _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                               _mm512_set1_epi32(static_cast<int32_t>(groups)));
-        ws[p] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, w.scales.data() + row * groups + g, 4);
-      }
+      if (groups == 1)
+        ws[p] = _mm512_maskz_loadu_ps(lanes(p == P - 1 ? nr_last : kPanelRows), w.scales.data() + r0 + p * kPanelRows);
+      else
+        ws[p] = _mm512_load_ps(scales + p * scales_stride + g * kPanelRows);
     }
     for (int t = 0; t < kTokTile; ++t) {
       const int64_t tok = t0 + std::min<int64_t>(t, nt - 1);
@@ -167,14 +172,20 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     return;
   }
   const int64_t panel_bytes = kPanelRows * w.row_bytes();
+  const int64_t groups = w.cols / w.group;
+  const int64_t scales_stride = groups > 1 ? groups * kPanelRows : 0;  // floats, a multiple of 16: 64-byte aligned
+  const int64_t scales_bytes = scales_stride * static_cast<int64_t>(sizeof(float));
   const int64_t n = a.qa.n_tokens;
   for (int64_t cb = row_begin; cb < row_end; cb += kChunkRows) {
     const int64_t ce = std::min(row_end, cb + kChunkRows);
     const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
-    uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * panel_bytes));
-    for (int64_t p = 0; p < n_panels; ++p)
-      to_panel(w, cb + p * kPanelRows, std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows),
-               scratch + p * panel_bytes);
+    uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes)));
+    float* scales = reinterpret_cast<float*>(scratch + n_panels * panel_bytes);
+    for (int64_t p = 0; p < n_panels; ++p) {
+      const int64_t nr = std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows);
+      to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
+      if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scales + p * scales_stride);
+    }
     // While this chunk computes, the next rows' codes are fetched into L2 a slice per token tile, so rearranging
     // them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too: callers walk a matrix in
     // consecutive row ranges (the FFN in 64-row steps), and whatever this thread does not take, the other finds in L3.
@@ -191,12 +202,13 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
       int64_t p = 0;
       for (; p + kTilePanels <= n_panels; p += kTilePanels) {
         const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, r0,
-                                ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride);
+        panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride,
+                                r0, ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride);
       }
       for (; p < n_panels; ++p) {
         const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, r0, ce - r0, t0, nt, y, y_stride);
+        panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride, r0,
+                      ce - r0, t0, nt, y, y_stride);
       }
     }
   }
