@@ -62,20 +62,42 @@ BITNET_VECTOR_CLONES static double sum_squares(const float* x, int64_t n) {
   return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
+// x[i] += r[i], then sum_squares(x, n), in one pass.
+BITNET_VECTOR_CLONES static double add_sum_squares(float* __restrict x, const float* __restrict r, int64_t n) {
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      x[i + k] += r[i + k];
+      part[k] += static_cast<double>(x[i + k]) * x[i + k];
+    }
+  for (; i < n; ++i) {
+    x[i] += r[i];
+    part[i % 8] += static_cast<double>(x[i]) * x[i];
+  }
+  return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
+// y[i] = x[i] * scale * w[i] (w may be null: y[i] = x[i] * scale), at the widest vectors the CPU has.
+BITNET_VECTOR_CLONES static void scale_row(float* __restrict y, const float* __restrict x, float scale,
+                                           const float* __restrict w, int64_t n) {
+  if (w == nullptr) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+  }
+}
+
+// y = x * w / sqrt(mean(x^2) + eps) for one row, given sum = the sum of x^2.
+void Forward::norm_row(const float* x, double sum, const std::vector<float>& w, int64_t dim, float* y) const {
+  const float mean = static_cast<float>(sum / static_cast<double>(dim));
+  const float scale = 1.0f / std::sqrt(mean + w_.hp.norm_eps);
+  scale_row(y, x, scale, w.empty() ? nullptr : w.data(), dim);
+}
+
 void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                             float* y) const {
-  for (int64_t t = t_begin; t < t_end; ++t) {
-    const float* xt = x + t * dim;
-    float* yt = y + t * dim;
-    const double sum = sum_squares(xt, dim);
-    const float mean = static_cast<float>(sum / static_cast<double>(dim));
-    const float scale = 1.0f / std::sqrt(mean + w_.hp.norm_eps);
-    if (w.empty()) {
-      for (int64_t i = 0; i < dim; ++i) yt[i] = xt[i] * scale;
-    } else {
-      for (int64_t i = 0; i < dim; ++i) yt[i] = xt[i] * scale * w[static_cast<size_t>(i)];
-    }
-  }
+  for (int64_t t = t_begin; t < t_end; ++t) norm_row(x + t * dim, sum_squares(x + t * dim, dim), w, dim, y + t * dim);
 }
 
 void Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
@@ -83,9 +105,10 @@ void Forward::residual_norm(float* x, const float* r, const std::vector<float>& 
   const bool quantize = next != nullptr && next->ternary && next->in == dim && !w_.arch->bitlinear_input_norm;
   if (quantize) kernels::size_prepared_acts(next->tern.act_quant, n, dim, acts_);
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
-    if (r != nullptr)
-      for (int64_t i = b * dim; i < e * dim; ++i) x[i] += r[i];
-    rms_norm_rows(x, w, b, e, dim, y);
+    for (int64_t t = b; t < e; ++t) {
+      float* xt = x + t * dim;
+      norm_row(xt, r == nullptr ? sum_squares(xt, dim) : add_sum_squares(xt, r + t * dim, dim), w, dim, y + t * dim);
+    }
     if (quantize) kernels::prepare_acts_rows(y, b, e, acts_);
   });
   acts_from_ = quantize ? y : nullptr;
@@ -239,6 +262,17 @@ void Forward::add_rows(float* x, const float* y, int64_t n, int64_t d) {
   });
 }
 
+// (a[i], b[i]) rotated by the angle of (c[i], s[i]), for i < n: NeoX RoPE's pairs, half a head apart, so the loop
+// vectorizes (one loop for both styles, choosing indices per pair, ran scalar).
+BITNET_VECTOR_CLONES static void rotate_pairs(float* __restrict a, float* __restrict b, const float* __restrict c,
+                                              const float* __restrict s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x0 = a[i], x1 = b[i];
+    a[i] = x0 * c[i] - x1 * s[i];
+    b[i] = x0 * s[i] + x1 * c[i];
+  }
+}
+
 // Rotates token t's heads by the angle of its own position (pos_of_).
 void Forward::rope_heads(float* x, int64_t t, int64_t n_heads) const {
   const int64_t hd = w_.hp.head_dim;
@@ -248,12 +282,14 @@ void Forward::rope_heads(float* x, int64_t t, int64_t n_heads) const {
   const float* s = rope_sin_.data() + pos_of_[static_cast<size_t>(t)] * half;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* v = x + h * hd;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t a = neox ? i : 2 * i;
-      const int64_t b = neox ? i + half : 2 * i + 1;
-      const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c[i] - x1 * s[i];
-      v[b] = x0 * s[i] + x1 * c[i];
+    if (neox) {
+      rotate_pairs(v, v + half, c, s, half);
+    } else {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c[i] - x1 * s[i];
+        v[2 * i + 1] = x0 * s[i] + x1 * c[i];
+      }
     }
   }
 }

@@ -71,6 +71,7 @@ class Forward {
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                      float* y) const;
+  void norm_row(const float* x, double sum, const std::vector<float>& w, int64_t dim, float* y) const;
   // One pass over the tokens for what used to be up to three: x += r (r may be null), y = rms_norm(x) * w, and,
   // when `next` is a ternary linear that quantizes y as it is, y's activations for it (then its call may pass
   // same_input). Each token's row is quantized while it is still in this core's cache.
