@@ -68,6 +68,7 @@ class Forward {
   void prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input);
   // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch); same_input as for linear().
   Status gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input);
+  // The norms: x, r and y must not overlap (their loops take them as restrict pointers).
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
                      float* y) const;

@@ -122,7 +122,12 @@ TEST(KernelParity, TernaryQ8K) {
                                      {19, 768, 1},
                                      {16, 512, 5},
                                      {9, 1024, 1},
-                                     {40, 768, 1}});
+                                     {40, 768, 1},
+                                     // the AVX-512 prompt kernel's odd panel after pairs (halves of 35 and 48
+                                     // rows: 3 panels, the third partial or whole) with its scales panel; 256 groups
+                                     {70, 1024, 8},
+                                     {96, 768, 9},
+                                     {35, 65536, 8}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels
