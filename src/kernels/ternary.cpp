@@ -8,35 +8,33 @@ void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, Pr
   out.sums.resize(static_cast<size_t>(n_tokens * (cols / out.qa.group)));
 }
 
-void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out) {
+void prepare_acts_token(const float* row, int64_t t, PreparedActs& out) {
   QuantizedActs& qa = out.qa;
+  const int64_t cols = qa.cols, group = qa.group, groups = cols / group;
+  int8_t* q = qa.q.data() + t * cols;
 #if defined(__x86_64__)
-  if (qa.rule == quant::ActQuant::kPerTokenAbsmax && active_isa() == IsaLevel::kAvx512 && qa.group == qa.cols) {
-    for (int64_t t = t_begin; t < t_end; ++t)
-      qa.scales[static_cast<size_t>(t)] = quantize_row_absmax_avx512(x + t * qa.cols, qa.cols, qa.q.data() + t * qa.cols,
-                                                                     out.sums.data() + t);
+  if (qa.rule == quant::ActQuant::kPerTokenAbsmax && active_isa() == IsaLevel::kAvx512 && group == cols) {
+    qa.scales[static_cast<size_t>(t)] = quantize_row_absmax_avx512(row, cols, q, out.sums.data() + t);
     return;
   }
   if (qa.rule == quant::ActQuant::kPerTokenAbsmax &&
-      static_cast<int>(active_isa()) >= static_cast<int>(IsaLevel::kAvx2)) {
-    for (int64_t t = t_begin; t < t_end; ++t)
-      qa.scales[static_cast<size_t>(t)] = quantize_row_absmax_avx2(x + t * qa.cols, qa.cols, qa.q.data() + t * qa.cols);
-  } else {
-    quantize_acts_rows_ref(qa.rule, x, t_begin, t_end, qa);
-  }
+      static_cast<int>(active_isa()) >= static_cast<int>(IsaLevel::kAvx2))
+    qa.scales[static_cast<size_t>(t)] = quantize_row_absmax_avx2(row, cols, q);
+  else
+    quantize_act_row_ref(qa.rule, row, t, qa);
 #else
-  quantize_acts_rows_ref(qa.rule, x, t_begin, t_end, qa);
+  quantize_act_row_ref(qa.rule, row, t, qa);
 #endif
-  const int64_t cols = qa.cols, group = qa.group, groups = cols / group;
-  for (int64_t t = t_begin; t < t_end; ++t) {
-    const int8_t* q = qa.q.data() + t * cols;
-    int32_t* s = out.sums.data() + t * groups;
-    for (int64_t g = 0; g < groups; ++g) {
-      int32_t sum = 0;
-      for (int64_t c = 0; c < group; ++c) sum += q[g * group + c];
-      s[g] = sum;
-    }
+  int32_t* s = out.sums.data() + t * groups;
+  for (int64_t g = 0; g < groups; ++g) {
+    int32_t sum = 0;
+    for (int64_t c = 0; c < group; ++c) sum += q[g * group + c];
+    s[g] = sum;
   }
+}
+
+void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out) {
+  for (int64_t t = t_begin; t < t_end; ++t) prepare_acts_token(x + t * out.qa.cols, t, out);
 }
 
 uint8_t* kernel_scratch(size_t bytes) {

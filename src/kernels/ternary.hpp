@@ -23,6 +23,8 @@ void prepare_acts(quant::ActQuant rule, const float* x, int64_t n_tokens, int64_
 // The same in two steps, for threads: size `out`, then prepare tokens [t_begin, t_end) (x points at token 0).
 void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, PreparedActs& out);
 void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out);
+// Token t alone, from its row wherever it lies (row: cols floats; a sized `out`), as prepare_acts_rows does it.
+void prepare_acts_token(const float* row, int64_t t, PreparedActs& out);
 
 using TernaryMatmulFn = void (*)(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                  int64_t row_begin, int64_t row_end);

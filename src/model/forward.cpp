@@ -101,15 +101,23 @@ void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t
 }
 
 void Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
-                            const Linear* next) {
+                            const Linear* next, bool only_next) {
   const bool quantize = next != nullptr && next->ternary && next->in == dim && !w_.arch->bitlinear_input_norm;
   if (quantize) kernels::size_prepared_acts(next->tern.act_quant, n, dim, acts_);
-  pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
+  const bool skip_y = quantize && only_next && dim <= static_cast<int64_t>(row_scratch_.size()) / pool_.size();
+  pool_.parallel_for(n, [&](int64_t b, int64_t e, int thread) {
+    float* row = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
     for (int64_t t = b; t < e; ++t) {
       float* xt = x + t * dim;
-      norm_row(xt, r == nullptr ? sum_squares(xt, dim) : add_sum_squares(xt, r + t * dim, dim), w, dim, y + t * dim);
+      const double sum = r == nullptr ? sum_squares(xt, dim) : add_sum_squares(xt, r + t * dim, dim);
+      if (skip_y) {
+        norm_row(xt, sum, w, dim, row);
+        kernels::prepare_acts_token(row, t, acts_);
+      } else {
+        norm_row(xt, sum, w, dim, y + t * dim);
+      }
     }
-    if (quantize) kernels::prepare_acts_rows(y, b, e, acts_);
+    if (quantize && !skip_y) kernels::prepare_acts_rows(y, b, e, acts_);
   });
   acts_from_ = quantize ? y : nullptr;
 }
@@ -458,7 +466,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* att = att_.data();
     ready = false;
     if (!L.attn_sub_norm.empty()) {
-      residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo);
+      residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo, true);
       att = h_.data();
       ready = true;
     }
@@ -478,7 +486,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* ff = ffa_.data();
     ready = false;
     if (!L.ffn_sub_norm.empty()) {
-      residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down);
+      residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down, true);
       ff = ffb_.data();
       ready = true;
     }

@@ -75,9 +75,12 @@ class Forward {
   void norm_row(const float* x, double sum, const std::vector<float>& w, int64_t dim, float* y) const;
   // One pass over the tokens for what used to be up to three: x += r (r may be null), y = rms_norm(x) * w, and,
   // when `next` is a ternary linear that quantizes y as it is, y's activations for it (then its call may pass
-  // same_input). Each token's row is quantized while it is still in this core's cache.
+  // same_input). Each token's row is quantized while it is still in this core's cache. only_next: nothing but
+  // `next` reads y (the sub-norms), so when the activations are made here y is not written at all (its rows go
+  // through a per-thread row of scratch): writing the FFN sub-norm's 2 MB of floats, lines the other core had
+  // just written, took a quarter of that norm's time on the large model.
   void residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
-                     const Linear* next);
+                     const Linear* next, bool only_next = false);
   void add_rows(float* x, const float* y, int64_t n, int64_t d);
   // RoPE on the tokens' q and k heads, then each token's k and v into its cache, in one pass over the tokens.
   void rope_and_store(int64_t layer, int64_t n);

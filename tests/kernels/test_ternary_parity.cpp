@@ -193,6 +193,33 @@ TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
   }
 }
 
+// One token prepared from a row held elsewhere (the forward pass's sub-norms quantize from a scratch row) gives that
+// token's codes, scales and group sums exactly as preparing the whole batch does, at every ISA level.
+TEST(KernelParity, PreparedTokenFromAnyRowMatchesRows) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t n = 3, cols = 768;
+  std::vector<float> x(static_cast<size_t>(n * cols));
+  for (auto& v : x) v = nd(rng);
+  const IsaLevel before = active_isa();
+  for (IsaLevel level : levels_here()) {
+    set_active_isa(level);  // prepare_acts picks its quantizer by the active level
+    for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
+      PreparedActs want, got;
+      prepare_acts(rule, x.data(), n, cols, want);
+      size_prepared_acts(rule, n, cols, got);
+      for (int64_t t = n - 1; t >= 0; --t) {
+        const std::vector<float> row(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+        prepare_acts_token(row.data(), t, got);
+      }
+      EXPECT_EQ(got.qa.q, want.qa.q) << isa_name(level);
+      EXPECT_EQ(got.qa.scales, want.qa.scales) << isa_name(level);
+      EXPECT_EQ(got.sums, want.sums) << isa_name(level);
+    }
+  }
+  set_active_isa(before);
+}
+
 #if defined(__x86_64__)
 // The AVX2 and AVX-512 absmax quantizers against the scalar one, bit for bit (and the AVX-512 one's sum of codes):
 // odd and even lengths, random scales, exact ties (x * s landing on k + 0.5), values beyond the clamp after

@@ -21,17 +21,18 @@ float quantize_row_absmax_ref(const float* x, int64_t n, int8_t* q) {
   return s;
 }
 
-void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out) {
+void quantize_act_row_ref(quant::ActQuant rule, const float* row, int64_t t, QuantizedActs& out) {
   const int64_t cols = out.cols;
-  for (int64_t t = t_begin; t < t_end; ++t) {
-    const float* xt = x + t * cols;
-    int8_t* qt = out.q.data() + t * cols;
-    if (rule == quant::ActQuant::kQ8K) {
-      quant::quantize_q8_k(xt, cols, qt, out.scales.data() + t * (cols / 256));
-    } else {
-      out.scales[static_cast<size_t>(t)] = quantize_row_absmax_ref(xt, cols, qt);
-    }
+  int8_t* qt = out.q.data() + t * cols;
+  if (rule == quant::ActQuant::kQ8K) {
+    quant::quantize_q8_k(row, cols, qt, out.scales.data() + t * (cols / 256));
+  } else {
+    out.scales[static_cast<size_t>(t)] = quantize_row_absmax_ref(row, cols, qt);
   }
+}
+
+void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out) {
+  for (int64_t t = t_begin; t < t_end; ++t) quantize_act_row_ref(rule, x + t * out.cols, t, out);
 }
 
 void size_quantized_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, QuantizedActs& out) {

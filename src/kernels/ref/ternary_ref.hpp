@@ -46,6 +46,8 @@ void quantize_acts_ref(quant::ActQuant rule, const float* x, int64_t n_tokens, i
 // then quantize tokens [t_begin, t_end) of x (x points at token 0).
 void size_quantized_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, QuantizedActs& out);
 void quantize_acts_rows_ref(quant::ActQuant rule, const float* x, int64_t t_begin, int64_t t_end, QuantizedActs& out);
+// Token t alone, from its row wherever it lies (row: cols floats).
+void quantize_act_row_ref(quant::ActQuant rule, const float* row, int64_t t, QuantizedActs& out);
 
 // The float epilogue shared by every kernel (and the reference): combines one row's per-group integer dots
 // with weight scales ws[groups] and the token's activation scales at[], in the reference engines' order.
