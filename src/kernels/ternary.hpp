@@ -46,7 +46,7 @@ uint8_t* kernel_scratch(size_t bytes);
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 #if defined(__x86_64__)
-// quantize_row_absmax_ref, bit-equal (used by prepare_acts_rows at ISA level AVX2).
+// quantize_row_absmax_ref, bit-equal (used by prepare_acts_token at ISA level AVX2).
 float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q);
 // The same at ISA level AVX-512 (x86/act_quant_avx512.cpp), also writing the sum of the row's codes to *sum.
 float quantize_row_absmax_avx512(const float* x, int64_t n, int8_t* q, int32_t* sum);

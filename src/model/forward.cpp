@@ -41,7 +41,7 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
   const int64_t per_block = blocks ? std::max<int64_t>(8, std::min<int64_t>(group, kernels::kMaxBlockQueries)) : 1;
   scores_.resize(static_cast<size_t>(pool_.size() * per_block * n_ctx_));
   scores_per_thread_ = per_block * n_ctx_;
-  const int64_t max_row = std::max(hp.n_embd, hp.n_ff);
+  const int64_t max_row = (std::max(hp.n_embd, hp.n_ff) + 15) / 16 * 16;  // threads' rows on lines of their own
   row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
 }
 
@@ -100,7 +100,7 @@ void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t
   for (int64_t t = t_begin; t < t_end; ++t) norm_row(x + t * dim, sum_squares(x + t * dim, dim), w, dim, y + t * dim);
 }
 
-void Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
+bool Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
                             const Linear* next, bool only_next) {
   const bool quantize = next != nullptr && next->ternary && next->in == dim && !w_.arch->bitlinear_input_norm;
   if (quantize) kernels::size_prepared_acts(next->tern.act_quant, n, dim, acts_);
@@ -120,6 +120,7 @@ void Forward::residual_norm(float* x, const float* r, const std::vector<float>& 
     if (quantize && !skip_y) kernels::prepare_acts_rows(y, b, e, acts_);
   });
   acts_from_ = quantize ? y : nullptr;
+  return quantize;
 }
 
 // Quantizes x for ternary linear l into acts_, unless acts_ already holds exactly that (same_input).
@@ -452,9 +453,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* in = x_.data();
     bool ready = false;  // whether acts_ already holds in's activations for the next linear
     if (w_.arch->learned_prenorms) {
-      residual_norm(x_.data(), pending, L.attn_norm, n, d, h_.data(), &L.wq);
+      ready = residual_norm(x_.data(), pending, L.attn_norm, n, d, h_.data(), &L.wq);
       in = h_.data();
-      ready = true;
     } else if (pending != nullptr) {
       add_rows(x_.data(), pending, n, d);
     }
@@ -466,9 +466,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* att = att_.data();
     ready = false;
     if (!L.attn_sub_norm.empty()) {
-      residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo, true);
+      ready = residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo, true);
       att = h_.data();
-      ready = true;
     }
     BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data(), ready));
 
@@ -476,9 +475,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     in = x_.data();
     ready = false;
     if (w_.arch->learned_prenorms) {
-      residual_norm(x_.data(), q_.data(), L.ffn_norm, n, d, h_.data(), &L.gate);
+      ready = residual_norm(x_.data(), q_.data(), L.ffn_norm, n, d, h_.data(), &L.gate);
       in = h_.data();
-      ready = true;
     } else {
       add_rows(x_.data(), q_.data(), n, d);
     }
@@ -486,9 +484,8 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* ff = ffa_.data();
     ready = false;
     if (!L.ffn_sub_norm.empty()) {
-      residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down, true);
+      ready = residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down, true);
       ff = ffb_.data();
-      ready = true;
     }
     BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data(), ready));
     pending = q_.data();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bitnet/status.hpp"
+#include "core/aligned.hpp"
 #include "core/thread_pool.hpp"
 #include "kernels/kquant.hpp"
 #include "kernels/ternary.hpp"
@@ -54,8 +55,8 @@ class Forward {
   Status eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits);
 
  private:
-  // same_input: x is unchanged since acts_ was last prepared from it (by the previous linear() call, or by
-  // residual_norm for this linear), so its quantized activations are reused when the rule and shape match.
+  // same_input: acts_ were last prepared for x (from it by the previous linear() call, or by residual_norm for this
+  // linear, which may not have stored x at all: only_next), so they are reused when the rule and shape match.
   Status linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input = false);
   // Linears of one input (q/k/v; gate/up). All ternary with one activation rule: activations quantized once and
   // all their rows in one pass over the pool (one hand-off, not one per matrix). Else linear() on each.
@@ -74,12 +75,13 @@ class Forward {
                      float* y) const;
   void norm_row(const float* x, double sum, const std::vector<float>& w, int64_t dim, float* y) const;
   // One pass over the tokens for what used to be up to three: x += r (r may be null), y = rms_norm(x) * w, and,
-  // when `next` is a ternary linear that quantizes y as it is, y's activations for it (then its call may pass
-  // same_input). Each token's row is quantized while it is still in this core's cache. only_next: nothing but
-  // `next` reads y (the sub-norms), so when the activations are made here y is not written at all (its rows go
-  // through a per-thread row of scratch): writing the FFN sub-norm's 2 MB of floats, lines the other core had
-  // just written, took a quarter of that norm's time on the large model.
-  void residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
+  // when `next` is a ternary linear that quantizes y as it is, y's activations for it, each chunk's rows quantized
+  // while they are still in this core's cache. Returns whether it made them (then next's call passes same_input).
+  // only_next: nothing but `next` reads y (the sub-norms), so when the activations are made here y is not stored
+  // at all: each row is normed into a per-thread scratch row and quantized from there. That cut the FFN
+  // sub-norm's phase by a quarter on the large model (a timer, pp128, 2 threads: 50.6 -> 38 ms over 13 runs);
+  // likely the stores of its 2 MB of floats to lines the other core had just written.
+  bool residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
                      const Linear* next, bool only_next = false);
   void add_rows(float* x, const float* y, int64_t n, int64_t d);
   // RoPE on the tokens' q and k heads, then each token's k and v into its cache, in one pass over the tokens.
@@ -98,7 +100,7 @@ class Forward {
   std::vector<float> scores_;                       // [threads][scores_per_thread_]
   int64_t scores_per_thread_ = 0;                   // n_ctx per query of an attention block
   std::vector<std::pair<int64_t, int64_t>> token_blocks_;  // attention's runs of batch tokens, [begin, end)
-  std::vector<float> row_scratch_;                  // [threads][max row length]
+  AlignedVector<float> row_scratch_;                       // [threads][max row length, rounded up to 64 bytes]
   std::vector<BatchToken> own_batch_;               // eval()'s tokens as a batch
   std::vector<float> chunk_logits_;                 // eval()'s logits of one batch, when it wants every row's
   std::vector<KvCache*> cache_of_;                  // per batch token: its cache
@@ -107,7 +109,7 @@ class Forward {
   std::vector<int64_t> logit_rows_;                 // batch rows whose logits are wanted
   kernels::PreparedActs acts_;
   kernels::Q8KActs q8k_;                  // activations of K-quant (Q6_K) linears
-  const float* acts_from_ = nullptr;      // the x that acts_ was prepared from
+  const float* acts_from_ = nullptr;      // the x that acts_ were prepared for (not necessarily stored there)
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };
 

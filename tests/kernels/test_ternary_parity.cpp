@@ -193,28 +193,38 @@ TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {
   }
 }
 
-// One token prepared from a row held elsewhere (the forward pass's sub-norms quantize from a scratch row) gives that
-// token's codes, scales and group sums exactly as preparing the whole batch does, at every ISA level.
-TEST(KernelParity, PreparedTokenFromAnyRowMatchesRows) {
+// One token prepared from a row held elsewhere (the forward pass's sub-norms quantize from a scratch row), at an odd
+// offset, tokens in reverse order: the scalar reference's codes and scales and the group sums of those codes, at
+// every ISA level.
+TEST(KernelParity, PreparedTokenFromAnyRowMatchesReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t n = 3, cols = 768;
   std::vector<float> x(static_cast<size_t>(n * cols));
-  for (auto& v : x) v = nd(rng);
+  for (auto& v : x) v = nd(rng) * (rng() % 7 == 0 ? 20.0f : 1.0f);
   const IsaLevel before = active_isa();
   for (IsaLevel level : levels_here()) {
-    set_active_isa(level);  // prepare_acts picks its quantizer by the active level
+    set_active_isa(level);  // the quantizer is picked by the active level
     for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
-      PreparedActs want, got;
-      prepare_acts(rule, x.data(), n, cols, want);
+      QuantizedActs want;
+      quantize_acts_ref(rule, x.data(), n, cols, want);
+      PreparedActs got;
       size_prepared_acts(rule, n, cols, got);
+      std::vector<float> buffer(static_cast<size_t>(cols + 1));
       for (int64_t t = n - 1; t >= 0; --t) {
-        const std::vector<float> row(x.begin() + t * cols, x.begin() + (t + 1) * cols);
-        prepare_acts_token(row.data(), t, got);
+        std::copy(x.begin() + t * cols, x.begin() + (t + 1) * cols, buffer.begin() + 1);
+        prepare_acts_token(buffer.data() + 1, t, got);
       }
-      EXPECT_EQ(got.qa.q, want.qa.q) << isa_name(level);
-      EXPECT_EQ(got.qa.scales, want.qa.scales) << isa_name(level);
-      EXPECT_EQ(got.sums, want.sums) << isa_name(level);
+      EXPECT_EQ(got.qa.q, want.q) << isa_name(level);
+      EXPECT_EQ(got.qa.scales, want.scales) << isa_name(level);
+      const int64_t group = want.group, groups = cols / group;
+      ASSERT_EQ(got.sums.size(), static_cast<size_t>(n * groups));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t g = 0; g < groups; ++g) {
+          int32_t sum = 0;
+          for (int64_t c = 0; c < group; ++c) sum += want.q[static_cast<size_t>(t * cols + g * group + c)];
+          EXPECT_EQ(got.sums[static_cast<size_t>(t * groups + g)], sum) << isa_name(level) << " token " << t;
+        }
     }
   }
   set_active_isa(before);
