@@ -188,18 +188,21 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
       to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
       if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scales + p * scales_stride);
     }
-    // While this chunk computes, the next rows' codes are fetched into L2 a slice per token tile, so rearranging
-    // them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too: callers walk a matrix in
-    // consecutive row ranges (the FFN in 64-row steps), and whatever this thread does not take, the other finds in L3.
+    // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched a slice per token
+    // tile, so rearranging them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too:
+    // callers walk a matrix in consecutive row ranges (the FFN in 64-row steps, so 64 rows ahead, not 128), and
+    // whatever this thread does not take, the other finds in L3. Hint T0: with T1 (L2 on this Zen 5) the first
+    // to_panel of a call still spent three quarters of its time waiting on those loads (rdtsc around it, against a
+    // second to_panel of the same rows), and prompt processing of the large model ran 2-4% slower.
     const uint8_t* next = ce < w.rows ? w.row(ce) : nullptr;
-    const int64_t next_lines = (std::min(w.rows, ce + kChunkRows) - ce) * w.row_bytes() / 64;
+    const int64_t next_lines = (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
     const int64_t n_tiles = (n + kTokTile - 1) / kTokTile;
     for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
       const int64_t nt = std::min<int64_t>(kTokTile, n - t0);
       if (next != nullptr) {
         const int64_t tile = t0 / kTokTile;
         for (int64_t l = tile * next_lines / n_tiles; l < (tile + 1) * next_lines / n_tiles; ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T1);
+          _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
       }
       int64_t p = 0;
       for (; p + kTilePanels <= n_panels; p += kTilePanels) {
