@@ -90,7 +90,8 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
   const __m256 scale = _mm256_set1_ps(b.scale);
   const __mmask8 valid = static_cast<__mmask8>((1u << nk) - 1u);
   for (int p = 0; p < NP; ++p) {
-    // The pair's low query's four scores, then its high query's.
+    // The pair's low query's scores, then its high query's (four each; with K = 3 the fourth repeats the third key's
+    // and is not stored).
     const __m256 s = _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], acc[p][2], acc[p][kKeys - 1]), scale);
     const int lo = 2 * (first_pair + p);
     _mm_mask_storeu_ps(scores + lo * ld + j0, valid, _mm256_castps256_ps128(s));
