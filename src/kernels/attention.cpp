@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "core/fast_exp.hpp"
@@ -124,11 +125,17 @@ BITNET_VECTOR_CLONES static void scale_scores(float* s, int64_t n, float inv) {
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }
 
-// s[j] for j < n: scores in, softmax out.
+// s[j] for j < n: scores in, softmax out. A row whose sum is NaN (a NaN score, or inf - inf) comes out all the
+// canonical quiet NaN: where an operation meets two NaNs, the one it passes on depends on its operands' order, which
+// each vector clone's code chooses for itself, so those rows' bits would depend on the CPU.
 static void softmax(float* s, int64_t n) {
   const float max = max_of(s, n);
-  const float inv = static_cast<float>(1.0 / exp_and_sum(s, n, max));
-  scale_scores(s, n, inv);
+  const double sum = exp_and_sum(s, n, max);
+  if (std::isnan(sum)) {
+    std::fill(s, s + n, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  scale_scores(s, n, static_cast<float>(1.0 / sum));
 }
 
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out) {

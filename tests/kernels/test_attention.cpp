@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -110,6 +111,59 @@ TEST(KvAttention, FastKernelsBitEqualReference) {
     }
   }
   if (checked == 0) GTEST_SKIP() << "no fast attention kernels for this CPU: only the scalar reference exists";
+}
+
+// A query with a NaN, or an infinite element (inf - inf in softmax), makes its whole score row NaN: every output is
+// then the canonical quiet NaN, at every ISA level, alone (attend_head) and in a block of 8 beside ordinary queries,
+// which keep their own results (which of two NaNs an operation passes on depends on operand order, which each
+// compiled vector clone of softmax chooses for itself: without the canonical NaN the bits depended on the CPU).
+TEST(KvAttention, NanRowsGiveTheCanonicalNanEverywhere) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const uint32_t canonical = 0x7fc00000u;
+  for (const Shape& s : kShapes) {
+    const Layer L = make_layer(s.type, s.head_dim, 1, 70, rng);
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      std::vector<std::vector<float>> q(8, std::vector<float>(s.head_dim));
+      for (auto& row : q)
+        for (auto& e : row) e = nd(rng);
+      q[3][1] = bad;
+      for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+        if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+        const KvAttentionKernel& kernel = *kv_attention_kernel(s.type, level);
+        const std::string where = quant::type_name(s.type) + " head_dim " + std::to_string(s.head_dim) + " " +
+                                  isa_name(level) + (std::isnan(bad) ? " NaN" : " inf");
+        std::vector<float> out(s.head_dim), scratch(8 * 70);
+        attend_head(kernel, head_of(L, q[3].data(), 0, 70), scratch.data(), out.data());
+        for (float v : out) {
+          uint32_t bits;
+          std::memcpy(&bits, &v, 4);
+          ASSERT_EQ(bits, canonical) << "attend_head, " << where;
+        }
+        std::vector<std::vector<float>> outs(8, std::vector<float>(s.head_dim));
+        AttnBlock b = {};
+        b.n_q = 8;
+        const AttnHead h = head_of(L, nullptr, 0, 70);
+        b.k = h.k;
+        b.v = h.v;
+        b.stride = h.stride;
+        b.head_dim = h.head_dim;
+        b.scale = h.scale;
+        for (int i = 0; i < 8; ++i) {
+          b.q[i] = q[i].data();
+          b.out[i] = outs[i].data();
+          b.n_pos[i] = 63 + i;
+        }
+        attend_block(kernel, b, scratch.data());
+        for (int i = 0; i < 8; ++i) {
+          std::vector<float> want(s.head_dim);
+          attend_head(ref_kernel(s.type), head_of(L, q[i].data(), 0, 63 + i), scratch.data(), want.data());
+          ASSERT_EQ(std::memcmp(want.data(), outs[i].data(), want.size() * 4), 0)
+              << "attend_block query " << i << ", " << where;
+        }
+      }
+    }
+  }
 }
 
 // Blocks of queries over one KV head (attend_block and the block kernels) give every query exactly what it gets

@@ -82,7 +82,7 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
     for (int p = 0; p < NP; ++p) {
       __m512 q = qc[(first_pair + p) * chunks + c];
 #if !defined(BITNET_EMULATE_AVX512)
-      asm("" : "+v"(q));  // one load for the four products (GCC folds it into each multiply otherwise)
+      asm("" : "+v"(q));  // one load for the K products (GCC folds it into each multiply otherwise)
 #endif
       for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_add_ps(acc[p][k], _mm512_mul_ps(q, key[k]));
     }
@@ -114,7 +114,7 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   const int64_t n = b.max_pos();
   // Four pairs take three keys a tile: 12 accumulators. With four keys, their 16, the keys and the query did not fit
   // in the 32 registers beside what GCC keeps there, and one accumulator went to the stack and back every step
-  // (bitnet-kernel-bench attention_f16/head_dim:96/pos:128: 4.11-4.15 -> 3.87-3.91 us).
+  // (bitnet-kernel-bench attention_f16/head_dim:96/pos:128: 4.11-4.15 -> 3.89-3.98 us).
   int p = 0;
   for (; p + 4 <= pairs; p += 4)
     for (int64_t j = 0; j < n; j += 3)

@@ -190,10 +190,10 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     }
     // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched a slice per token
     // tile, so rearranging them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too:
-    // callers walk a matrix in consecutive row ranges (the FFN in 64-row steps, so 64 rows ahead, not 128), and
-    // whatever this thread does not take, the other finds in L3. Hint T0: with T1 (L2 on this Zen 5) the first
-    // to_panel of a call still spent three quarters of its time waiting on those loads (rdtsc around it, against a
-    // second to_panel of the same rows), and prompt processing of the large model ran 2-4% slower.
+    // callers walk a matrix in consecutive row ranges (gate and up are called 64 rows at a time, so 64 rows ahead
+    // there, not 128), and whatever this thread does not take, the other finds in L3. Hint T0: with T1 (L2 on this Zen
+    // 5) the first to_panel of a call still spent three quarters of its time waiting on those loads (rdtsc around it,
+    // against a second to_panel of the same rows), and prompt processing of the large model ran 2-4% slower.
     const uint8_t* next = ce < w.rows ? w.row(ce) : nullptr;
     const int64_t next_lines = (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
     const int64_t n_tiles = (n + kTokTile - 1) / kTokTile;
