@@ -55,6 +55,19 @@ AttnHead head_of(const Layer& L, const float* q, int64_t kvh, int64_t n_pos) {
           1.0f / std::sqrt(static_cast<float>(L.head_dim))};
 }
 
+// A block of n_q queries over KV head kvh of L (queries, outputs and positions still to be set).
+AttnBlock block_of(const Layer& L, int64_t kvh, int n_q) {
+  const AttnHead h = head_of(L, nullptr, kvh, 1);
+  AttnBlock b = {};
+  b.n_q = n_q;
+  b.k = h.k;
+  b.v = h.v;
+  b.stride = h.stride;
+  b.head_dim = h.head_dim;
+  b.scale = h.scale;
+  return b;
+}
+
 const KvAttentionKernel& ref_kernel(uint32_t type) { return *kv_attention_kernel(type, IsaLevel::kScalar); }
 
 struct Shape {
@@ -141,14 +154,7 @@ TEST(KvAttention, NanRowsGiveTheCanonicalNanEverywhere) {
           ASSERT_EQ(bits, canonical) << "attend_head, " << where;
         }
         std::vector<std::vector<float>> outs(8, std::vector<float>(s.head_dim));
-        AttnBlock b = {};
-        b.n_q = 8;
-        const AttnHead h = head_of(L, nullptr, 0, 70);
-        b.k = h.k;
-        b.v = h.v;
-        b.stride = h.stride;
-        b.head_dim = h.head_dim;
-        b.scale = h.scale;
+        AttnBlock b = block_of(L, 0, 8);
         for (int i = 0; i < 8; ++i) {
           b.q[i] = q[i].data();
           b.out[i] = outs[i].data();
@@ -187,14 +193,7 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
         for (int lengths = 0; lengths < 4; ++lengths) {
           std::vector<std::vector<float>> q(n_q, std::vector<float>(s.head_dim));
           std::vector<std::vector<float>> out(n_q, std::vector<float>(s.head_dim, NAN));
-          AttnBlock b = {};
-          b.n_q = n_q;
-          const AttnHead h = head_of(L, nullptr, 1, 1);
-          b.k = h.k;
-          b.v = h.v;
-          b.stride = h.stride;
-          b.head_dim = h.head_dim;
-          b.scale = h.scale;
+          AttnBlock b = block_of(L, 1, n_q);
           for (int i = 0; i < n_q; ++i) {
             for (auto& e : q[i]) e = nd(rng);
             b.q[i] = q[i].data();
