@@ -47,6 +47,24 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
 
 void Forward::truncate(int64_t n) { own_.truncate(n); }
 
+void Forward::size_pass_scratch(int64_t n) {
+  if (n <= pass_tokens_) return;
+  const HParams& hp = w_.hp;
+  float** parts[] = {&x_, &h_, &q_, &k_, &v_, &att_, &ffa_, &ffb_};
+  const int64_t per_token[] = {hp.n_embd, hp.n_embd, hp.n_embd, kv_dim_, kv_dim_, hp.n_embd, hp.n_ff, hp.n_ff};
+  auto floats = [&](int i) { return (n * per_token[i] + 15) / 16 * 16; };  // each part on lines of its own
+  int64_t total = 0;
+  for (int i = 0; i < 8; ++i) total += floats(i);
+  ByteBuffer().swap(pass_scratch_);  // nothing in it is kept from one pass to the next: no copy
+  pass_scratch_.resize(static_cast<size_t>(total) * sizeof(float));
+  float* at = reinterpret_cast<float*>(pass_scratch_.data());
+  for (int i = 0; i < 8; ++i) {
+    *parts[i] = at;
+    at += floats(i);
+  }
+  pass_tokens_ = n;
+}
+
 void Forward::rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const {
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { rms_norm_rows(x, w, b, e, dim, y); });
 }
@@ -228,8 +246,8 @@ BITNET_VECTOR_CLONES static void gate_rows(float* __restrict x, const float* __r
 Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input) {
   const int64_t nf = w_.hp.n_ff;
   const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
-  float* g = ffa_.data();
-  float* u = ffb_.data();
+  float* g = ffa_;
+  float* u = ffb_;
   if (!(L.gate.ternary && L.up.ternary && L.gate.in == L.up.in && L.gate.out == nf && L.up.out == nf &&
         L.gate.tern.act_quant == L.up.tern.act_quant)) {
     BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n, same_input));
@@ -307,10 +325,10 @@ void Forward::rope_and_store(int64_t layer, int64_t n) {
   const HParams& hp = w_.hp;
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int) {
     for (int64_t t = b; t < e; ++t) {
-      rope_heads(q_.data() + t * hp.n_head * hp.head_dim, t, hp.n_head);
-      float* kt = k_.data() + t * kv_dim_;
+      rope_heads(q_ + t * hp.n_head * hp.head_dim, t, hp.n_head);
+      float* kt = k_ + t * kv_dim_;
       rope_heads(kt, t, hp.n_head_kv);
-      cache_of_[static_cast<size_t>(t)]->store(layer, pos_of_[static_cast<size_t>(t)], kt, v_.data() + t * kv_dim_);
+      cache_of_[static_cast<size_t>(t)]->store(layer, pos_of_[static_cast<size_t>(t)], kt, v_ + t * kv_dim_);
     }
   });
 }
@@ -327,7 +345,6 @@ void Forward::attention(int64_t layer, int64_t n) {
   int64_t heads_per_block = std::min<int64_t>(group, kernels::kMaxBlockQueries);
   const int64_t tokens_per_block = std::max<int64_t>(1, 8 / heads_per_block);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  att_.resize(static_cast<size_t>(n * hp.n_embd));
   // Token blocks: runs of consecutive batch tokens of one cache.
   token_blocks_.clear();
   for (int64_t t = 0; t < n;) {
@@ -358,8 +375,8 @@ void Forward::attention(int64_t layer, int64_t n) {
       ab.n_q = 0;
       for (int64_t t = t0; t < t1; ++t)
         for (int64_t h = h0; h < h1; ++h) {
-          ab.q[ab.n_q] = q_.data() + (t * hp.n_head + h) * hd;
-          ab.out[ab.n_q] = att_.data() + (t * hp.n_head + h) * hd;
+          ab.q[ab.n_q] = q_ + (t * hp.n_head + h) * hd;
+          ab.out[ab.n_q] = att_ + (t * hp.n_head + h) * hd;
           ab.n_pos[ab.n_q] = pos_of_[static_cast<size_t>(t)] + 1;  // causal: positions 0..its own
           ++ab.n_q;
         }
@@ -429,20 +446,11 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     if (b.logits) logit_rows_.push_back(t);
   }
   const int64_t d = hp.n_embd;
-  auto grow = [](std::vector<float>& v, int64_t size) {
-    if (v.size() < static_cast<size_t>(size)) v.resize(static_cast<size_t>(size));
-  };
-  grow(x_, n * d);
-  grow(h_, n * d);
-  grow(q_, n * d);
-  grow(k_, n * kv_dim_);
-  grow(v_, n * kv_dim_);
-  grow(ffa_, n * hp.n_ff);
-  grow(ffb_, n * hp.n_ff);
+  size_pass_scratch(n);
 
   for (int64_t t = 0; t < n; ++t)
-    BITNET_RETURN_IF_ERROR(quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, batch[t].token,
-                                                  1, x_.data() + t * d));
+    BITNET_RETURN_IF_ERROR(
+        quant::dequantize_rows(w_.token_embd.type, w_.token_embd.data, d, hp.n_vocab, batch[t].token, 1, x_ + t * d));
 
   // The residual of each layer's FFN is added to x_ at the start of the next layer (in its first norm's pass where
   // the architecture has learned pre-norms), or after the last layer.
@@ -450,54 +458,54 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const Layer& L = w_.layers[static_cast<size_t>(l)];
     // attention block
-    const float* in = x_.data();
+    const float* in = x_;
     bool ready = false;  // whether acts_ already holds in's activations for the next linear
     if (w_.arch->learned_prenorms) {
-      ready = residual_norm(x_.data(), pending, L.attn_norm, n, d, h_.data(), &L.wq);
-      in = h_.data();
+      ready = residual_norm(x_, pending, L.attn_norm, n, d, h_, &L.wq);
+      in = h_;
     } else if (pending != nullptr) {
-      add_rows(x_.data(), pending, n, d);
+      add_rows(x_, pending, n, d);
     }
     pending = nullptr;
-    BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}}, in, n, ready));
+    BITNET_RETURN_IF_ERROR(linears({{&L.wq, q_}, {&L.wk, k_}, {&L.wv, v_}}, in, n, ready));
     // Every token writes its own (cache, position).
     rope_and_store(l, n);
     attention(l, n);
-    const float* att = att_.data();
+    const float* att = att_;
     ready = false;
     if (!L.attn_sub_norm.empty()) {
-      ready = residual_norm(att_.data(), nullptr, L.attn_sub_norm, n, d, h_.data(), &L.wo, true);
-      att = h_.data();
+      ready = residual_norm(att_, nullptr, L.attn_sub_norm, n, d, h_, &L.wo, true);
+      att = h_;
     }
-    BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_.data(), ready));
+    BITNET_RETURN_IF_ERROR(linear(L.wo, att, n, q_, ready));
 
     // feed-forward block: down(sub_norm(act(gate x) * up x))
-    in = x_.data();
+    in = x_;
     ready = false;
     if (w_.arch->learned_prenorms) {
-      ready = residual_norm(x_.data(), q_.data(), L.ffn_norm, n, d, h_.data(), &L.gate);
-      in = h_.data();
+      ready = residual_norm(x_, q_, L.ffn_norm, n, d, h_, &L.gate);
+      in = h_;
     } else {
-      add_rows(x_.data(), q_.data(), n, d);
+      add_rows(x_, q_, n, d);
     }
     BITNET_RETURN_IF_ERROR(gated_ffn(L, in, n, ready));
-    const float* ff = ffa_.data();
+    const float* ff = ffa_;
     ready = false;
     if (!L.ffn_sub_norm.empty()) {
-      ready = residual_norm(ffa_.data(), nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_.data(), &L.down, true);
-      ff = ffb_.data();
+      ready = residual_norm(ffa_, nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_, &L.down, true);
+      ff = ffb_;
     }
-    BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_.data(), ready));
-    pending = q_.data();
+    BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_, ready));
+    pending = q_;
   }
-  if (pending != nullptr) add_rows(x_.data(), pending, n, d);
+  if (pending != nullptr) add_rows(x_, pending, n, d);
 
   // The head runs over the wanted rows only (gathered; per-row results do not depend on which rows come along).
   const int64_t rows = static_cast<int64_t>(logit_rows_.size());
   for (int64_t r = 0; r < rows; ++r)
-    rms_norm(x_.data() + logit_rows_[static_cast<size_t>(r)] * d, w_.output_norm, 1, d, h_.data() + r * d);
+    rms_norm(x_ + logit_rows_[static_cast<size_t>(r)] * d, w_.output_norm, 1, d, h_ + r * d);
   logits.resize(static_cast<size_t>(rows * hp.n_vocab));
-  if (rows > 0) BITNET_RETURN_IF_ERROR(linear(w_.output, h_.data(), rows, logits.data()));
+  if (rows > 0) BITNET_RETURN_IF_ERROR(linear(w_.output, h_, rows, logits.data()));
   for (const auto& [cache, end] : ends_) cache->set_n_past(end);
   return Status::Ok();
 }
