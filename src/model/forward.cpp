@@ -55,6 +55,7 @@ void Forward::size_pass_scratch(int64_t n) {
   auto floats = [&](int i) { return (n * per_token[i] + 15) / 16 * 16; };  // each part on lines of its own
   int64_t total = 0;
   for (int i = 0; i < 8; ++i) total += floats(i);
+  pass_tokens_ = 0;                  // until the new buffer is carved (an allocation that throws leaves none)
   ByteBuffer().swap(pass_scratch_);  // nothing in it is kept from one pass to the next: no copy
   pass_scratch_.resize(static_cast<size_t>(total) * sizeof(float));
   float* at = reinterpret_cast<float*>(pass_scratch_.data());
