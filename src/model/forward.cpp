@@ -152,6 +152,13 @@ bool Forward::residual_norm(float* x, const float* r, const std::vector<float>& 
   return quantize;
 }
 
+bool Forward::acts_only(std::initializer_list<const Linear*> readers) {
+  const Linear& first = **readers.begin();
+  for (const Linear* l : readers)
+    if (!l->ternary || l->in != first.in || l->tern.act_quant != first.tern.act_quant) return false;
+  return true;
+}
+
 // Quantizes x for ternary linear l into acts_, unless acts_ already holds exactly that (same_input).
 void Forward::prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input) {
   if (!same_input) acts_from_ = nullptr;  // whatever x held before may have been overwritten since
@@ -472,7 +479,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* in = x_;
     bool ready = false;  // whether acts_ already holds in's activations for the next linear
     if (w_.arch->learned_prenorms) {
-      ready = residual_norm(x_, pending, L.attn_norm, n, d, h_, &L.wq);
+      ready = residual_norm(x_, pending, L.attn_norm, n, d, h_, &L.wq, acts_only({&L.wq, &L.wk, &L.wv}));
       in = h_;
     } else if (pending != nullptr) {
       add_rows(x_, pending, n, d);
@@ -494,7 +501,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     in = x_;
     ready = false;
     if (w_.arch->learned_prenorms) {
-      ready = residual_norm(x_, q_, L.ffn_norm, n, d, h_, &L.gate);
+      ready = residual_norm(x_, q_, L.ffn_norm, n, d, h_, &L.gate, acts_only({&L.gate, &L.up}));
       in = h_;
     } else {
       add_rows(x_, q_, n, d);

@@ -83,6 +83,10 @@ class Forward {
   // likely the stores of its 2 MB of floats to lines the other core had just written.
   bool residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
                      const Linear* next, bool only_next = false);
+  // Whether linears reading one input take nothing of it but its activations: all ternary, of one input size and
+  // activation rule (linears() and gated_ffn() then quantize it once and read only that), so a norm before them
+  // need not store its output (residual_norm's only_next).
+  static bool acts_only(std::initializer_list<const Linear*> readers);
   void add_rows(float* x, const float* y, int64_t n, int64_t d);
   // RoPE on the tokens' q and k heads, then each token's k and v into its cache, in one pass over the tokens.
   void rope_and_store(int64_t layer, int64_t n);
