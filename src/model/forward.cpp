@@ -50,16 +50,19 @@ void Forward::truncate(int64_t n) { own_.truncate(n); }
 void Forward::size_pass_scratch(int64_t n) {
   if (n <= pass_tokens_) return;
   const HParams& hp = w_.hp;
-  float** parts[] = {&x_, &h_, &q_, &k_, &v_, &att_, &ffa_, &ffb_};
-  const int64_t per_token[] = {hp.n_embd, hp.n_embd, hp.n_embd, kv_dim_, kv_dim_, hp.n_embd, hp.n_ff, hp.n_ff};
+  float** parts[] = {&x_, &q_, &k_, &v_, &att_, &ffa_, &ffb_};
+  const int64_t per_token[] = {hp.n_embd, hp.n_embd, kv_dim_, kv_dim_, hp.n_embd, hp.n_ff, hp.n_ff};
   auto floats = [&](int i) { return (n * per_token[i] + 15) / 16 * 16; };  // each part on lines of its own
   int64_t total = 0;
-  for (int i = 0; i < 8; ++i) total += floats(i);
-  pass_tokens_ = 0;                  // until the new buffer is carved (an allocation that throws leaves none)
-  ByteBuffer().swap(pass_scratch_);  // nothing in it is kept from one pass to the next: no copy
+  for (int i = 0; i < 7; ++i) total += floats(i);
+  pass_tokens_ = 0;                  // until the new buffers are carved (an allocation that throws leaves none)
+  ByteBuffer().swap(pass_scratch_);  // nothing in them is kept from one pass to the next: no copy
+  ByteBuffer().swap(norm_out_);
   pass_scratch_.resize(static_cast<size_t>(total) * sizeof(float));
+  norm_out_.resize(static_cast<size_t>(n * hp.n_embd) * sizeof(float));
+  h_ = reinterpret_cast<float*>(norm_out_.data());
   float* at = reinterpret_cast<float*>(pass_scratch_.data());
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 7; ++i) {
     *parts[i] = at;
     at += floats(i);
   }

@@ -108,7 +108,11 @@ class Forward {
   // processing ran 1.5-4% slower on a Zen 5 VM, where each 4 KB page a pass touches costs a walk of two levels of
   // page tables (pp128, two threads, medians of 6 alternated runs: 910.1 and 863.0 against 924.1 and 878.1).
   ByteBuffer pass_scratch_;
-  int64_t pass_tokens_ = 0;  // the batch size it is carved for
+  // h_, the pre-norms' output, has a buffer of its own: where the linears after a norm read only its activations
+  // (acts_only) it is not written but for the head's rows, and pages of it that are never written are never resident
+  // (in the shared buffer its 2 MB pages were: 2B-4T's peak RSS, pp128 + tg32, 859.4 MB there, 858.0 apart).
+  ByteBuffer norm_out_;
+  int64_t pass_tokens_ = 0;  // the batch size they are carved for
   float *x_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *ffa_ = nullptr,
         *ffb_ = nullptr;
   std::vector<float> tmp_;
