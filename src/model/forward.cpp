@@ -155,10 +155,14 @@ bool Forward::residual_norm(float* x, const float* r, const std::vector<float>& 
   return quantize;
 }
 
+bool Forward::shares_acts(const Linear& first, const Linear& l) {
+  return l.ternary && l.in == first.in && l.tern.act_quant == first.tern.act_quant;
+}
+
 bool Forward::acts_only(std::initializer_list<const Linear*> readers) {
   const Linear& first = **readers.begin();
   for (const Linear* l : readers)
-    if (!l->ternary || l->in != first.in || l->tern.act_quant != first.tern.act_quant) return false;
+    if (!shares_acts(first, *l)) return false;
   return true;
 }
 
@@ -221,8 +225,7 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
 Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n, bool same_input) {
   bool fused = true;
   const Linear& first = *parts.begin()->l;
-  for (const LinearOut& p : parts)
-    fused = fused && p.l->ternary && p.l->in == first.in && p.l->tern.act_quant == first.tern.act_quant;
+  for (const LinearOut& p : parts) fused = fused && shares_acts(first, *p.l);
   if (!fused) {
     bool same = same_input;
     for (const LinearOut& p : parts) {

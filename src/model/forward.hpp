@@ -32,6 +32,9 @@ class Forward {
   // default, not a limit enforced here). kv_type: how its own cache stores keys and values (quant::kF32, kF16
   // or kQ8_0; it must pass KvCache::check). Caches passed to eval_batch may have other types.
   Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32_t kv_type = quant::kF16);
+  // Not copyable: x_ ... ffb_ point into its own buffers, and a copy's would point into this one's.
+  Forward(const Forward&) = delete;
+  Forward& operator=(const Forward&) = delete;
 
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return own_.n_past(); }
@@ -77,16 +80,19 @@ class Forward {
   // One pass over the tokens for what used to be up to three: x += r (r may be null), y = rms_norm(x) * w, and,
   // when `next` is a ternary linear that quantizes y as it is, y's activations for it, each chunk's rows quantized
   // while they are still in this core's cache. Returns whether it made them (then next's call passes same_input).
-  // only_next: nothing but `next` reads y (the sub-norms), so when the activations are made here y is not stored
-  // at all: each row is normed into a per-thread scratch row and quantized from there. That cut the FFN
-  // sub-norm's phase by a quarter on the large model (a timer, pp128, 2 threads: 50.6 -> 38 ms over 13 runs);
-  // likely the stores of its 2 MB of floats to lines the other core had just written.
+  // only_next: nothing reads y but through the activations made here (the sub-norms; the pre-norms where acts_only
+  // says so), so when they are made here y is not stored at all: each row is normed into a per-thread scratch row and
+  // quantized from there. That cut the FFN sub-norm's phase by a quarter on the large model (a timer, pp128, 2
+  // threads: 50.6 -> 38 ms over 13 runs); likely the stores of its 2 MB of floats to lines the other core had just
+  // written.
   bool residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
                      const Linear* next, bool only_next = false);
   // Whether linears reading one input take nothing of it but its activations: all ternary, of one input size and
   // activation rule (linears() and gated_ffn() then quantize it once and read only that), so a norm before them
   // need not store its output (residual_norm's only_next).
   static bool acts_only(std::initializer_list<const Linear*> readers);
+  // Whether l is ternary and takes the same activations as first (one input size and rule).
+  static bool shares_acts(const Linear& first, const Linear& l);
   void add_rows(float* x, const float* y, int64_t n, int64_t d);
   // RoPE on the tokens' q and k heads, then each token's k and v into its cache, in one pass over the tokens.
   void rope_and_store(int64_t layer, int64_t n);
@@ -101,16 +107,17 @@ class Forward {
   int64_t kv_dim_;
   KvCache own_;                             // the cache of eval()'s single sequence
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
-  // scratch, grown on demand
-  // A pass's activations, carved from one buffer for the batch's tokens (size_pass_scratch; never shrinks), so that
-  // a prompt batch's (9 MB for 128 tokens of the large model) comes in 2 MB pages (ByteBuffer) where the system
-  // allows them. As vectors of their own in 4 KB pages, and the KV cache in them too, the large model's prompt
-  // processing ran 1.5-4% slower on a Zen 5 VM, where each 4 KB page a pass touches costs a walk of two levels of
-  // page tables (pp128, two threads, medians of 6 alternated runs: 910.1 and 863.0 against 924.1 and 878.1).
+  // Scratch. A pass's activations, carved from one buffer for the batch's tokens (size_pass_scratch; it never
+  // shrinks, and what they held is not kept when it grows), so that a prompt batch's (9 MB for 128 tokens of the
+  // large model) comes in 2 MB pages (ByteBuffer) where the system allows them. As vectors of their own in 4 KB
+  // pages, and the KV cache in them too, the large model's prompt processing ran 1.5-4% slower on a Zen 5 VM, where
+  // each 4 KB page a pass touches costs a walk of two levels of page tables (pp128, two threads, medians of 6
+  // alternated runs: 910.1 and 863.0 against 924.1 and 878.1).
   ByteBuffer pass_scratch_;
-  // h_, the pre-norms' output, has a buffer of its own: where the linears after a norm read only its activations
-  // (acts_only) it is not written but for the head's rows, and pages of it that are never written are never resident
-  // (in the shared buffer its 2 MB pages were: 2B-4T's peak RSS, pp128 + tg32, 859.4 MB there, 858.0 apart).
+  // h_, the norms' output (the pre-norms', the attention sub-norm's, the head's normed rows), has a buffer of its
+  // own: where the linears after a norm read only its activations (acts_only) it is not written but for the head's
+  // rows, and pages of it that are never written are never resident (in the shared buffer its 2 MB pages were:
+  // 2B-4T's peak RSS, pp128 + tg32, 859.4 MB there, 858.0 apart).
   ByteBuffer norm_out_;
   int64_t pass_tokens_ = 0;  // the batch size they are carved for
   float *x_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *ffa_ = nullptr,

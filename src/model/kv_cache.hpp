@@ -36,6 +36,9 @@ class KvCache {
         plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(static_cast<size_t>(plane_bytes_)),
         v_(static_cast<size_t>(plane_bytes_)) {}
+  // Not copyable: a copy of gigabytes is never what was meant (sequences hold theirs by unique_ptr).
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
   // bytes() of a cache of n_ctx positions for hp, before making one (a context too large to allocate is named).
   static uint64_t bytes_for(const HParams& hp, int64_t n_ctx, uint32_t type) {
