@@ -85,11 +85,12 @@ void scales_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, float* 
 
 // P panels (panel_bytes apart from `panels`; the first holds rows from r0) times tokens [t0, t0 + nt), nt <= 8:
 // integer dots per group, then the epilogue, stored to y for the rows the panels hold (nr_last in the last).
-// With groups > 1, `scales` holds the panels' scales_panel (scales_stride floats apart).
+// With groups > 1, `scales` holds the panels' scales_panel (scales_stride floats apart). The pf_lines cache lines
+// from pf on are prefetched, spread over the blocks.
 template <int P>
 void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* panels, int64_t panel_bytes,
                 const float* scales, int64_t scales_stride, int64_t r0, int64_t nr_last, int64_t t0, int64_t nt,
-                float* y, int64_t y_stride) {
+                float* y, int64_t y_stride, const uint8_t* pf, int64_t pf_lines) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
   const int64_t blocks_per_group = group / quant::kTernaryBlock;
   const int64_t at_stride = cols / a.qa.group;
@@ -97,6 +98,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
   for (int t = 0; t < kTokTile; ++t) act[t] = a.qa.q.data() + (t0 + std::min<int64_t>(t, nt - 1)) * cols;
   const __m512i mask = _mm512_set1_epi8(3);
   alignas(64) float partial[P][kTokTile][kPanelRows];  // float sums over groups so far (groups > 1)
+  const int64_t blocks = cols / quant::kTernaryBlock;
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[P][kTokTile];
     for (int p = 0; p < P; ++p)
@@ -104,6 +106,8 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
     for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
       const uint8_t* pb = panels + b * 512;
       const int64_t cb = b * quant::kTernaryBlock;
+      for (int64_t l = b * pf_lines / blocks; l < (b + 1) * pf_lines / blocks; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T0);
       for (int j = 0; j < 8; ++j) {
         __m512i v[P];
         for (int p = 0; p < P; ++p) v[p] = _mm512_load_si512(pb + p * panel_bytes + j * 64);
@@ -188,32 +192,34 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
       to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
       if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scales + p * scales_stride);
     }
-    // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched a slice per token
-    // tile, so rearranging them does not wait on memory (that wait was 5-9% of prompt time). Past row_end too:
+    // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched, a few lines per
+    // 128-column block of every panel_tile call, so rearranging them does not wait on memory (that wait was 5-9% of
+    // prompt time). Issued a slice per token tile instead, in bursts of up to 48 lines, the prefetches waited for free
+    // miss buffers: 1.7% of a prompt pass of the large model on one instruction after them (perf); spread, pp128 with
+    // 2 threads, alternated medians: large I2_S 934.0 -> 942.4 (6 passes), 2B-4T I2_S 340.9 -> 347.4, large TQ2_0
+    // 843.6 -> 853.7 (4 each). Past row_end too:
     // callers walk a matrix in consecutive row ranges (gate and up are called 64 rows at a time, so 64 rows ahead
     // there, not 128), and whatever this thread does not take, the other finds in L3. Hint T0: with T1 (L2 on this Zen
     // 5) the first to_panel of a call still spent three quarters of its time waiting on those loads (rdtsc around it,
     // against a second to_panel of the same rows), and prompt processing of the large model ran 2-4% slower.
     const uint8_t* next = ce < w.rows ? w.row(ce) : nullptr;
-    const int64_t next_lines = (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
-    const int64_t n_tiles = (n + kTokTile - 1) / kTokTile;
+    const int64_t next_lines = next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
+    const int64_t n_calls = (n + kTokTile - 1) / kTokTile * ((n_panels + kTilePanels - 1) / kTilePanels);
+    int64_t call = 0;
     for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
       const int64_t nt = std::min<int64_t>(kTokTile, n - t0);
-      if (next != nullptr) {
-        const int64_t tile = t0 / kTokTile;
-        for (int64_t l = tile * next_lines / n_tiles; l < (tile + 1) * next_lines / n_tiles; ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(next + l * 64), _MM_HINT_T0);
-      }
       int64_t p = 0;
-      for (; p + kTilePanels <= n_panels; p += kTilePanels) {
+      for (; p < n_panels; p += kTilePanels, ++call) {
         const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride,
-                                r0, ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride);
-      }
-      for (; p < n_panels; ++p) {
-        const int64_t r0 = cb + p * kPanelRows;
-        panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride, r0,
-                      ce - r0, t0, nt, y, y_stride);
+        const int64_t lo = call * next_lines / n_calls, hi = (call + 1) * next_lines / n_calls;
+        const uint8_t* pf = next == nullptr ? nullptr : next + lo * 64;
+        if (p + kTilePanels <= n_panels)
+          panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride,
+                                  scales_stride, r0, ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride,
+                                  pf, hi - lo);
+        else
+          panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride, r0,
+                        ce - r0, t0, nt, y, y_stride, pf, hi - lo);
       }
     }
   }
