@@ -104,7 +104,7 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
 
 // Single tokens against 8 or more rows of several groups ({19, 768, 1}, {16, 512, 5}) take the generation
 // kernels' grouped epilogues (4 rows a step on AVX2, 8 on AVX-512; {40, 768, 1} with its weight scales fetched
-// two tiles ahead).
+// two tiles ahead; 16 or more groups below).
 TEST(KernelParity, TernaryQ8K) {
   check_rule(quant::ActQuant::kQ8K, {{1, 256, 1},
                                      {3, 512, 2},
@@ -123,6 +123,11 @@ TEST(KernelParity, TernaryQ8K) {
                                      {16, 512, 5},
                                      {9, 1024, 1},
                                      {40, 768, 1},
+                                     // AVX-512 generation turns the scales 16 groups at a time: 16, 18 and 27
+                                     // groups (whole, one more, a partial second set), rows 8-aligned or not
+                                     {16, 4096, 1},
+                                     {24, 4608, 1},
+                                     {21, 6912, 1},
                                      // the AVX-512 prompt kernel's odd panel after pairs (halves of 35 and 48
                                      // rows: 3 panels, the third partial or whole) with its scales panel; 256 groups
                                      {70, 1024, 8},
