@@ -154,14 +154,15 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   const int8_t* act = a.qa.q.data() + t * w.cols;
   const float* ws = w.scales.data() + r0 * groups;
   const int64_t ahead = gen_prefetch_ahead(w);
-  if (r0 + 24 <= w.rows) {  // the scales of the tile two ahead
-    const char* next = reinterpret_cast<const char*>(ws + 16 * groups);
-    for (int64_t b = 0; b < 8 * groups * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
-  }
+  // The scales of the tile two ahead, a line per group (the first half of the groups cover them): issued all at once
+  // they waited for free miss buffers behind the codes' prefetches (4% of this function on the instruction after).
+  const char* next_scales = r0 + 24 <= w.rows ? reinterpret_cast<const char*>(ws + 16 * groups) : nullptr;
+  const int64_t scale_lines = 8 * groups * 4 / 64 + 1;  // + 1: the region need not start on a line
   alignas(64) float st[16 * 8];
   __m256 out = _mm256_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
     if (g % 16 == 0) turn_scales(ws, groups, g, std::min<int64_t>(16, groups - g), st);
+    if (next_scales != nullptr && g < scale_lines) _mm_prefetch(next_scales + g * 64, _MM_HINT_T0);
     __m512i acc[8][1];
     for (int r = 0; r < 8; ++r) acc[r][0] = _mm512_setzero_si512();
     for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, ahead, acc);
