@@ -123,8 +123,8 @@ TEST(KernelParity, TernaryQ8K) {
                                      {16, 512, 5},
                                      {9, 1024, 1},
                                      {40, 768, 1},
-                                     // AVX-512 generation turns the scales 16 groups at a time: 16, 18 and 27
-                                     // groups (whole, one more, a partial second set), rows 8-aligned or not
+                                     // single tokens over many groups (16, 18, and 27 as 2B-4T's ffn_down),
+                                     // rows 8-aligned or not
                                      {16, 4096, 1},
                                      {24, 4608, 1},
                                      {21, 6912, 1},

@@ -113,11 +113,6 @@ inline simde__m512 permute_ps(simde__m512 a, int imm) {  // within each 128-bit 
   for (int i = 0; i < 16; ++i) r.v[i] = x.v[i / 4 * 4 + ((imm >> (2 * (i % 4))) & 3)];
   return vec(r);
 }
-inline simde__m512i shuffle_epi32(simde__m512i a, int imm) {  // within each 128-bit lane
-  I32x16 x = lanes(a), r;
-  for (int i = 0; i < 16; ++i) r.v[i] = x.v[i / 4 * 4 + ((imm >> (2 * (i % 4))) & 3)];
-  return vec(r);
-}
 inline simde__m512i zextsi256_si512(simde__m256i a) {
   I32x16 r{};
   simde_mm256_storeu_si256(r.v, a);
@@ -163,12 +158,6 @@ inline simde__m512 mask_i32gather_ps(simde__m512 src, simde__mmask16 k, simde__m
 #define _mm512_cvtph_ps(a) bitnet::avx512_emulated::cvtph_ps(a)
 #define _mm512_permute_ps(a, imm) bitnet::avx512_emulated::permute_ps(a, imm)
 #define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4(a, b, imm)
-   // Unmasked, the 64-bit form moves the same 128-bit lanes as the 32-bit one.
-#define _mm512_shuffle_i64x2(a, b, imm) simde_mm512_shuffle_i32x4(a, b, imm)
-#define _mm512_shuffle_epi32(a, imm) bitnet::avx512_emulated::shuffle_epi32(a, imm)
-#ifndef _MM_PERM_CDAB
-#define _MM_PERM_CDAB 0xB1
-#endif
 #define _mm512_zextsi256_si512(a) bitnet::avx512_emulated::zextsi256_si512(a)
 #define _mm512_maskz_loadu_ps(k, p) bitnet::avx512_emulated::maskz_loadu_ps(k, p)
 #define _mm512_mask_storeu_ps(p, k, a) bitnet::avx512_emulated::mask_storeu_ps(p, k, a)

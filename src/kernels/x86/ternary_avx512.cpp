@@ -48,26 +48,15 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   return s;
 }
 
-// Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order), at full width: rows paired by 256-bit
-// halves, then by 128-bit lanes, then within lanes: 24 operations, where extracting halves and adding horizontally
-// took about 37 (gen_tile8_q8k reduces once per 256-column group).
-inline __m256i reduce8_wide(const __m512i (&acc)[8][1]) {
-  __m512i s[4];  // s[i]: row 2i's 8 partial sums in the low half, row 2i + 1's in the high half
-  for (int i = 0; i < 4; ++i) {
-    const __m512i a = acc[2 * i][0], b = acc[2 * i + 1][0];
-    s[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
-                            _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
-  }
-  // u: 128-bit lane i holds 4 partial sums of row i (rows 0-3); v the same of rows 4-7.
-  const __m512i u = _mm512_add_epi32(_mm512_shuffle_i32x4(s[0], s[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                     _mm512_shuffle_i32x4(s[0], s[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512i v = _mm512_add_epi32(_mm512_shuffle_i32x4(s[2], s[3], _MM_SHUFFLE(2, 0, 2, 0)),
-                                     _mm512_shuffle_i32x4(s[2], s[3], _MM_SHUFFLE(3, 1, 3, 1)));
-  // Lane i: [u0 + u2, u1 + u3, v0 + v2, v1 + v3], then row i's total in element 0 and row 4 + i's in element 2.
-  const __m512i w = _mm512_add_epi32(_mm512_unpacklo_epi64(u, v), _mm512_unpackhi_epi64(u, v));
-  const __m512i z = _mm512_add_epi32(w, _mm512_shuffle_epi32(w, _MM_PERM_CDAB));
-  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-  return _mm512_castsi512_si256(_mm512_permutexvar_epi32(idx, z));
+// Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order).
+inline __m256i reduce8(const __m512i (&acc)[8][1]) {
+  __m256i h[8];
+  for (int r = 0; r < 8; ++r)
+    h[r] = _mm256_add_epi32(_mm512_castsi512_si256(acc[r][0]), _mm512_extracti64x4_epi64(acc[r][0], 1));
+  const __m256i b0 = _mm256_hadd_epi32(h[0], h[1]), b1 = _mm256_hadd_epi32(h[2], h[3]);
+  const __m256i b2 = _mm256_hadd_epi32(h[4], h[5]), b3 = _mm256_hadd_epi32(h[6], h[7]);
+  const __m256i c0 = _mm256_hadd_epi32(b0, b1), c1 = _mm256_hadd_epi32(b2, b3);  // 128-bit halves: rows 0-3, 4-7
+  return _mm256_add_epi32(_mm256_permute2x128_si256(c0, c1, 0x20), _mm256_permute2x128_si256(c0, c1, 0x31));
 }
 
 // One token's dots with 8 rows of one group (the whole row), acc[r][0] holding row r's 16 partial sums: reduced
@@ -75,7 +64,7 @@ inline __m256i reduce8_wide(const __m512i (&acc)[8][1]) {
 // scalar epilogues cost about as much as the products on 1536-column rows.
 inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, const __m512i (&acc)[8][1], int64_t r0,
                          int64_t t, float* y_row) {
-  const __m256i dots = reduce8_wide(acc);
+  const __m256i dots = reduce8(acc);
   const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(a.sums[static_cast<size_t>(t)])));
   const __m256 ws = _mm256_loadu_ps(w.scales.data() + r0);
   const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * (w.cols / a.qa.group))]);
@@ -108,44 +97,12 @@ inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_
   }
 }
 
-// The weight scales of 8 rows for groups [g0, g0 + n), n <= 16 (ws: row 0's scales, `groups` floats a row), turned
-// so that group g0 + j's 8 scales are 8 consecutive floats at st + scales_slot(j): 8 loads and 40 shuffles for 16
-// groups, where loading each group's 8 scalars and inserting them took 15 operations a group.
-inline int64_t scales_slot(int64_t j) { return ((j % 4) * 4 + j / 4) * 8; }
-inline void turn_scales(const float* ws, int64_t groups, int64_t g0, int64_t n, float* st) {
-  const __mmask16 m = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
-  __m512 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm512_maskz_loadu_ps(m, ws + i * groups + g0);
-  // Per 128-bit lane k (groups 4k .. 4k + 3): 4 x 4 transposes of rows 0-3 and rows 4-7; c[4h + e] holds, in lane
-  // k, group 4k + e's scales of rows 4h .. 4h + 3.
-  __m512 c[8];
-  for (int h = 0; h < 2; ++h) {
-    const __m512 t0 = _mm512_unpacklo_ps(r[4 * h], r[4 * h + 1]), t1 = _mm512_unpackhi_ps(r[4 * h], r[4 * h + 1]);
-    const __m512 t2 = _mm512_unpacklo_ps(r[4 * h + 2], r[4 * h + 3]);
-    const __m512 t3 = _mm512_unpackhi_ps(r[4 * h + 2], r[4 * h + 3]);
-    c[4 * h] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-    c[4 * h + 1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-    c[4 * h + 2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-    c[4 * h + 3] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  // Group 4k + e: lane k of c[e] (rows 0-3) then lane k of c[4 + e] (rows 4-7); k = 0, 1 in one register, 2, 3 in
-  // the next, stored where scales_slot puts them.
-  const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-  const __m512i hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-  for (int e = 0; e < 4; ++e) {
-    _mm512_store_ps(st + e * 32, _mm512_permutex2var_ps(c[e], lo, c[4 + e]));
-    _mm512_store_ps(st + e * 32 + 16, _mm512_permutex2var_ps(c[e], hi, c[4 + e]));
-  }
-}
-
 // Generation with the Q8_K rule (TQ1_0/TQ2_0: a weight scale per row per 256 columns): 8 rows of one token, all
 // columns in whole 128-blocks, group after group: the 8 rows' dots reduced together, then out += (float)(dot -
 // act_sum) * (w_scale * act_scale) on 8 lanes in the reference's group order. Its own function, not a branch of
 // run_tile (whose per-group exit made the compiler spill accumulators in the dot loop), and it fetches the weight
 // scales ahead: they are an array of their own (33 MB for 2B-4T) that streams from memory as the codes do, and
 // without that 2B-4T TQ2_0 generation ran 13-20% slower than I2_S's (the separate function alone: no change).
-// The per-group work (reduction, scales) was still about 30% of this function's time (perf, 2B-4T TQ2_0 tg64), and
-// TQ2_0 generation ran at 50 tok/s where I2_S ran at 67: hence reduce8_wide and turn_scales.
 void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, int64_t t, float* y_row,
                    int64_t groups) {
   const int64_t group = w.group;
@@ -154,21 +111,19 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   const int8_t* act = a.qa.q.data() + t * w.cols;
   const float* ws = w.scales.data() + r0 * groups;
   const int64_t ahead = gen_prefetch_ahead(w);
-  // The scales of the tile two ahead, a line per group (the first half of the groups cover them): issued all at once
-  // they waited for free miss buffers behind the codes' prefetches (4% of this function on the instruction after).
-  const char* next_scales = r0 + 24 <= w.rows ? reinterpret_cast<const char*>(ws + 16 * groups) : nullptr;
-  const int64_t scale_lines = 8 * groups * 4 / 64 + 1;  // + 1: the region need not start on a line
-  alignas(64) float st[16 * 8];
+  if (r0 + 24 <= w.rows) {  // the scales of the tile two ahead
+    const char* next = reinterpret_cast<const char*>(ws + 16 * groups);
+    for (int64_t b = 0; b < 8 * groups * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+  }
   __m256 out = _mm256_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    if (g % 16 == 0) turn_scales(ws, groups, g, std::min<int64_t>(16, groups - g), st);
-    if (next_scales != nullptr && g < scale_lines) _mm_prefetch(next_scales + g * 64, _MM_HINT_T0);
     __m512i acc[8][1];
     for (int r = 0; r < 8; ++r) acc[r][0] = _mm512_setzero_si512();
     for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, ahead, acc);
     const __m256 f = _mm256_cvtepi32_ps(
-        _mm256_sub_epi32(reduce8_wide(acc), _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
-    const __m256 wsv = _mm256_load_ps(st + scales_slot(g % 16));
+        _mm256_sub_epi32(reduce8(acc), _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
+    const __m256 wsv = _mm256_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g], ws[4 * groups + g],
+                                      ws[5 * groups + g], ws[6 * groups + g], ws[7 * groups + g]);
     const __m256 at = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t * groups + g)]);
     out = _mm256_add_ps(out, _mm256_mul_ps(f, _mm256_mul_ps(wsv, at)));
   }
