@@ -197,19 +197,18 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     // prompt time). Issued a slice per token tile instead, in bursts of up to 48 lines, the prefetches waited for free
     // miss buffers: 1.7% of a prompt pass of the large model on one instruction after them (perf); spread, pp128 with
     // 2 threads, alternated medians: large I2_S 934.0 -> 942.4 (6 passes), 2B-4T I2_S 340.9 -> 347.4, large TQ2_0
-    // 843.6 -> 853.7 (4 each). Past row_end too:
-    // callers walk a matrix in consecutive row ranges (gate and up are called 64 rows at a time, so 64 rows ahead
-    // there, not 128), and whatever this thread does not take, the other finds in L3. Hint T0: with T1 (L2 on this Zen
-    // 5) the first to_panel of a call still spent three quarters of its time waiting on those loads (rdtsc around it,
-    // against a second to_panel of the same rows), and prompt processing of the large model ran 2-4% slower.
+    // 843.6 -> 853.7 (4 each). Past row_end too: callers walk a matrix in consecutive row ranges (gate and up are
+    // called 64 rows at a time, so 64 rows ahead there, not 128), and whatever this thread does not take, the other
+    // finds in L3. Hint T0: with T1 (L2 on this Zen 5) the first to_panel of a call still spent three quarters of its
+    // time waiting on those loads (rdtsc around it, against a second to_panel of the same rows), and prompt
+    // processing of the large model ran 2-4% slower.
     const uint8_t* next = ce < w.rows ? w.row(ce) : nullptr;
     const int64_t next_lines = next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
     const int64_t n_calls = (n + kTokTile - 1) / kTokTile * ((n_panels + kTilePanels - 1) / kTilePanels);
     int64_t call = 0;
     for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
       const int64_t nt = std::min<int64_t>(kTokTile, n - t0);
-      int64_t p = 0;
-      for (; p < n_panels; p += kTilePanels, ++call) {
+      for (int64_t p = 0; p < n_panels; p += kTilePanels, ++call) {
         const int64_t r0 = cb + p * kPanelRows;
         const int64_t lo = call * next_lines / n_calls, hi = (call + 1) * next_lines / n_calls;
         const uint8_t* pf = next == nullptr ? nullptr : next + lo * 64;
