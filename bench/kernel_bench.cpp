@@ -56,9 +56,12 @@ void set_rates(benchmark::State& state, double bytes, double macs) {
       benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k) {
+// panels: the matrix in the panel layout, as the loader lays out repacked codes for AVX-512.
+void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k,
+             bool panels) {
   std::mt19937 rng(1);
-  const auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
+  auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
+  if (panels) quant::to_panels(w, w.owned.data());
   const auto x = random_floats(tokens * cols, rng);
   kernels::PreparedActs a;
   kernels::prepare_acts(q8k ? quant::ActQuant::kQ8K : quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);
@@ -229,8 +232,12 @@ void register_all() {
           // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
                                    "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
-          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k)
+          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false)
               ->Unit(benchmark::kMillisecond);
+          if (level == IsaLevel::kAvx512)
+            benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
+                                         true)
+                ->Unit(benchmark::kMillisecond);
         }
   // The 2B-4T head: 128256 x 2560 Q6_K (269 MB, streams from memory), one token and a batch of 4.
   for (int64_t tokens : {int64_t{1}, int64_t{4}})

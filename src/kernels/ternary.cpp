@@ -53,6 +53,15 @@ void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a,
   ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
 }
 
+bool ternary_wants_panels(const quant::TernaryMatrix& m) {
+#if defined(__x86_64__)
+  return active_isa() == IsaLevel::kAvx512 && quant::panels_fit(m) && m.cols / m.group <= 256;
+#else
+  (void)m;
+  return false;
+#endif
+}
+
 const TernaryKernel& ternary_kernel(IsaLevel level) {
   static const TernaryKernel kScalar{IsaLevel::kScalar, ternary_matmul_scalar};
 #if defined(__x86_64__)

@@ -37,6 +37,10 @@ struct TernaryKernel {
 // The best kernel at or below `level` that this build and CPU have.
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
+// Whether a loader should put m in the panel layout (quant::to_panels): the AVX-512 kernels are active and m fits.
+// Kernels of every level take either layout (the others through the reference).
+bool ternary_wants_panels(const quant::TernaryMatrix& m);
+
 // This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept (and only
 // grown, never freed) for its next calls: a chunk of rows' worth, a few hundred KB. Defined outside the kernels' target pragmas, so no library code is compiled for their ISA (a std::vector
 // member instantiated under an AVX-512 target could be the copy the linker keeps for every caller).
@@ -55,11 +59,16 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 // The AVX-512 kernel for batches of kPanelMinTokens or more (x86/ternary_avx512_panels.cpp): rows rearranged into
-// 16-row panels on the fly. Needs whole 128-column blocks and groups (_fits); falls back to the reference otherwise.
+// 16-row panels on the fly, or read as they are from a matrix in panels (whose row range must then be whole
+// panels). Needs whole 128-column blocks and groups (_fits); falls back to the reference otherwise.
 inline constexpr int64_t kPanelMinTokens = 8;
 bool ternary_panels_avx512_fits(const quant::TernaryMatrix& w, const PreparedActs& a);
 void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                   int64_t row_begin, int64_t row_end);
+// Fewer tokens against a matrix in panels (x86/ternary_avx512_panel_gemv.cpp): rows [row_begin, row_end) whole
+// panels, and _fits.
+void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                int64_t row_begin, int64_t row_end);
 #endif
 #if defined(__aarch64__)
 void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

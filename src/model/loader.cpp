@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/ternary.hpp"
 #include "model/weights.hpp"
 #include "quant/quant.hpp"
 #include "quant/ternary.hpp"
@@ -66,6 +67,13 @@ struct Repacking {
   }
 };
 
+// Codes the loader repacked are its own to lay out: in 16-row panels where the AVX-512 kernels will read them
+// (kernels/ternary.hpp). `dst`: where they went, or nullptr if m owns them. (I2_S stays in the row layout, read in
+// place from the file.)
+void to_kernel_layout(quant::TernaryMatrix& m, uint8_t* dst) {
+  if (kernels::ternary_wants_panels(m)) quant::to_panels(m, dst != nullptr ? dst : m.owned.data());
+}
+
 bool repacked_type(uint32_t type) {
   return type == quant::kTQ1_0 || type == quant::kTQ2_0 || type == quant::kTL1 || type == quant::kTL2;
 }
@@ -76,13 +84,15 @@ bool repacked_type(uint32_t type) {
 Result<quant::TernaryMatrix> load_tl(const gguf::File& f, const gguf::TensorInfo& t, int64_t in, int64_t out,
                                      Repacking& rp) {
   BITNET_ASSIGN_OR_RETURN(quant::TlKernelConfig config, quant::find_tl_config(t.type, out, in, rp.tl_configs));
-  BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m, quant::to_ternary_tl(t.type, t.data, in, out, config, &rp.tl_scratch,
-                                                                       rp.take(static_cast<uint64_t>(in / 4 * out))));
+  uint8_t* dst = rp.take(static_cast<uint64_t>(in / 4 * out));
+  BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m,
+                          quant::to_ternary_tl(t.type, t.data, in, out, config, &rp.tl_scratch, dst));
   if (const gguf::TensorInfo* s = f.find_tensor(t.name + "_scale")) {
     float v = 0.0f;
     if (s->type != quant::kF32 || s->n_elements() != 1 || (std::memcpy(&v, s->data, 4), v != m.scales[0]))
       return format_error("tensor '" + s->name + "' is not the F32 scale found at the end of '" + t.name + "'");
   }
+  to_kernel_layout(m, dst);
   return m;
 }
 
@@ -107,7 +117,10 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
     uint8_t* dst = repack && in % 4 == 0 ? rp.take(static_cast<uint64_t>(in / 4 * out)) : nullptr;
     BITNET_ASSIGN_OR_RETURN(l.tern, quant::to_ternary(t->type, t->data, in, out, dst));
     l.ternary = true;
-    if (repack) f.drop_pages(t->data, t->nbytes);  // the file's copy is not read again
+    if (repack) {
+      to_kernel_layout(l.tern, dst);
+      f.drop_pages(t->data, t->nbytes);  // the file's copy is not read again
+    }
   } else {
     l.rows = kernels::FloatRows{t->type, t->data, in, out};
   }

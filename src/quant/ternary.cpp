@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,6 +155,63 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
         }
       }));
   return m;
+}
+
+}  // namespace bitnet::quant
+
+namespace bitnet::quant {
+namespace {
+
+// Byte offset of row r's dword j of 128-column block b in the panel layout.
+inline int64_t panel_dword(const TernaryMatrix& m, int64_t r, int64_t b, int64_t j) {
+  return r / kPanelRows * kPanelRows * m.row_bytes() + b * 512 + j * 64 + r % kPanelRows * 4;
+}
+
+}  // namespace
+
+uint8_t TernaryMatrix::code(int64_t r, int64_t c) const {
+  if (!panels) return ternary_code(row(r), cols, c);
+  const int64_t k = c % 32;  // the byte of its block in the row layout
+  const uint8_t byte = codes()[panel_dword(*this, r, c / kTernaryBlock, k / 4) + k % 4];
+  return static_cast<uint8_t>((byte >> (6 - 2 * (c % kTernaryBlock / 32))) & 3);
+}
+
+bool panels_fit(const TernaryMatrix& m) {
+  return !m.panels && m.rows > 0 && m.rows % kPanelRows == 0 && m.cols > 0 && m.cols % kTernaryBlock == 0 &&
+         m.group > 0 && m.group % kTernaryBlock == 0 && m.cols % m.group == 0;
+}
+
+void to_panels(TernaryMatrix& m, uint8_t* codes) {
+  const int64_t rb = m.row_bytes(), blocks = m.cols / kTernaryBlock, groups = m.groups_per_row();
+  // Panels in parallel, each through a copy of its 16 rows (at most 16 x 1728 bytes for 2B-4T's ffn_down) and of
+  // its scales (which take the same 16 * groups floats in either layout).
+  for_row_ranges(m.rows / kPanelRows, m.cols * kPanelRows, [&](int64_t p_begin, int64_t p_end) {
+    std::vector<uint8_t> rows(static_cast<size_t>(kPanelRows * rb));
+    std::vector<float> scales(static_cast<size_t>(groups > 1 ? kPanelRows * groups : 0));
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      uint8_t* panel = codes + p * kPanelRows * rb;
+      std::memcpy(rows.data(), panel, rows.size());
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t j = 0; j < 8; ++j)
+          for (int64_t i = 0; i < kPanelRows; ++i)
+            std::memcpy(panel + b * 512 + j * 64 + i * 4, rows.data() + i * rb + b * 32 + j * 4, 4);
+      if (groups == 1) continue;
+      float* ps = m.scales.data() + p * kPanelRows * groups;
+      std::copy(ps, ps + scales.size(), scales.begin());
+      for (int64_t i = 0; i < kPanelRows; ++i)
+        for (int64_t g = 0; g < groups; ++g) ps[g * kPanelRows + i] = scales[static_cast<size_t>(i * groups + g)];
+    }
+  });
+  m.panels = true;
+}
+
+void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out) {
+  if (!m.panels) {
+    std::memcpy(out, m.row(r), static_cast<size_t>(m.row_bytes()));
+    return;
+  }
+  for (int64_t b = 0; b < m.cols / kTernaryBlock; ++b)
+    for (int64_t j = 0; j < 8; ++j) std::memcpy(out + b * 32 + j * 4, m.codes() + panel_dword(m, r, b, j), 4);
 }
 
 }  // namespace bitnet::quant

@@ -36,6 +36,13 @@ inline void put_ternary_code(uint8_t* row, int64_t cols, int64_t c, uint8_t code
   row[ternary_code_byte(cols, c)] |= static_cast<uint8_t>(code << ternary_code_shift(cols, c));
 }
 
+// The panel layout (TernaryMatrix::panels), which the AVX-512 kernels read: rows in panels of 16, panel p (rows
+// 16p .. 16p + 15) in the bytes those rows take in the row layout. Within a panel, each 128-column block b is 512
+// bytes: for dword j (0..7) of the block's 32 row-layout bytes, 64 bytes whose dword i is row 16p + i's dword j.
+// A weight scale per group (groups > 1) lies at ((r / 16) * groups + g) * 16 + r % 16: a panel's 16 rows of group
+// g side by side. Only for matrices whose rows are whole panels and whose groups whole blocks (panels_fit).
+inline constexpr int64_t kPanelRows = 16;
+
 struct TernaryMatrix {
   int64_t rows = 0;   // output features
   int64_t cols = 0;   // input features (the dot-product length)
@@ -46,15 +53,32 @@ struct TernaryMatrix {
   // `owned`.
   const uint8_t* view = nullptr;
   ByteBuffer owned;
-  // rows * (cols / group) scales, row-major: weight (r, j) = (code - 1) * scales[r * (cols/group) + j/group].
+  // rows * (cols / group) scales: weight (r, j) = (code - 1) * scale(r, j / group); row-major unless `panels`.
   std::vector<float> scales;
+  // Codes (and scales, if more than one per row) in the panel layout above, not the row layout.
+  bool panels = false;
 
   const uint8_t* codes() const { return view != nullptr ? view : owned.data(); }
+  // Row r's codes in the row layout; not for a matrix in panels (row_codes copies one out).
   const uint8_t* row(int64_t r) const { return codes() + r * row_bytes(); }
   int64_t row_bytes() const { return cols / 4; }
   int64_t groups_per_row() const { return group == 0 ? 0 : cols / group; }
-  int weight(int64_t r, int64_t c) const { return static_cast<int>(ternary_code(row(r), cols, c)) - 1; }
+  uint8_t code(int64_t r, int64_t c) const;
+  float scale(int64_t r, int64_t g) const {
+    const int64_t groups = groups_per_row();
+    return scales[static_cast<size_t>(
+        panels && groups > 1 ? ((r / kPanelRows) * groups + g) * kPanelRows + r % kPanelRows : r * groups + g)];
+  }
+  int weight(int64_t r, int64_t c) const { return static_cast<int>(code(r, c)) - 1; }
 };
+
+// Whether m (in the row layout) can be put in panels: rows a multiple of 16, columns and groups of whole blocks.
+bool panels_fit(const TernaryMatrix& m);
+// Puts m's codes and scales in the panel layout, in place: `codes` is m.codes(), writable (m's own or a loader's
+// buffer). Needs panels_fit(m).
+void to_panels(TernaryMatrix& m, uint8_t* codes);
+// Row r's codes in the row layout, into out (row_bytes() bytes), whichever layout m has.
+void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out);
 
 // The compute layout of a ternary tensor [n_rows][ne0] of type TQ1_0, TQ2_0 or I2_S (data: tensor_bytes
 // bytes; rows are whole blocks of the type, else a format error). I2_S is a view of `data`, which must outlive

@@ -135,6 +135,66 @@ TEST(KernelParity, TernaryQ8K) {
                                      {35, 65536, 8}});
 }
 
+// Matrices in the panel layout (quant/ternary.hpp; the loader makes them for AVX-512) against the reference on the
+// same weights in rows, at every level (below AVX-512 through the reference, which reads panels too): single tokens
+// and small batches (the panel generation kernel), batches of 8 and more (the prompt kernel reading panels in
+// place), rows split at a panel boundary and inside a panel (its rows outside whole panels go to the reference).
+void check_panels(quant::ActQuant rule, const std::vector<Shape>& shapes) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const Shape& sh : shapes) {
+    const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
+    const quant::TernaryMatrix rows = random_matrix(sh.rows, sh.cols, group, rule, rng);
+    quant::TernaryMatrix w = random_matrix(0, sh.cols, group, rule, rng);
+    w.rows = rows.rows;
+    w.owned = rows.owned;
+    w.scales = rows.scales;
+    ASSERT_TRUE(quant::panels_fit(w));
+    quant::to_panels(w, w.owned.data());
+    std::vector<float> x(static_cast<size_t>(sh.tokens * sh.cols));
+    for (auto& v : x) v = nd(rng) * (rng() % 7 == 0 ? 20.0f : 1.0f);
+    PreparedActs a;
+    prepare_acts(rule, x.data(), sh.tokens, sh.cols, a);
+    std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows), -1.0f);
+    ternary_matmul_ref(rows, a.qa, want.data(), sh.rows, 0, sh.rows);
+    for (IsaLevel level : levels_here())
+      for (int64_t mid : {sh.rows / 2 / 16 * 16, sh.rows / 2 + 5}) {
+        std::vector<float> got(want.size(), -2.0f);
+        ternary_kernel(level).matmul(w, a, got.data(), sh.rows, 0, mid);
+        ternary_kernel(level).matmul(w, a, got.data(), sh.rows, mid, sh.rows);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_EQ(std::memcmp(&want[i], &got[i], 4), 0)
+              << "panels, " << isa_name(level) << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens
+              << " split at " << mid << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (seed "
+              << seed << ")";
+      }
+  }
+}
+
+TEST(KernelParity, TernaryPanels) {
+  check_panels(quant::ActQuant::kPerTokenAbsmax, {{16, 128, 1},
+                                                  {32, 384, 1},
+                                                  {48, 2560, 1},
+                                                  {64, 1536, 2},
+                                                  {16, 6912, 3},
+                                                  {96, 256, 7},
+                                                  {32, 640, 8},
+                                                  {48, 384, 9},
+                                                  {144, 1536, 19},
+                                                  {272, 256, 16}});
+  check_panels(quant::ActQuant::kQ8K, {{16, 256, 1},
+                                       {32, 512, 1},
+                                       {48, 2560, 1},
+                                       {16, 6912, 1},
+                                       {64, 768, 2},
+                                       {32, 4096, 5},
+                                       {80, 1536, 8},
+                                       {48, 512, 9},
+                                       {160, 768, 17}});
+}
+
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels
 // may sum ternary codes further in 16 bits), against activations all at the rules' extreme (-127), and at -128
 // (set by hand: the quantizers do not produce it, but a kernel's bound must hold for any int8), over rows long

@@ -1,6 +1,7 @@
 // to_ternary: the compute layout agrees with dequantize for every ternary type; bad input is a clear error.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -171,6 +172,55 @@ TEST(QuantTernary, RejectsBadShapes) {
   EXPECT_EQ(to_ternary(kTQ1_0, data.data(), 256, -1).status().code(), StatusCode::kFormatError);
   // I2_S rows must be whole 128-blocks (the file's blocks then never straddle rows, so it is used in place)
   EXPECT_EQ(to_ternary(kI2_S, data.data(), 192, 2).status().code(), StatusCode::kFormatError);
+}
+
+// The panel layout holds the same weights and scales as the row layout, byte for byte where its comment says.
+TEST(QuantTernary, PanelsHoldTheSameWeights) {
+  std::mt19937 rng(std::random_device{}());
+  struct Shape {
+    int64_t rows, cols, group;
+  };
+  for (const Shape& sh : {Shape{16, 128, 128}, Shape{48, 384, 384}, Shape{32, 1536, 256}, Shape{64, 768, 256}}) {
+    TernaryMatrix m;
+    m.rows = sh.rows;
+    m.cols = sh.cols;
+    m.group = sh.group;
+    m.owned.resize(static_cast<size_t>(sh.rows * sh.cols / 4));
+    for (uint8_t& b : m.owned) b = static_cast<uint8_t>(rng());
+    std::uniform_real_distribution<float> s(0.5f, 2.0f);
+    for (int64_t i = 0; i < sh.rows * (sh.cols / sh.group); ++i) m.scales.push_back(s(rng));
+    ASSERT_TRUE(panels_fit(m));
+    TernaryMatrix rows;
+    rows.rows = m.rows;
+    rows.cols = m.cols;
+    rows.group = m.group;
+    rows.owned = m.owned;
+    rows.scales = m.scales;
+    to_panels(m, m.owned.data());
+    ASSERT_TRUE(m.panels);
+    EXPECT_FALSE(panels_fit(m));  // not twice
+    EXPECT_NE(m.owned, rows.owned);
+    std::vector<uint8_t> row(static_cast<size_t>(m.row_bytes()));
+    for (int64_t r = 0; r < m.rows; ++r) {
+      row_codes(m, r, row.data());
+      ASSERT_EQ(0, std::memcmp(row.data(), rows.row(r), row.size())) << "row " << r;
+      for (int64_t c = 0; c < m.cols; ++c) ASSERT_EQ(m.code(r, c), rows.code(r, c)) << r << ", " << c;
+      for (int64_t g = 0; g < m.groups_per_row(); ++g) ASSERT_EQ(m.scale(r, g), rows.scale(r, g)) << r << ", " << g;
+    }
+    // Row 16p + i's dword j of block b at p * 16 * row_bytes + 512 b + 64 j + 4 i.
+    const int64_t r = sh.rows - 3, b = sh.cols / 128 - 1, j = 5;
+    EXPECT_EQ(0, std::memcmp(m.codes() + r / 16 * 16 * m.row_bytes() + 512 * b + 64 * j + 4 * (r % 16),
+                             rows.row(r) + 32 * b + 4 * j, 4));
+  }
+  TernaryMatrix odd;
+  odd.rows = 17;  // not whole panels
+  odd.cols = 128;
+  odd.group = 128;
+  EXPECT_FALSE(panels_fit(odd));
+  odd.rows = 16;
+  odd.cols = 132;  // a tail past the blocks
+  odd.group = 132;
+  EXPECT_FALSE(panels_fit(odd));
 }
 
 }  // namespace

@@ -153,7 +153,8 @@ template <bool kDot>
 void matmul(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride, int64_t row_begin,
             int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group;
-  if (groups > kMaxGroups || group != w.group || group > kMaxGroupCols) {
+  // (Panels are an x86 AVX-512 layout; the reference reads them should a matrix in panels come here.)
+  if (w.panels || groups > kMaxGroups || group != w.group || group > kMaxGroupCols) {
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
     return;
   }

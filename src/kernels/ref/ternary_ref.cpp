@@ -62,14 +62,22 @@ void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, f
                         int64_t row_begin, int64_t row_end) {
   const int64_t groups = w.groups_per_row();
   std::vector<int32_t> idot(static_cast<size_t>(groups));
+  // A matrix in panels: each row's codes and scales copied out in the row layout first.
+  std::vector<uint8_t> row_copy(static_cast<size_t>(w.panels ? w.row_bytes() : 0));
+  std::vector<float> scales_copy(static_cast<size_t>(w.panels ? groups : 0));
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     const int8_t* qt = a.q.data() + t * a.cols;
     const float* at = a.scales.data() + t * (a.cols / a.group);
     for (int64_t r = row_begin; r < row_end; ++r) {
-      const uint8_t* row = w.row(r);
+      const uint8_t* row = w.panels ? row_copy.data() : w.row(r);
+      const float* ws = w.panels ? scales_copy.data() : w.scales.data() + r * groups;
+      if (w.panels) {
+        quant::row_codes(w, r, row_copy.data());
+        for (int64_t g = 0; g < groups; ++g) scales_copy[static_cast<size_t>(g)] = w.scale(r, g);
+      }
       for (int64_t g = 0; g < groups; ++g)
         idot[static_cast<size_t>(g)] = ternary_dot_ref(row, w.cols, qt + g * w.group, g * w.group, w.group);
-      y[t * y_stride + r] = ternary_epilogue(a.rule, idot.data(), groups, w.scales.data() + r * groups, at);
+      y[t * y_stride + r] = ternary_epilogue(a.rule, idot.data(), groups, ws, at);
     }
   }
 }

@@ -312,6 +312,8 @@ using namespace avx2;  // this file's tiles and the shared constants
 
 void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                          int64_t row_begin, int64_t row_end) {
+  // Panels are made at load only where AVX-512 runs; at a level forced lower afterwards, the reference reads them.
+  if (w.panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
     return matmul_rows(w, a, y, y_stride, row_begin, row_end);

@@ -221,6 +221,20 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
     return;
   }
   const int64_t n = a.qa.n_tokens;
+  if (w.panels) {
+    if (!ternary_panels_avx512_fits(w, a)) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
+    // Rows outside whole panels (callers split at multiples of 64; tests need not) through the reference.
+    const int64_t pb = std::min(row_end, (row_begin + quant::kPanelRows - 1) / quant::kPanelRows * quant::kPanelRows);
+    const int64_t pe = std::max(pb, row_end / quant::kPanelRows * quant::kPanelRows);
+    if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
+    if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
+    if (pb == pe) return;
+    if (n >= kPanelMinTokens)
+      ternary_matmul_panels_avx512(w, a, y, y_stride, pb, pe);
+    else
+      ternary_gemv_panels_avx512(w, a, y, y_stride, pb, pe);
+    return;
+  }
   if (n >= kPanelMinTokens && ternary_panels_avx512_fits(w, a)) {
     ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
     return;

@@ -1,11 +1,12 @@
 // AVX-512 VNNI ternary matmul for prompt batches, on row panels: one int32 lane per row, so no product ever
 // needs a horizontal sum and each decoded register feeds a whole tile of tokens.
-// A chunk of rows is first rearranged, into a per-thread scratch that stays in L2, from the row layout of
-// quant/ternary.hpp to panels of 16 rows: for 128-column block b and dword j (0..7) of the block's 32 code bytes,
-// one zmm whose lane i is row i's dword j. That zmm shifted right by 6 - 2s and masked to 2 bits holds, in lane i,
-// the codes of row i's columns 128b + 32s + 4j + [0, 4); vpdpbusd against those 4 activations (one dword
-// broadcast to every lane) adds their products to each row's sum. Integer sums are exact; the float epilogue
-// performs the reference's operations in the reference's order, lane by lane, so results are bit-equal to it.
+// A matrix in the panel layout (quant/ternary.hpp: the loader's repacked types) is read where it lies. Otherwise a
+// chunk of rows is first rearranged into that layout, in a per-thread scratch that stays in L2: for 128-column block
+// b and dword j (0..7) of the block's 32 code bytes, one zmm whose lane i is row i's dword j. That zmm shifted right by
+// 6 - 2s and masked to 2 bits holds, in lane i, the codes of row i's columns 128b + 32s + 4j + [0, 4); vpdpbusd against
+// those 4 activations (one dword broadcast to every lane) adds their products to each row's sum. Integer sums are
+// exact; the float epilogue performs the reference's operations in the reference's order, lane by lane, so results are
+// bit-equal to it.
 #if defined(__x86_64__)
 #include "kernels/x86/avx512_intrinsics.hpp"
 
@@ -22,7 +23,7 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 namespace bitnet::kernels {
 namespace {
 
-constexpr int kPanelRows = 16;       // one int32 lane per row
+constexpr int kPanelRows = quant::kPanelRows;  // one int32 lane per row
 constexpr int kTokTile = 8;          // 2 panels x 8 tokens: 16 accumulators, the rest of the registers for codes
 constexpr int kTilePanels = 2;
 constexpr int64_t kChunkRows = 128;  // rows rearranged at a time: 128 x 6912 columns is 221 KB of codes (L2)
@@ -110,7 +111,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
         _mm_prefetch(reinterpret_cast<const char*>(pf + l * 64), _MM_HINT_T0);
       for (int j = 0; j < 8; ++j) {
         __m512i v[P];
-        for (int p = 0; p < P; ++p) v[p] = _mm512_load_si512(pb + p * panel_bytes + j * 64);
+        for (int p = 0; p < P; ++p) v[p] = _mm512_loadu_si512(pb + p * panel_bytes + j * 64);
 #pragma GCC unroll 4
         for (int s = 0; s < 4; ++s) {
           __m512i d[P];
@@ -133,7 +134,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
       if (groups == 1)
         ws[p] = _mm512_maskz_loadu_ps(lanes(p == P - 1 ? nr_last : kPanelRows), w.scales.data() + r0 + p * kPanelRows);
       else
-        ws[p] = _mm512_load_ps(scales + p * scales_stride + g * kPanelRows);
+        ws[p] = _mm512_loadu_ps(scales + p * scales_stride + g * kPanelRows);
     }
     for (int t = 0; t < kTokTile; ++t) {
       const int64_t tok = t0 + std::min<int64_t>(t, nt - 1);
@@ -177,20 +178,28 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
   }
   const int64_t panel_bytes = kPanelRows * w.row_bytes();
   const int64_t groups = w.cols / w.group;
-  // Floats, a multiple of 16: with the codes' panels (4 * cols bytes each, cols a multiple of 128) before them and
-  // kernel_scratch 64-byte aligned, every group's 16 scales are 64-byte aligned.
+  // Floats between one panel's scales and the next's: each group's 16 side by side (scales_panel, or the panel
+  // layout's own).
   const int64_t scales_stride = groups > 1 ? groups * kPanelRows : 0;
   const int64_t scales_bytes = scales_stride * static_cast<int64_t>(sizeof(float));
   const int64_t n = a.qa.n_tokens;
   for (int64_t cb = row_begin; cb < row_end; cb += kChunkRows) {
     const int64_t ce = std::min(row_end, cb + kChunkRows);
     const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
-    uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes)));
-    float* scales = reinterpret_cast<float*>(scratch + n_panels * panel_bytes);
-    for (int64_t p = 0; p < n_panels; ++p) {
-      const int64_t nr = std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows);
-      to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
-      if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scales + p * scales_stride);
+    // A matrix in panels is read where it lies (row_begin whole panels, so cb is); else this chunk's rows are
+    // rearranged into this thread's scratch.
+    const uint8_t* panels = w.codes() + cb * w.row_bytes();
+    const float* scales = w.scales.data() + cb / kPanelRows * scales_stride;
+    if (!w.panels) {
+      uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes)));
+      float* scratch_scales = reinterpret_cast<float*>(scratch + n_panels * panel_bytes);
+      for (int64_t p = 0; p < n_panels; ++p) {
+        const int64_t nr = std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows);
+        to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
+        if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scratch_scales + p * scales_stride);
+      }
+      panels = scratch;
+      scales = scratch_scales;
     }
     // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched, a few lines per
     // 128-column block of every panel_tile call, so rearranging them does not wait on memory (that wait was 5-9% of
@@ -213,11 +222,11 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
         const int64_t lo = call * next_lines / n_calls, hi = (call + 1) * next_lines / n_calls;
         const uint8_t* pf = next == nullptr ? nullptr : next + lo * 64;
         if (p + kTilePanels <= n_panels)
-          panel_tile<kTilePanels>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride,
+          panel_tile<kTilePanels>(w, a, panels + p * panel_bytes, panel_bytes, scales + p * scales_stride,
                                   scales_stride, r0, ce - (r0 + (kTilePanels - 1) * kPanelRows), t0, nt, y, y_stride,
                                   pf, hi - lo);
         else
-          panel_tile<1>(w, a, scratch + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride, r0,
+          panel_tile<1>(w, a, panels + p * panel_bytes, panel_bytes, scales + p * scales_stride, scales_stride, r0,
                         ce - r0, t0, nt, y, y_stride, pf, hi - lo);
       }
     }

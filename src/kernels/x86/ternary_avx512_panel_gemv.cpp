@@ -1,0 +1,99 @@
+// AVX-512 VNNI ternary matmul of a few tokens (generation) against a matrix stored in 16-row panels
+// (quant/ternary.hpp): one int32 lane per row, as in the prompt kernel (x86/ternary_avx512_panels.cpp), so a group's
+// dots need no horizontal sums and its epilogue is a few operations per 16 rows. (In the row layout, summing 8 rows'
+// lanes and loading their scales one by one was about 30% of the TQ2_0 generation kernel's time.) Each panel zmm (dword
+// j of one 128-column block, for 16 rows) shifted right by 6 - 2s and masked holds codes 32s + 4j + [0, 4) of every
+// row; vpdpbusd against those 4 activations, one dword broadcast to all lanes, adds their products. Integer sums exact,
+// the reference's float epilogue lane by lane: bit-equal to it.
+#if defined(__x86_64__)
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/ternary.hpp"
+#include "kernels/x86/avx512_intrinsics.hpp"
+
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
+// Each panel is read as one stream; every line 10 KB ahead of the one loaded is fetched, and the weight scales of
+// the panel two ahead, a line per group. The prefetch is issued in a loop over the block's 8 lines that is not
+// unrolled: unrolled, the compiler issued the 8 as a burst that waited on the miss buffers (a quarter of the kernel's
+// samples on its first prefetch, perf). Fetching only every other line was far slower (44 against 57 tok/s, 2B-4T
+// tg32 with its codes put in panels for the test): the hardware prefetchers do not cover the stream. Two panels a
+// step (two streams) read slower in bitnet-kernel-bench's streaming shape (14-24 GB/s against 28-37).
+constexpr int64_t kPrefetchAhead = 10240;
+constexpr int64_t kScalesAheadPanels = 2;
+
+inline void prefetch_at(uintptr_t address) { _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0); }
+
+// Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
+// shift, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
+// addressed as integers (a prefetch never faults; pointer arithmetic may not go there).
+void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row) {
+  const int64_t cols = w.cols, group = w.group, groups = cols / group;
+  const int64_t blocks_per_group = group / quant::kTernaryBlock;
+  const uint8_t* base = w.codes() + p * quant::kPanelRows * w.row_bytes();
+  const int8_t* act = a.qa.q.data() + t * cols;
+  const float* at = a.qa.scales.data() + t * (cols / a.qa.group);
+  const int32_t* sums = a.sums.data() + t * groups;
+  const uintptr_t scales_ahead = reinterpret_cast<uintptr_t>(w.scales.data()) +
+                                 static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
+  const __m512i mask = _mm512_set1_epi8(3);
+  __m512 out = _mm512_setzero_ps();
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i acc[4];
+    for (auto& v : acc) v = _mm512_setzero_si512();
+    if (groups > 1) prefetch_at(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4));
+    for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
+      const uint8_t* pb = base + b * kPanelBlockBytes;
+#pragma GCC unroll 1
+      for (int j = 0; j < 8; ++j) {
+        prefetch_at(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead);
+        const __m512i v = _mm512_loadu_si512(pb + j * 64);
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; ++s) {
+          int32_t four;
+          std::memcpy(&four, act + b * quant::kTernaryBlock + 32 * s + 4 * j, 4);
+          acc[s] = _mm512_dpbusd_epi32(acc[s], _mm512_and_si512(_mm512_srli_epi32(v, 6 - 2 * s), mask),
+                                       _mm512_set1_epi32(four));
+        }
+      }
+    }
+    // ternary_epilogue's operations, lane by lane, in its group order.
+    const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
+    const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots, _mm512_set1_epi32(sums[g])));
+    const __m512 ws = _mm512_loadu_ps(groups > 1 ? w.scales.data() + (p * groups + g) * quant::kPanelRows
+                                                 : w.scales.data() + p * quant::kPanelRows);
+    if (a.qa.rule == quant::ActQuant::kQ8K) {
+      out = _mm512_add_ps(out, _mm512_mul_ps(f, _mm512_mul_ps(ws, _mm512_set1_ps(at[g]))));
+    } else if (groups == 1) {
+      out = _mm512_mul_ps(_mm512_div_ps(f, _mm512_set1_ps(at[0])), ws);
+    } else {
+      out = _mm512_add_ps(out, _mm512_mul_ps(f, ws));
+      if (g == groups - 1) out = _mm512_div_ps(out, _mm512_set1_ps(at[0]));
+    }
+  }
+  _mm512_storeu_ps(y_row + p * quant::kPanelRows, out);
+}
+
+}  // namespace
+
+void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                int64_t row_begin, int64_t row_end) {
+  const int64_t pb = row_begin / quant::kPanelRows, pe = row_end / quant::kPanelRows;
+  // Panel by panel, so that a batch's further tokens find the panel in cache.
+  for (int64_t p = pb; p < pe; ++p)
+    for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, p, t, y + t * y_stride);
+}
+
+}  // namespace bitnet::kernels
+
+#pragma GCC diagnostic pop
+BITNET_AVX512_END
+#endif
