@@ -61,7 +61,13 @@ void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols
              bool panels) {
   std::mt19937 rng(1);
   auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
-  if (panels) quant::to_panels(w, w.owned.data());
+  if (panels) {
+    if (!quant::panels_fit(w)) {
+      state.SkipWithError("this shape cannot be put in panels");
+      return;
+    }
+    quant::to_panels(w, w.owned.data());
+  }
   const auto x = random_floats(tokens * cols, rng);
   kernels::PreparedActs a;
   kernels::prepare_acts(q8k ? quant::ActQuant::kQ8K : quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);

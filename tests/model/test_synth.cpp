@@ -151,6 +151,43 @@ TEST(ModelSynth, TlModelsGiveTheI2sLogitsBitForBit) {
   std::filesystem::remove_all(dir);
 }
 
+// A prompt's logits, then one token's at a time: the prompt and generation kernels.
+std::vector<float> prompt_then_tokens(const std::string& path) {
+  LoadOptions lo;
+  lo.n_threads = 2;
+  auto m = Model::load(path, lo);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  if (!m.ok()) return {};
+  auto out = (*m)->evaluate({1, 5, 9, 14, 3, 27, 8, 2, 11, 6});
+  EXPECT_TRUE(out.ok()) << out.status().to_string();
+  if (!out.ok()) return {};
+  for (int32_t id : {4, 19, 7}) {
+    auto l = (*m)->evaluate_continue({id});
+    EXPECT_TRUE(l.ok()) << l.status().to_string();
+    if (l.ok()) out->insert(out->end(), l->begin(), l->end());
+  }
+  return *out;
+}
+
+// Loaded where AVX-512 runs (TQ and TL matrices in panels) and at AVX2 (in rows): the same logits, bit for bit.
+TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
+  if (max_supported_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 here: matrices are never put in panels";
+  const std::string dir = test::temp_dir();
+  const IsaLevel before = active_isa();
+  for (const char* type : {"tq1_0", "tq2_0", "tl2"}) {
+    const std::string path = synth_tiny(dir, type, "q8_0");
+    set_active_isa(IsaLevel::kAvx2);
+    const std::vector<float> rows = prompt_then_tokens(path);
+    set_active_isa(IsaLevel::kAvx512);
+    const std::vector<float> panels = prompt_then_tokens(path);
+    ASSERT_FALSE(rows.empty());
+    ASSERT_EQ(rows.size(), panels.size());
+    EXPECT_EQ(std::memcmp(rows.data(), panels.data(), rows.size() * sizeof(float)), 0) << type;
+  }
+  set_active_isa(before);
+  std::filesystem::remove_all(dir);
+}
+
 // The loader repacks every TQ1_0, TQ2_0, TL1 and TL2 matrix into one buffer (so that 2 MB pages can back all of
 // it), each matrix in a region of its own; I2_S matrices stay in the file and leave the buffer empty.
 TEST(ModelSynth, RepackedCodesShareOneBuffer) {
@@ -170,6 +207,19 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
         const uint8_t* codes = m->tern.codes();
         regions.push_back({codes, codes + m->tern.rows * m->tern.row_bytes()});
       }
+    // Where the AVX-512 kernels run, the repacked matrices are in 16-row panels (quant/ternary.hpp); I2_S never.
+    int in_panels = 0;
+    for (const model::Layer& l : (*w)->layers)
+      for (const model::Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) {
+        const quant::TernaryMatrix& t = m->tern;
+        const bool fits = t.rows % 16 == 0 && t.cols % 128 == 0 && t.group % 128 == 0;
+        EXPECT_EQ(t.panels, std::string(type) != "i2_s" && active_isa() == IsaLevel::kAvx512 && fits)
+            << type << " " << m->name;
+        in_panels += t.panels ? 1 : 0;
+      }
+    if (std::string(type) != "i2_s" && active_isa() == IsaLevel::kAvx512) {
+      EXPECT_GT(in_panels, 0) << type;
+    }
     if (std::string(type) == "i2_s") {
       EXPECT_TRUE((*w)->repacked.empty());
       continue;

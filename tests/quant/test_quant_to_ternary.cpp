@@ -205,7 +205,12 @@ TEST(QuantTernary, PanelsHoldTheSameWeights) {
       row_codes(m, r, row.data());
       ASSERT_EQ(0, std::memcmp(row.data(), rows.row(r), row.size())) << "row " << r;
       for (int64_t c = 0; c < m.cols; ++c) ASSERT_EQ(m.code(r, c), rows.code(r, c)) << r << ", " << c;
-      for (int64_t g = 0; g < m.groups_per_row(); ++g) ASSERT_EQ(m.scale(r, g), rows.scale(r, g)) << r << ", " << g;
+      for (int64_t g = 0; g < m.groups_per_row(); ++g) {
+        ASSERT_EQ(m.scale(r, g), rows.scale(r, g)) << r << ", " << g;
+        const int64_t groups = m.groups_per_row();
+        const size_t at = static_cast<size_t>(groups > 1 ? (r / 16 * groups + g) * 16 + r % 16 : r);
+        ASSERT_EQ(m.scales[at], rows.scales[static_cast<size_t>(r * groups + g)]) << r << ", " << g;
+      }
     }
     // Row 16p + i's dword j of block b at p * 16 * row_bytes + 512 b + 64 j + 4 i.
     const int64_t r = sh.rows - 3, b = sh.cols / 128 - 1, j = 5;
