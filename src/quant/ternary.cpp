@@ -157,9 +157,6 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
   return m;
 }
 
-}  // namespace bitnet::quant
-
-namespace bitnet::quant {
 namespace {
 
 // Byte offset of row r's dword j of 128-column block b in the panel layout.
@@ -189,12 +186,11 @@ void to_panels(TernaryMatrix& m, uint8_t* codes) {
     std::vector<uint8_t> rows(static_cast<size_t>(kPanelRows * rb));
     std::vector<float> scales(static_cast<size_t>(groups > 1 ? kPanelRows * groups : 0));
     for (int64_t p = p_begin; p < p_end; ++p) {
-      uint8_t* panel = codes + p * kPanelRows * rb;
-      std::memcpy(rows.data(), panel, rows.size());
-      for (int64_t b = 0; b < blocks; ++b)
-        for (int64_t j = 0; j < 8; ++j)
-          for (int64_t i = 0; i < kPanelRows; ++i)
-            std::memcpy(panel + b * 512 + j * 64 + i * 4, rows.data() + i * rb + b * 32 + j * 4, 4);
+      std::memcpy(rows.data(), codes + p * kPanelRows * rb, rows.size());
+      for (int64_t i = 0; i < kPanelRows; ++i)
+        for (int64_t b = 0; b < blocks; ++b)
+          for (int64_t j = 0; j < 8; ++j)
+            std::memcpy(codes + panel_dword(m, p * kPanelRows + i, b, j), rows.data() + i * rb + b * 32 + j * 4, 4);
       if (groups == 1) continue;
       float* ps = m.scales.data() + p * kPanelRows * groups;
       std::copy(ps, ps + scales.size(), scales.begin());
