@@ -17,6 +17,8 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/x86/ternary_avx512_epilogue.hpp"
+
 namespace bitnet::kernels {
 namespace {
 
@@ -45,7 +47,7 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
   const uintptr_t scales_ahead = reinterpret_cast<uintptr_t>(w.scales.data()) +
                                  static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
   const __m512i mask = _mm512_set1_epi8(3);
-  __m512 out = _mm512_setzero_ps();
+  __m512 out = _mm512_setzero_ps();  // the epilogue so far
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[4];
     for (auto& v : acc) v = _mm512_setzero_si512();
@@ -65,19 +67,11 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
         }
       }
     }
-    // ternary_epilogue's operations, lane by lane, in its group order.
     const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
     const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots, _mm512_set1_epi32(sums[g])));
     const __m512 ws = _mm512_loadu_ps(groups > 1 ? w.scales.data() + (p * groups + g) * quant::kPanelRows
                                                  : w.scales.data() + p * quant::kPanelRows);
-    if (a.qa.rule == quant::ActQuant::kQ8K) {
-      out = _mm512_add_ps(out, _mm512_mul_ps(f, _mm512_mul_ps(ws, _mm512_set1_ps(at[g]))));
-    } else if (groups == 1) {
-      out = _mm512_mul_ps(_mm512_div_ps(f, _mm512_set1_ps(at[0])), ws);
-    } else {
-      out = _mm512_add_ps(out, _mm512_mul_ps(f, ws));
-      if (g == groups - 1) out = _mm512_div_ps(out, _mm512_set1_ps(at[0]));
-    }
+    out = panel_epilogue(a.qa.rule, g, groups, out, f, ws, at);
   }
   _mm512_storeu_ps(y_row + p * quant::kPanelRows, out);
 }

@@ -20,6 +20,8 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/x86/ternary_avx512_epilogue.hpp"
+
 namespace bitnet::kernels {
 namespace {
 
@@ -127,8 +129,8 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
         }
       }
     }
-    // Epilogue, as ternary_epilogue does it for each lane. The panels' weight scales for this group are the same
-    // for every token: loaded once (gathered per token, they cost a fifth of a prompt matmul with per-256 scales).
+    // Epilogue (panel_epilogue: ternary_epilogue's, lane by lane). The panels' weight scales for this group are the
+    // same for every token: loaded once (gathered per token, they cost a fifth of a prompt matmul with per-256 scales).
     __m512 ws[P];
     for (int p = 0; p < P; ++p) {
       if (groups == 1)
@@ -143,17 +145,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
       for (int p = 0; p < P; ++p) {
         const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[p][t], sum));
         float* out = partial[p][t];
-        if (a.qa.rule == quant::ActQuant::kQ8K) {
-          const __m512 prev = g == 0 ? _mm512_setzero_ps() : _mm512_load_ps(out);
-          _mm512_store_ps(out, _mm512_add_ps(prev, _mm512_mul_ps(f, _mm512_mul_ps(ws[p], _mm512_set1_ps(at[g])))));
-        } else if (groups == 1) {
-          _mm512_store_ps(out, _mm512_mul_ps(_mm512_div_ps(f, _mm512_set1_ps(at[0])), ws[p]));
-        } else {
-          const __m512 prev = g == 0 ? _mm512_setzero_ps() : _mm512_load_ps(out);
-          __m512 sum_f = _mm512_add_ps(prev, _mm512_mul_ps(f, ws[p]));
-          if (g == groups - 1) sum_f = _mm512_div_ps(sum_f, _mm512_set1_ps(at[0]));
-          _mm512_store_ps(out, sum_f);
-        }
+        _mm512_store_ps(out, panel_epilogue(a.qa.rule, g, groups, g == 0 ? f : _mm512_load_ps(out), f, ws[p], at));
       }
     }
   }
