@@ -159,9 +159,12 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
 
 namespace {
 
+// Byte offset, within its panel, of dword j of 128-column block b of the panel's row i.
+constexpr int64_t in_panel(int64_t i, int64_t b, int64_t j) { return b * 512 + j * 64 + i * 4; }
+
 // Byte offset of row r's dword j of 128-column block b in the panel layout.
 inline int64_t panel_dword(const TernaryMatrix& m, int64_t r, int64_t b, int64_t j) {
-  return r / kPanelRows * kPanelRows * m.row_bytes() + b * 512 + j * 64 + r % kPanelRows * 4;
+  return r / kPanelRows * kPanelRows * m.row_bytes() + in_panel(r % kPanelRows, b, j);
 }
 
 }  // namespace
@@ -186,11 +189,15 @@ void to_panels(TernaryMatrix& m, uint8_t* codes) {
     std::vector<uint8_t> rows(static_cast<size_t>(kPanelRows * rb));
     std::vector<float> scales(static_cast<size_t>(groups > 1 ? kPanelRows * groups : 0));
     for (int64_t p = p_begin; p < p_end; ++p) {
-      std::memcpy(rows.data(), codes + p * kPanelRows * rb, rows.size());
-      for (int64_t i = 0; i < kPanelRows; ++i)
-        for (int64_t b = 0; b < blocks; ++b)
-          for (int64_t j = 0; j < 8; ++j)
-            std::memcpy(codes + panel_dword(m, p * kPanelRows + i, b, j), rows.data() + i * rb + b * 32 + j * 4, 4);
+      uint8_t* panel = codes + panel_dword(m, p * kPanelRows, 0, 0);  // where its rows lay
+      std::memcpy(rows.data(), panel, rows.size());
+      // Written in order, 64 bytes (16 rows' dword j of block b) at a time. Row by row, each 4-byte store went 64
+      // bytes past the one before, its offset recomputed from m each time: loading 2B-4T TQ2_0 spent 490-520 perf
+      // samples here, and 200-220 this way (3 loads each).
+      for (int64_t b = 0; b < blocks; ++b)
+        for (int64_t j = 0; j < 8; ++j)
+          for (int64_t i = 0; i < kPanelRows; ++i)
+            std::memcpy(panel + in_panel(i, b, j), rows.data() + i * rb + b * 32 + j * 4, 4);
       if (groups == 1) continue;
       float* ps = m.scales.data() + p * kPanelRows * groups;
       std::copy(ps, ps + scales.size(), scales.begin());
