@@ -80,7 +80,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     auto file = gguf::File::open(path, /*weights=*/true);
     if (!file.ok()) return file.status();  // names the file already
     im.file = std::move(file).value();
-    auto weights = model::load_weights(*im.file);
+    auto weights = model::load_weights(*im.file, options.repack_i2s);
     if (!weights.ok()) return weights.status().with_context(path);
     im.weights = std::move(weights).value();
     auto vocab = vocab_from_gguf(*im.file);

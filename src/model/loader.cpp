@@ -1,5 +1,6 @@
 // Loading a model from GGUF: hyper-parameters from `<arch>.*` keys, tensors checked by name, type and
-// shape; I2_S tensors used in place, other ternary types repacked once into the compute layout.
+// shape; I2_S tensors used in place (or, when asked, copied into panels for AVX-512), other ternary types repacked
+// once into the compute layout.
 #include <cmath>
 #include <cstring>
 
@@ -51,6 +52,7 @@ Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& n
 // What the repacking of ternary tensors shares across a file: TL kernel configs and unpacking space
 // (to_ternary_tl), and the buffer all repacked codes go to, handed out tensor by tensor in load order.
 struct Repacking {
+  bool i2_s = false;  // copy I2_S into panels too (load_weights' repack_i2s)
   std::vector<quant::TlKernelConfig> tl_configs;
   std::vector<int8_t> tl_scratch;
   ByteBuffer* codes = nullptr;
@@ -68,14 +70,23 @@ struct Repacking {
 };
 
 // Codes the loader repacked are its own to lay out: in 16-row panels where the AVX-512 kernels will read them
-// (kernels/ternary.hpp). `dst`: where they went, or nullptr if m owns them. (I2_S stays in the row layout, read in
-// place from the file.)
+// (kernels/ternary.hpp). `dst`: where they went, or nullptr if m owns them.
 void to_kernel_layout(quant::TernaryMatrix& m, uint8_t* dst) {
   if (kernels::ternary_wants_panels(m)) quant::to_panels(m, dst != nullptr ? dst : m.owned.data());
 }
 
 bool repacked_type(uint32_t type) {
   return type == quant::kTQ1_0 || type == quant::kTQ2_0 || type == quant::kTL1 || type == quant::kTL2;
+}
+
+// Whether an I2_S tensor of this shape goes into panels when repack_i2s asks for it: where the AVX-512 kernels run
+// and the shape fits.
+bool i2_s_fits_panels(int64_t ne0, int64_t n_rows) {
+  quant::TernaryMatrix shape;
+  shape.rows = n_rows;
+  shape.cols = ne0;
+  shape.group = ne0;  // one scale per tensor
+  return kernels::ternary_wants_panels(shape);
 }
 
 // bitnet.cpp's TL1/TL2: unpacked with the kernel config of their shape (recorded in the file by this engine's
@@ -120,6 +131,12 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
     if (repack) {
       to_kernel_layout(l.tern, dst);
       f.drop_pages(t->data, t->nbytes);  // the file's copy is not read again
+    } else if (rp.i2_s && t->type == quant::kI2_S && i2_s_fits_panels(in, out)) {
+      if (uint8_t* panels = rp.take(static_cast<uint64_t>(in / 4 * out))) {
+        quant::to_panels(l.tern, t->data, panels);
+        l.tern.view = panels;
+        f.drop_pages(t->data, t->nbytes);
+      }
     }
   } else {
     l.rows = kernels::FloatRows{t->type, t->data, in, out};
@@ -142,7 +159,7 @@ Result<int64_t> positive_key(const gguf::File& f, const std::string& key) {
 
 }  // namespace
 
-Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i2s) {
   auto w = std::make_unique<Weights>();
   BITNET_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
   w->arch = find_arch(arch_name);
@@ -174,6 +191,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   if (!(hp.rope_theta > 0) || !(eps >= 0)) return format_error("rope.freq_base or layer_norm_rms_epsilon is invalid");
 
   Repacking rp;
+  rp.i2_s = repack_i2s;
   if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
     if (!v->is_array() || v->ints.size() != v->array_size())
       return format_error(std::string("key '") + quant::kTlConfigKey + "' must be an array of integers");
@@ -186,7 +204,8 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f) {
   // is bounded by about the file's size.)
   uint64_t repacked_bytes = 0;
   for (const gguf::TensorInfo& t : f.tensors())
-    if (repacked_type(t.type) && t.ne0() % 4 == 0)
+    if ((repacked_type(t.type) && t.ne0() % 4 == 0) ||
+        (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows())))
       repacked_bytes += (static_cast<uint64_t>(t.n_elements()) / 4 + 63) / 64 * 64;
   w->repacked.resize(static_cast<size_t>(repacked_bytes));
   rp.codes = &w->repacked;

@@ -61,14 +61,16 @@ struct Weights {
   std::vector<float> output_norm;  // [n_embd]
   Linear output;                   // the head (may alias token_embd's data when tied)
   std::vector<Layer> layers;
-  // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2), which point into it: one buffer,
-  // so that 2 MB pages back nearly all of it (core/aligned.hpp's LargeBufferAllocator).
+  // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2; I2_S if asked), which point into it:
+  // one buffer, so that 2 MB pages back nearly all of it (core/aligned.hpp's LargeBufferAllocator).
   ByteBuffer repacked;
 };
 
 // Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).
-// Errors name the missing or malformed tensor / key.
-Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file);
+// Errors name the missing or malformed tensor / key. repack_i2s: copy I2_S matrices into 16-row panels where the
+// AVX-512 kernels run (LoadOptions::repack_i2s), as TQ1_0, TQ2_0, TL1 and TL2 always are; else they are read where
+// they lie in the file.
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file, bool repack_i2s = false);
 
 // Bytes of weights one generated token reads: every layer's matrices and the head, as the kernels hold them (a
 // ternary matrix's codes and scales, a float matrix's stored rows), not the token's one embedding row.

@@ -181,23 +181,27 @@ bool panels_fit(const TernaryMatrix& m) {
          m.group > 0 && m.group % kTernaryBlock == 0 && m.cols % m.group == 0;
 }
 
-void to_panels(TernaryMatrix& m, uint8_t* codes) {
+void to_panels(TernaryMatrix& m, uint8_t* codes) { to_panels(m, codes, codes); }
+
+void to_panels(TernaryMatrix& m, const uint8_t* src, uint8_t* codes) {
   const int64_t rb = m.row_bytes(), blocks = m.cols / kTernaryBlock, groups = m.groups_per_row();
-  // Panels in parallel, each through a copy of its 16 rows (at most 16 x 1728 bytes for 2B-4T's ffn_down) and of
-  // its scales (which take the same 16 * groups floats in either layout).
+  // Panels in parallel; in place, each through a copy of its 16 rows (at most 16 x 1728 bytes for 2B-4T's
+  // ffn_down). Scales through a copy of the panel's (which take the same 16 * groups floats in either layout).
+  const bool in_place = src == codes;
   for_row_ranges(m.rows / kPanelRows, m.cols * kPanelRows, [&](int64_t p_begin, int64_t p_end) {
-    std::vector<uint8_t> rows(static_cast<size_t>(kPanelRows * rb));
+    std::vector<uint8_t> rows(static_cast<size_t>(in_place ? kPanelRows * rb : 0));
     std::vector<float> scales(static_cast<size_t>(groups > 1 ? kPanelRows * groups : 0));
     for (int64_t p = p_begin; p < p_end; ++p) {
       uint8_t* panel = codes + panel_dword(m, p * kPanelRows, 0, 0);  // where its rows lay
-      std::memcpy(rows.data(), panel, rows.size());
+      const uint8_t* from = src + (panel - codes);
+      if (in_place) from = static_cast<const uint8_t*>(std::memcpy(rows.data(), panel, rows.size()));
       // Written in order, 64 bytes (16 rows' dword j of block b) at a time. Row by row, each 4-byte store went 64
       // bytes past the one before, its offset recomputed from m each time: loading 2B-4T TQ2_0 spent 490-520 perf
       // samples here, and 200-220 this way (3 loads each).
       for (int64_t b = 0; b < blocks; ++b)
         for (int64_t j = 0; j < 8; ++j)
           for (int64_t i = 0; i < kPanelRows; ++i)
-            std::memcpy(panel + in_panel(i, b, j), rows.data() + i * rb + b * 32 + j * 4, 4);
+            std::memcpy(panel + in_panel(i, b, j), from + i * rb + b * 32 + j * 4, 4);
       if (groups == 1) continue;
       float* ps = m.scales.data() + p * kPanelRows * groups;
       std::copy(ps, ps + scales.size(), scales.begin());

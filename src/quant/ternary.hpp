@@ -77,6 +77,9 @@ bool panels_fit(const TernaryMatrix& m);
 // Puts m's codes and scales in the panel layout, in place: `codes` is m.codes(), writable (m's own or a loader's
 // buffer). Needs panels_fit(m).
 void to_panels(TernaryMatrix& m, uint8_t* codes);
+// The same from the row layout at `src` (m's rows * row_bytes() bytes; src == codes is in place) into `codes`, which
+// m must then view (or own) for its codes to be read.
+void to_panels(TernaryMatrix& m, const uint8_t* src, uint8_t* codes);
 // Row r's codes in the row layout, into out (row_bytes() bytes), whichever layout m has.
 void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out);
 

@@ -152,9 +152,10 @@ TEST(ModelSynth, TlModelsGiveTheI2sLogitsBitForBit) {
 }
 
 // A prompt's logits, then one token's at a time: the prompt and generation kernels.
-std::vector<float> prompt_then_tokens(const std::string& path) {
+std::vector<float> prompt_then_tokens(const std::string& path, bool repack_i2s = false) {
   LoadOptions lo;
   lo.n_threads = 2;
+  lo.repack_i2s = repack_i2s;
   auto m = Model::load(path, lo);
   EXPECT_TRUE(m.ok()) << m.status().to_string();
   if (!m.ok()) return {};
@@ -169,7 +170,8 @@ std::vector<float> prompt_then_tokens(const std::string& path) {
   return *out;
 }
 
-// Loaded where AVX-512 runs (TQ and TL matrices in panels) and at AVX2 (in rows): the same logits, bit for bit.
+// Loaded where AVX-512 runs (TQ and TL matrices in panels, and I2_S with repack_i2s) and at AVX2 (in rows): the
+// same logits, bit for bit.
 TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "not x86-64: matrices are never put in panels";
@@ -177,12 +179,12 @@ TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
   if (max_supported_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 here: matrices are never put in panels";
   const std::string dir = test::temp_dir();
   const IsaLevel before = active_isa();
-  for (const char* type : {"tq1_0", "tq2_0", "tl2"}) {
+  for (const char* type : {"tq1_0", "tq2_0", "tl2", "i2_s"}) {
     const std::string path = synth_tiny(dir, type, "q8_0");
     set_active_isa(IsaLevel::kAvx2);
-    const std::vector<float> rows = prompt_then_tokens(path);
+    const std::vector<float> rows = prompt_then_tokens(path, true);
     set_active_isa(IsaLevel::kAvx512);
-    const std::vector<float> panels = prompt_then_tokens(path);
+    const std::vector<float> panels = prompt_then_tokens(path, true);
     ASSERT_FALSE(rows.empty());
     ASSERT_EQ(rows.size(), panels.size());
     EXPECT_EQ(std::memcmp(rows.data(), panels.data(), rows.size() * sizeof(float)), 0) << type;
@@ -192,13 +194,17 @@ TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
 }
 
 // The loader repacks every TQ1_0, TQ2_0, TL1 and TL2 matrix into one buffer (so that 2 MB pages can back all of
-// it), each matrix in a region of its own; I2_S matrices stay in the file and leave the buffer empty.
+// it), each matrix in a region of its own; I2_S matrices stay in the file and leave the buffer empty, unless
+// repack_i2s asks for them in panels where AVX-512 runs.
 TEST(ModelSynth, RepackedCodesShareOneBuffer) {
   const std::string dir = test::temp_dir();
-  for (const char* type : {"tq1_0", "tq2_0", "tl1", "tl2", "i2_s"}) {
+  for (const char* type_and_option : {"tq1_0", "tq2_0", "tl1", "tl2", "i2_s", "i2_s+repack"}) {
+    const std::string label = type_and_option;
+    const bool repack_i2s = label == "i2_s+repack";
+    const char* type = repack_i2s ? "i2_s" : type_and_option;
     auto f = gguf::File::open(synth_tiny(dir, type, "q8_0"));
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    auto w = model::load_weights(**f);
+    auto w = model::load_weights(**f, repack_i2s);
     ASSERT_TRUE(w.ok()) << w.status().to_string();
     const uint8_t* begin = (*w)->repacked.data();
     const uint8_t* end = begin + (*w)->repacked.size();
@@ -215,29 +221,31 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
 #else
     const bool avx512 = false;  // (kNeonDot shares kAvx512's value)
 #endif
-    // Where the AVX-512 kernels run, the repacked matrices are in 16-row panels (quant/ternary.hpp); I2_S never.
+    // Where the AVX-512 kernels run, the repacked matrices are in 16-row panels (quant/ternary.hpp); I2_S only with
+    // repack_i2s.
+    const bool repacked = label != "i2_s";
     int in_panels = 0;
     for (const model::Layer& l : (*w)->layers)
       for (const model::Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) {
         const quant::TernaryMatrix& t = m->tern;
         const bool fits = t.rows % 16 == 0 && t.cols % 128 == 0 && t.group % 128 == 0;
-        EXPECT_EQ(t.panels, std::string(type) != "i2_s" && avx512 && fits) << type << " " << m->name;
+        EXPECT_EQ(t.panels, repacked && avx512 && fits) << label << " " << m->name;
         in_panels += t.panels ? 1 : 0;
       }
-    if (std::string(type) != "i2_s" && avx512) {
-      EXPECT_GT(in_panels, 0) << type;
+    if (repacked && avx512) {
+      EXPECT_GT(in_panels, 0) << label;
     }
-    if (std::string(type) == "i2_s") {
-      EXPECT_TRUE((*w)->repacked.empty());
+    if (!repacked || (repack_i2s && !avx512)) {  // I2_S in rows is read where it lies in the file
+      EXPECT_TRUE((*w)->repacked.empty()) << label;
       continue;
     }
     std::sort(regions.begin(), regions.end());
     for (size_t i = 0; i < regions.size(); ++i) {
-      EXPECT_GE(regions[i].first, begin) << type;
-      EXPECT_LE(regions[i].second, end) << type;
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(regions[i].first) % 64, 0u) << type;
+      EXPECT_GE(regions[i].first, begin) << label;
+      EXPECT_LE(regions[i].second, end) << label;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(regions[i].first) % 64, 0u) << label;
       if (i > 0) {
-        EXPECT_LE(regions[i - 1].second, regions[i].first) << type << ": two matrices overlap";
+        EXPECT_LE(regions[i - 1].second, regions[i].first) << label << ": two matrices overlap";
       }
     }
   }

@@ -216,6 +216,17 @@ TEST(QuantTernary, PanelsHoldTheSameWeights) {
     const int64_t r = sh.rows - 3, b = sh.cols / 128 - 1, j = 5;
     EXPECT_EQ(0, std::memcmp(m.codes() + r / 16 * 16 * m.row_bytes() + 512 * b + 64 * j + 4 * (r % 16),
                              rows.row(r) + 32 * b + 4 * j, 4));
+    // From the rows into another buffer (the loader's copy of I2_S): the same bytes and scales as in place.
+    TernaryMatrix copy;
+    copy.rows = rows.rows;
+    copy.cols = rows.cols;
+    copy.group = rows.group;
+    copy.scales = rows.scales;
+    std::vector<uint8_t> dst(rows.owned.size(), 0xEE);
+    to_panels(copy, rows.owned.data(), dst.data());
+    ASSERT_TRUE(copy.panels);
+    EXPECT_EQ(0, std::memcmp(dst.data(), m.codes(), dst.size()));
+    EXPECT_EQ(copy.scales, m.scales);
   }
   TernaryMatrix odd;
   odd.rows = 17;  // not whole panels

@@ -26,7 +26,7 @@ struct BenchArgs {
   int reps = 3;
   int warmup = 1;
   int ctx_size = 0;
-  std::string kv_type = "f16";
+  LoadArgs load;
   uint64_t seed = 1;
   bool json = false;
 };
@@ -125,7 +125,7 @@ int run_bench(const BenchArgs& a) {
                 std::to_string(a.depth) + ") and the tests (" + std::to_string(need - a.depth) + "): use -c " +
                 std::to_string(need) + " or more");
   lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : need;
-  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
+  if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   const auto t0 = std::chrono::steady_clock::now();
   auto loaded = Model::load(a.model, lo);
   if (!loaded.ok()) return fail(loaded.status().to_string());
@@ -256,7 +256,7 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(at_least(0))->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: just enough for the tests)")
       ->check(at_least(0));
-  add_kv_type_option(sub, a->kv_type);
+  add_load_options(sub, a->load);
   sub->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
   sub->add_flag("--json", a->json, "Print one JSON object instead of the table");
   out.push_back({sub, [a] { return run_bench(*a); }});

@@ -19,7 +19,7 @@ struct ChatArgs {
   SamplingArgs sampling;
   int threads = 0;
   int ctx_size = 0;
-  std::string kv_type = "f16";
+  LoadArgs load;
   bool verbose = false;
 };
 
@@ -71,7 +71,7 @@ int run_chat(const ChatArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
-  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
+  if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   auto loaded = Model::load(a.model, lo);
   if (!loaded.ok()) return fail(loaded.status().to_string());
   Model& m = *loaded.value();
@@ -163,7 +163,7 @@ void add_chat(CLI::App& app, std::vector<Command>& out) {
       ->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
       ->check(at_least(0));
-  add_kv_type_option(sub, a->kv_type);
+  add_load_options(sub, a->load);
   sub->add_flag("-v,--verbose", a->verbose,
                 "After each answer, print to stderr the tokens evaluated, generated and held in the context");
   out.push_back({sub, [a] { return run_chat(*a); }});

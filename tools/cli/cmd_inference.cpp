@@ -21,7 +21,7 @@ struct InferenceArgs {
   SamplingArgs sampling;
   int threads = 0;
   int ctx_size = 0;
-  std::string kv_type = "f16";
+  LoadArgs load;
   bool json = false;
   bool no_bos = false;
   bool special = false;
@@ -58,7 +58,7 @@ int run_inference(const InferenceArgs& args) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
-  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
+  if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
   Model& m = *model.value();
@@ -140,7 +140,7 @@ void add_inference(CLI::App& app, std::vector<Command>& out) {
       ->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size in tokens (default: the model's, at most 4096)")
       ->check(at_least(0));
-  add_kv_type_option(sub, a->kv_type);
+  add_load_options(sub, a->load);
   sub->add_flag("--json", a->json, "Print one JSON object (tokens, text, timings) instead of streaming");
   sub->add_flag("--no-bos", a->no_bos, "Do not prepend the BOS token to the prompt");
   sub->add_flag("--special", a->special, "Recognise special-token text such as <s> in the prompt");

@@ -15,7 +15,7 @@ struct LogitsArgs {
   std::string model, ids, out;
   int threads = 0;
   int ctx_size = 0;
-  std::string kv_type = "f16";
+  LoadArgs load;
 };
 
 int run_logits(const LogitsArgs& a) {
@@ -29,7 +29,7 @@ int run_logits(const LogitsArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size > 0 ? a.ctx_size : 0;
-  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
+  if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
   auto logits = model.value()->evaluate(ids);
@@ -57,7 +57,7 @@ void add_logits(CLI::App& app, std::vector<Command>& out) {
   sub->add_option("-t,--threads", a->threads, "Threads (default: one per CPU this process may run on)")
       ->check(at_least(0));
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context size (default: the model's)")->check(at_least(0));
-  add_kv_type_option(sub, a->kv_type);
+  add_load_options(sub, a->load);
   out.push_back({sub, [a] { return run_logits(*a); }});
 }
 

@@ -15,7 +15,7 @@ struct ServeArgs {
   server::ServerOptions opts;
   int threads = 0;
   int ctx_size = 0;
-  std::string kv_type = "f16";
+  LoadArgs load;
   std::string port_file;
 };
 
@@ -41,7 +41,7 @@ int run_serve(ServeArgs& a) {
   LoadOptions lo;
   lo.n_threads = a.threads;
   lo.n_ctx = a.ctx_size;
-  if (std::string err; !apply_kv_type(a.kv_type, lo, err)) return fail(err);
+  if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
   if (a.opts.model_id.empty()) a.opts.model_id = model_id_from_path(a.model);
@@ -86,7 +86,7 @@ void add_serve(CLI::App& app, std::vector<Command>& out) {
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", a->ctx_size, "Context per sequence in tokens (default: the model's, at most 4096)")
       ->check(at_least(0));
-  add_kv_type_option(sub, a->kv_type);
+  add_load_options(sub, a->load);
   sub->add_option("-t,--threads", a->threads,
                   "Threads for the forward pass (default: one per CPU this process may run on)")
       ->check(at_least(0));

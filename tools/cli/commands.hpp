@@ -39,10 +39,14 @@ struct SamplingArgs {
 void add_sampling_options(CLI::App* sub, SamplingArgs& s);
 void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg);
 
-// --kv-type f32|f16|q8_0 (default: what kv_type holds, "f16"), and its value into LoadOptions (false with a
-// message on a value parse_kv_type rejects).
-void add_kv_type_option(CLI::App* sub, std::string& kv_type);
-bool apply_kv_type(const std::string& kv_type, LoadOptions& lo, std::string& error);
+// --kv-type f32|f16|q8_0 (default: what kv_type holds, "f16") and --repack-i2s, and their values into LoadOptions
+// (false with a message on a KV type parse_kv_type rejects).
+struct LoadArgs {
+  std::string kv_type = "f16";
+  bool repack_i2s = false;
+};
+void add_load_options(CLI::App* sub, LoadArgs& a);
+bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error);
 
 // Checks for numeric options: a number >= min, a number > min (CLI11's NonNegativeNumber and PositiveNumber print
 // the largest double as the range's end, and call a word out of range).
