@@ -1,7 +1,8 @@
 // bitnet-kernel-bench (Google Benchmark): one thread, every kernel level this CPU has, on the matmul shapes of
 // BitNet 2B-4T (generation: 1 token; prompt processing: 128 tokens), beside two measured limits of the machine:
 // the read bandwidth of one thread streaming a 512 MB buffer, and the int8 multiply-add rate of vpdpbusd
-// (AVX-512 VNNI) / vpmaddubsw (AVX2) in registers. Counters: GB/s of weights read, GMAC/s (int8 multiply-adds).
+// (AVX-512 VNNI) / vpmaddubsw (AVX2) / tdpbsud (AMX, where present) in registers; the AVX-512 prompt rows
+// with "+amx" take AMX tiles. Counters: GB/s of weights read, GMAC/s (int8 multiply-adds).
 // Asserts nothing; `--benchmark_filter=` picks rows, `--benchmark_format=json` for machines.
 #include <benchmark/benchmark.h>
 
@@ -57,13 +58,15 @@ void set_rates(benchmark::State& state, double bytes, double macs) {
 }
 
 // panels: the matrix in the panel layout, as the loader lays out repacked codes for AVX-512.
-void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k,
-             bool panels) {
+void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k, bool panels,
+             bool amx) {
+  const bool amx_before = set_amx_enabled(amx);  // the AVX-512 level with or without AMX tiles
   std::mt19937 rng(1);
   auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
   if (panels) {
     if (!quant::panels_fit(w)) {
       state.SkipWithError("this shape cannot be put in panels");
+      set_amx_enabled(amx_before);
       return;
     }
     quant::to_panels(w, w.owned.data());
@@ -78,6 +81,7 @@ void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols
     benchmark::DoNotOptimize(y.data());
   }
   set_rates(state, static_cast<double>(rows * cols / 4), static_cast<double>(rows * cols * tokens));
+  set_amx_enabled(amx_before);
 }
 
 void q6_k_head(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
@@ -189,6 +193,46 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_vnni(benchmark:
   set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * 64));
 }
 
+// AMX (tdpbsud: 16 x 16 x 64 per instruction) on four accumulator tiles from two pairs of operand tiles, as the AMX
+// kernel's 2 x 2 step without its loads. The tiles' permission is asked for by cpu_features().
+struct AmxConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+__attribute__((target("amx-tile,amx-int8"))) void peak_amx(benchmark::State& state) {
+  constexpr int64_t kSteps = 1 << 16;
+  alignas(64) AmxConfig c;
+  for (int i = 0; i < 8; ++i) {
+    c.colsb[i] = 64;
+    c.rows[i] = 16;
+  }
+  alignas(64) uint8_t operand[1024];
+  for (int i = 0; i < 1024; ++i) operand[i] = static_cast<uint8_t>(i % 3);
+  _tile_loadconfig(&c);
+  _tile_loadd(4, operand, 64);
+  _tile_loadd(5, operand, 64);
+  _tile_loadd(6, operand, 64);
+  _tile_loadd(7, operand, 64);
+  for (auto _ : state) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t i = 0; i < kSteps; ++i) {
+      _tile_dpbsud(0, 4, 6);
+      _tile_dpbsud(1, 4, 7);
+      _tile_dpbsud(2, 5, 6);
+      _tile_dpbsud(3, 5, 7);
+    }
+    alignas(64) int32_t out[256];
+    _tile_stored(0, out, 64);
+    benchmark::DoNotOptimize(out);
+  }
+  _tile_release();
+  set_rates(state, 0.0, static_cast<double>(kSteps * 4 * 16 * 16 * 64));
+}
+
 __attribute__((target("avx2"))) void peak_avx2(benchmark::State& state) {
   constexpr int kAcc = 12;
   constexpr int64_t kSteps = 1 << 20;
@@ -227,6 +271,13 @@ void register_all() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+  if (cpu_features().amx_int8) {
+    benchmark::RegisterBenchmark("limit/peak_int8_amx", peak_amx)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("limit/peak_int8_amx", peak_amx)
+        ->Threads(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
 #endif
   struct Shape {
     const char* name;
@@ -250,12 +301,17 @@ void register_all() {
           // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
                                    "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
-          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false)
+          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false, false)
               ->Unit(benchmark::kMillisecond);
           if (level == IsaLevel::kAvx512)
             benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
-                                         true)
+                                         true, false)
                 ->Unit(benchmark::kMillisecond);
+          if (level == IsaLevel::kAvx512 && tokens > 1 && cpu_features().amx_int8)
+            for (bool panels : {false, true})
+              benchmark::RegisterBenchmark((name + "+amx" + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows,
+                                           sh.cols, tokens, q8k, panels, true)
+                  ->Unit(benchmark::kMillisecond);
         }
   // The 2B-4T head: 128256 x 2560 Q6_K (269 MB, streams from memory), one token and a batch of 4.
   for (int64_t tokens : {int64_t{1}, int64_t{4}})

@@ -18,6 +18,11 @@ for isa in scalar avx2; do
   echo "== model fixtures with BITNET_ISA=$isa"
   BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
 done
+# Where the CPU has AMX tiles (prompt batches take them by default), the fixtures again on AVX-512 VNNI alone.
+if grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then
+  echo "== model fixtures with BITNET_AMX=0"
+  BITNET_AMX=0 ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+fi
 
 # AVX-512 on any x86-64 CPU (CI machines have none): the suite again in a tree whose AVX-512 kernels are compiled
 # against SIMDe's portable intrinsics (libsimde-dev) and chosen as if the CPU had AVX-512 VNNI, so their parity

@@ -79,7 +79,7 @@ struct ModelInfo {
   int n_threads = 0;
   std::string weight_type;      // the type of the attention/FFN weights, e.g. "I2_S"
   std::string chat_template;    // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
-  std::string isa = "scalar";   // the kernels in use: scalar, avx2, avx512-vnni, neon, neon-dotprod
+  std::string isa = "scalar";   // kernels in use: scalar, avx2, avx512-vnni[+amx], neon, neon-dotprod
   std::string kv_type = "f16";  // LoadOptions::kv_type's name
   // Bytes of the KV cache of generate()/evaluate() (n_ctx positions); each Sequence holds another of its n_ctx.
   uint64_t kv_cache_bytes = 0;

@@ -121,7 +121,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     info.n_ctx = static_cast<int>(n_ctx);
     info.n_threads = n_threads;
     info.weight_type = quant::type_name(im.weights->layers.front().wq.file_type);
-    info.isa = isa_name(im.forward->isa());
+    info.isa = isa_description(im.forward->isa());
     info.kv_type = kv_type_name(options.kv_type);
     info.kv_cache_bytes = im.forward->kv_bytes();
     info.weight_bytes_per_token = model::weight_bytes_per_token(*im.weights);

@@ -8,12 +8,41 @@
 
 #include <strings.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#endif
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 namespace bitnet {
+
+namespace {
+
+#if defined(__x86_64__) && !defined(BITNET_EMULATE_AVX512)
+// AMX-TILE and AMX-INT8 (cpuid leaf 7: edx bits 24 and 25), then the OS's leave to use the tile data (XTILEDATA,
+// state component 18): Linux 5.16+ grants it per process on request; without it the first tile load faults.
+bool detect_amx_int8() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  if ((edx & (1u << 24)) == 0 || (edx & (1u << 25)) == 0) return false;
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+#endif
+
+}  // namespace
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = [] {
@@ -26,11 +55,13 @@ const CpuFeatures& cpu_features() {
 #if defined(BITNET_EMULATE_AVX512)
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;
+    c.amx_int8 = true;  // and its AMX kernel on portable tile code (kernels/x86/amx_emulated.hpp)
 #else
     c.avx512f = __builtin_cpu_supports("avx512f");
     c.avx512bw = __builtin_cpu_supports("avx512bw");
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    c.amx_int8 = detect_amx_int8();
 #endif
 #elif defined(__aarch64__)
     c.neon = true;  // Advanced SIMD is mandatory on AArch64
@@ -123,6 +154,30 @@ const char* isa_name(IsaLevel level) {
 #endif
   }
   return "unknown";
+}
+
+namespace {
+
+std::atomic<bool>& amx_slot() {
+  static std::atomic<bool> slot{[] {
+    const char* env = std::getenv("BITNET_AMX");
+    return !(env != nullptr && std::strcmp(env, "0") == 0);
+  }()};
+  return slot;
+}
+
+}  // namespace
+
+bool amx_active() {
+  return cpu_features().amx_int8 && active_isa() == IsaLevel::kAvx512 && amx_slot().load(std::memory_order_relaxed);
+}
+
+bool set_amx_enabled(bool on) { return amx_slot().exchange(on, std::memory_order_relaxed); }
+
+std::string isa_description(IsaLevel level) {
+  std::string name = isa_name(level);
+  if (level == active_isa() && amx_active()) name += "+amx";
+  return name;
 }
 
 }  // namespace bitnet

@@ -20,6 +20,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   bool neon = false, neon_dotprod = false;
+  // AMX-TILE + AMX-INT8 (Intel Sapphire Rapids and later), and Linux lets this process use the tile registers
+  // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).
+  bool amx_int8 = false;
 };
 
 const CpuFeatures& cpu_features();
@@ -31,5 +34,14 @@ IsaLevel active_isa();
 // Overrides active_isa() (tests walk every level; clamped to what the CPU supports).
 void set_active_isa(IsaLevel level);
 const char* isa_name(IsaLevel level);
+
+// Whether the AVX-512 level also uses AMX tiles (prompt batches of 16 tokens or more): the CPU and OS allow it
+// (CpuFeatures::amx_int8), active_isa() is kAvx512, and neither BITNET_AMX=0 (read once) nor set_amx_enabled(false)
+// turned it off. Results are bit-equal with and without it.
+bool amx_active();
+// Turns AMX on or off for amx_active() (tests walk both); returns the previous setting.
+bool set_amx_enabled(bool on);
+// isa_name(level), plus "+amx" where amx_active() applies to that level.
+std::string isa_description(IsaLevel level);
 
 }  // namespace bitnet

@@ -69,6 +69,22 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
 // panels, and _fits.
 void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                 int64_t row_begin, int64_t row_end);
+// Rows [cb, ce) (at most a few panels) of w in the panel layout (x86/ternary_avx512_panels.cpp): where they lie for a
+// matrix in panels; else rearranged at `scratch` (64-byte aligned: per panel 16 * row_bytes() bytes of codes, then,
+// with groups > 1, 16 * groups scales), lanes past ce holding code 1 (weight 0) and scale 0. With groups > 1, a
+// panel's scales are group g's 16 side by side at scales + 16 g, panels 16 * groups floats apart.
+struct PanelChunk {
+  const uint8_t* codes;
+  const float* scales;
+};
+PanelChunk ternary_panel_chunk(const quant::TernaryMatrix& w, int64_t cb, int64_t ce, uint8_t* scratch);
+// Batches of kAmxMinTokens or more with AMX tiles (x86/ternary_avx512_amx.cpp; only where amx_active()): rows in
+// 16-row panels as the panel kernel takes them (rows [row_begin, row_end) whole panels for a matrix in panels), each
+// panel's codes widened to one byte per weight, then 16 tokens x 16 rows x 64 columns per tile instruction. Needs
+// ternary_panels_avx512_fits; falls back to the reference otherwise.
+inline constexpr int64_t kAmxMinTokens = 16;
+void ternary_matmul_amx(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                        int64_t row_begin, int64_t row_end);
 #endif
 #if defined(__aarch64__)
 void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

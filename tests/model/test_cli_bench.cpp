@@ -56,7 +56,7 @@ TEST_F(CliBench, JsonHasEveryField) {
   EXPECT_EQ(j["model"], model_);
   EXPECT_EQ(j["architecture"], "bitnet");
   EXPECT_EQ(j["weight_type"], "I2_S");
-  EXPECT_EQ(j["isa"], isa_name(active_isa()));
+  EXPECT_EQ(j["isa"], isa_description(active_isa()));
   EXPECT_EQ(j["threads"], 2);
   EXPECT_EQ(j["repetitions"], 1);
   EXPECT_EQ(j["model_size_bytes"].get<uint64_t>(), std::filesystem::file_size(model_));

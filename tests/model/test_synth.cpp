@@ -80,7 +80,7 @@ TEST(ModelSynth, EveryTypeAndHeadLoadsAndRuns) {
       EXPECT_EQ(i.n_head_kv, 2);
       EXPECT_EQ(i.n_ff, 512);
       EXPECT_EQ(i.n_vocab, 1000);
-      EXPECT_EQ(i.isa, isa_name(active_isa()));
+      EXPECT_EQ(i.isa, isa_description(active_isa()));
       auto l = (*m)->evaluate(kIds);
       ASSERT_TRUE(l.ok()) << l.status().to_string();
       ASSERT_EQ(l->size(), kIds.size() * 1000);

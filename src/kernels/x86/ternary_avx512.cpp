@@ -229,14 +229,19 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
     if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
     if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
     if (pb == pe) return;
-    if (n >= kPanelMinTokens)
+    if (n >= kAmxMinTokens && amx_active())
+      ternary_matmul_amx(w, a, y, y_stride, pb, pe);
+    else if (n >= kPanelMinTokens)
       ternary_matmul_panels_avx512(w, a, y, y_stride, pb, pe);
     else
       ternary_gemv_panels_avx512(w, a, y, y_stride, pb, pe);
     return;
   }
   if (n >= kPanelMinTokens && ternary_panels_avx512_fits(w, a)) {
-    ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
+    if (n >= kAmxMinTokens && amx_active())
+      ternary_matmul_amx(w, a, y, y_stride, row_begin, row_end);
+    else
+      ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
     return;
   }
   const int64_t full = w.cols / 128 * 128;

@@ -23,12 +23,10 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #include "kernels/x86/ternary_avx512_epilogue.hpp"
 
 namespace bitnet::kernels {
-namespace {
 
 constexpr int kPanelRows = quant::kPanelRows;  // one int32 lane per row
-constexpr int kTokTile = 8;          // 2 panels x 8 tokens: 16 accumulators, the rest of the registers for codes
-constexpr int kTilePanels = 2;
-constexpr int64_t kChunkRows = 128;  // rows rearranged at a time: 128 x 6912 columns is 221 KB of codes (L2)
+
+namespace {
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
@@ -74,8 +72,6 @@ void to_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, uint8_t* ds
   }
 }
 
-inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>(n >= kPanelRows ? 0xFFFFu : (1u << n) - 1u); }
-
 // With per-group weight scales (groups > 1: TQ1_0, TQ2_0), rows [r0, r0 + nr) (nr <= 16) of them as a panel at
 // dst: group g's 16 scales, one a lane, at dst + 16 g; lanes past nr 0. The epilogue then loads each group's
 // scales, where it gathered them (a gather per panel and group; without them the TQ prompt matmul ran 7-9% faster).
@@ -85,6 +81,31 @@ void scales_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, float* 
     for (int64_t i = 0; i < kPanelRows; ++i)
       dst[g * kPanelRows + i] = i < nr ? w.scales[static_cast<size_t>((r0 + i) * groups + g)] : 0.0f;
 }
+
+}  // namespace
+
+PanelChunk ternary_panel_chunk(const quant::TernaryMatrix& w, int64_t cb, int64_t ce, uint8_t* scratch) {
+  const int64_t groups = w.cols / w.group;
+  const int64_t scales_stride = groups > 1 ? groups * kPanelRows : 0;
+  if (w.panels) return {w.codes() + cb * w.row_bytes(), w.scales.data() + cb / kPanelRows * scales_stride};
+  const int64_t panel_bytes = kPanelRows * w.row_bytes();
+  const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
+  float* scales = reinterpret_cast<float*>(scratch + n_panels * panel_bytes);
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const int64_t nr = std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows);
+    to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
+    if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scales + p * scales_stride);
+  }
+  return {scratch, scales};
+}
+
+namespace {
+
+inline __mmask16 lanes(int64_t n) { return static_cast<__mmask16>(n >= kPanelRows ? 0xFFFFu : (1u << n) - 1u); }
+
+constexpr int kTokTile = 8;  // 2 panels x 8 tokens: 16 accumulators, the rest of the registers for codes
+constexpr int kTilePanels = 2;
+constexpr int64_t kChunkRows = 128;  // rows rearranged at a time: 128 x 6912 columns is 221 KB of codes (L2)
 
 // P panels (panel_bytes apart from `panels`; the first holds rows from r0) times tokens [t0, t0 + nt), nt <= 8:
 // integer dots per group, then the epilogue, stored to y for the rows the panels hold (nr_last in the last).
@@ -180,19 +201,10 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
     // A matrix in panels is read where it lies (row_begin whole panels, so cb is); else this chunk's rows are
     // rearranged into this thread's scratch.
-    const uint8_t* panels = w.codes() + cb * w.row_bytes();
-    const float* scales = w.scales.data() + cb / kPanelRows * scales_stride;
-    if (!w.panels) {
-      uint8_t* scratch = kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes)));
-      float* scratch_scales = reinterpret_cast<float*>(scratch + n_panels * panel_bytes);
-      for (int64_t p = 0; p < n_panels; ++p) {
-        const int64_t nr = std::min<int64_t>(kPanelRows, ce - cb - p * kPanelRows);
-        to_panel(w, cb + p * kPanelRows, nr, scratch + p * panel_bytes);
-        if (groups > 1) scales_panel(w, cb + p * kPanelRows, nr, scratch_scales + p * scales_stride);
-      }
-      panels = scratch;
-      scales = scratch_scales;
-    }
+    const PanelChunk chunk = ternary_panel_chunk(
+        w, cb, ce, w.panels ? nullptr : kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes))));
+    const uint8_t* panels = chunk.codes;
+    const float* scales = chunk.scales;
     // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched, a few lines per
     // 128-column block of every panel_tile call, so rearranging them does not wait on memory (that wait was 5-9% of
     // prompt time). Issued a slice per token tile instead, in bursts of up to 48 lines, the prefetches waited for free
