@@ -56,12 +56,14 @@ const CpuFeatures& cpu_features() {
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;
     c.amx_int8 = true;  // and its AMX kernel on portable tile code (kernels/x86/amx_emulated.hpp)
+    c.gfni = true;      // SIMDe's
 #else
     c.avx512f = __builtin_cpu_supports("avx512f");
     c.avx512bw = __builtin_cpu_supports("avx512bw");
     c.avx512vl = __builtin_cpu_supports("avx512vl");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
     c.amx_int8 = detect_amx_int8();
+    c.gfni = __builtin_cpu_supports("gfni");
 #endif
 #elif defined(__aarch64__)
     c.neon = true;  // Advanced SIMD is mandatory on AArch64

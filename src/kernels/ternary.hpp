@@ -58,6 +58,10 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
                          int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
+// The same, its generation kernels decoding codes with GFNI (x86/ternary_avx512_gfni.cpp): what the AVX-512 level
+// runs where the CPU has GFNI (CpuFeatures::gfni).
+void ternary_matmul_avx512_gfni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                int64_t row_begin, int64_t row_end);
 // The AVX-512 kernel for batches of kPanelMinTokens or more (x86/ternary_avx512_panels.cpp): rows rearranged into
 // 16-row panels on the fly, or read as they are from a matrix in panels (whose row range must then be whole
 // panels). Needs whole 128-column blocks and groups (_fits); falls back to the reference otherwise.
@@ -69,6 +73,9 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
 // panels, and _fits.
 void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                 int64_t row_begin, int64_t row_end);
+// The same decoding with GFNI (x86/ternary_avx512_panel_gemv_gfni.cpp), called by ternary_matmul_avx512_gfni.
+void ternary_gemv_panels_avx512_gfni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                     int64_t row_begin, int64_t row_end);
 // Rows [cb, ce) (at most a few panels) of w in the panel layout (x86/ternary_avx512_panels.cpp): where they lie for a
 // matrix in panels; else rearranged at `scratch` (64-byte aligned: per panel 16 * row_bytes() bytes of codes, then,
 // with groups > 1, 16 * groups scales), lanes past ce holding code 1 (weight 0) and scale 0. With groups > 1, a

@@ -35,11 +35,15 @@ quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, int64_t group, qu
 }
 
 // An ISA level, and at AVX-512 whether AMX tiles take batches of 16 tokens or more (where the CPU has them, or in
-// the emulated build): while a Variant is alive, AMX is set as it says.
+// the emulated build) and which build of the kernel runs (with or without GFNI decoding, where the CPU has GFNI):
+// while the AmxSetting of a Variant is alive, AMX is set as it says.
 struct Variant {
   IsaLevel level;
-  bool amx;
-  std::string name() const { return std::string(isa_name(level)) + (amx ? "+amx" : ""); }
+  bool amx = false;
+  TernaryMatmulFn fn = nullptr;  // nullptr: the dispatcher's for the level
+  const char* build = "";
+  std::string name() const { return std::string(isa_name(level)) + build + (amx ? "+amx" : ""); }
+  TernaryMatmulFn matmul() const { return fn != nullptr ? fn : ternary_kernel(level).matmul; }
 };
 
 class AmxSetting {
@@ -54,12 +58,15 @@ class AmxSetting {
 };
 
 std::vector<Variant> levels_here() {
-  std::vector<Variant> v = {{IsaLevel::kScalar, false}};
-  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) v.push_back({IsaLevel::kAvx2, false});
+  std::vector<Variant> v = {{IsaLevel::kScalar}};
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) v.push_back({IsaLevel::kAvx2});
+#if defined(__x86_64__)
   if (max_supported_isa() == IsaLevel::kAvx512) {
-    v.push_back({IsaLevel::kAvx512, false});
+    v.push_back({IsaLevel::kAvx512, false, ternary_matmul_avx512, " (shifts)"});
+    if (cpu_features().gfni) v.push_back({IsaLevel::kAvx512, false, ternary_matmul_avx512_gfni, " (gfni)"});
     if (cpu_features().amx_int8) v.push_back({IsaLevel::kAvx512, true});
   }
+#endif
   return v;
 }
 
@@ -86,8 +93,8 @@ void check_rule(quant::ActQuant rule, const std::vector<Shape>& shapes) {
   for (const Variant& v : levels_here()) {
     const AmxSetting amx(v.amx);
     const IsaLevel level = v.level;
-    const TernaryKernel& k = ternary_kernel(level);
-    ASSERT_EQ(k.isa, level);
+    ASSERT_EQ(ternary_kernel(level).isa, level);
+    const TernaryMatmulFn matmul = v.matmul();
     for (const Shape& sh : shapes) {
       const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
       auto w = random_matrix(sh.rows, sh.cols, group, rule, rng);
@@ -99,8 +106,8 @@ void check_rule(quant::ActQuant rule, const std::vector<Shape>& shapes) {
       ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
       // split rows in two ranges as the thread pool does
       const int64_t mid = sh.rows / 2;
-      k.matmul(w, a, got.data(), sh.rows, 0, mid);
-      k.matmul(w, a, got.data(), sh.rows, mid, sh.rows);
+      matmul(w, a, got.data(), sh.rows, 0, mid);
+      matmul(w, a, got.data(), sh.rows, mid, sh.rows);
       for (size_t i = 0; i < want.size(); ++i)
         ASSERT_EQ(std::memcmp(&want[i], &got[i], 4), 0)
             << v.name() << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " index " << i << ": "
@@ -211,8 +218,8 @@ void check_panels(quant::ActQuant rule, const std::vector<Shape>& shapes) {
       for (int64_t mid : {sh.rows / 2 / 16 * 16, sh.rows / 2 + 5}) {
         const AmxSetting amx(v.amx);
         std::vector<float> got(want.size(), -2.0f);
-        ternary_kernel(v.level).matmul(w, a, got.data(), sh.rows, 0, mid);
-        ternary_kernel(v.level).matmul(w, a, got.data(), sh.rows, mid, sh.rows);
+        v.matmul()(w, a, got.data(), sh.rows, 0, mid);
+        v.matmul()(w, a, got.data(), sh.rows, mid, sh.rows);
         for (size_t i = 0; i < want.size(); ++i)
           ASSERT_EQ(std::memcmp(&want[i], &got[i], 4), 0)
               << "panels, " << v.name() << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " split at "
@@ -285,7 +292,7 @@ TEST(KernelParity, ExtremeSumsAreExact) {
           for (const Variant& v : levels_here()) {
             const AmxSetting amx(v.amx);
             std::vector<float> got(want.size(), 0.0f);
-            ternary_kernel(v.level).matmul(w, a, got.data(), sh.rows, 0, sh.rows);
+            v.matmul()(w, a, got.data(), sh.rows, 0, sh.rows);
             ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
                 << v.name() << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " fill " << int{fill}
                 << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference " << want[0];
@@ -326,8 +333,10 @@ TEST(KernelParity, PreparedTokenFromAnyRowMatchesReference) {
   std::vector<float> x(static_cast<size_t>(n * cols));
   for (auto& v : x) v = nd(rng) * (rng() % 7 == 0 ? 20.0f : 1.0f);
   const IsaLevel before = active_isa();
+  int last_level = -1;
   for (const Variant& v : levels_here()) {
-    if (v.amx) continue;  // the quantizers do not depend on it
+    if (static_cast<int>(v.level) == last_level) continue;  // the quantizers depend on the level alone
+    last_level = static_cast<int>(v.level);
     const IsaLevel level = v.level;
     set_active_isa(level);  // the quantizer is picked by the active level
     for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {

@@ -3,6 +3,10 @@
 // (quant/ternary.hpp), which lines them up with activations [0, 64) and [64, 128) in natural order.
 // Register tiles of up to 4 rows x 4 tokens: each decoded block feeds 4 tokens, each activation load 4 rows;
 // rows go in chunks small enough that their codes stay in L2 while every token tile passes over them.
+// This file is compiled twice: as it is, and from x86/ternary_avx512_gfni.cpp with BITNET_TERNARY_GFNI defined,
+// for CPUs with GFNI (ternary_matmul_avx512_gfni), where one vgf2p8affineqb per half takes each field of 2 bits to
+// the bottom of its byte instead of a shift and a mask: fewer operations per code byte where generation is
+// compute-bound.
 #if defined(__x86_64__)
 #include "kernels/x86/avx512_intrinsics.hpp"
 
@@ -11,7 +15,15 @@
 
 #include "kernels/ternary.hpp"
 
+#if defined(BITNET_TERNARY_GFNI)
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")
+#define BITNET_TERNARY_AVX512_ENTRY ternary_matmul_avx512_gfni
+#define BITNET_TERNARY_PANEL_GEMV ternary_gemv_panels_avx512_gfni
+#else
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#define BITNET_TERNARY_AVX512_ENTRY ternary_matmul_avx512
+#define BITNET_TERNARY_PANEL_GEMV ternary_gemv_panels_avx512
+#endif
 // GCC 12's avx512fintrin.h (broadcast/insert/extract via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -48,6 +60,28 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   return s;
 }
 
+// A 128-column block's 32 code bytes at p, decoded: lo holds the codes of columns [0, 64) (the fields at bits 6 and 4,
+// one a 256-bit half), hi those of [64, 128) (bits 2 and 0), one code a byte, in natural order.
+inline void decode_block(const uint8_t* p, __m512i& lo, __m512i& hi) {
+  const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+#if defined(BITNET_TERNARY_GFNI)
+  // Bit i of each output byte is the parity of (the matrix's byte 7 - i) & input: byte 7 = 1 << k and byte 6 =
+  // 2 << k copy bits k and k + 1 to bits 0 and 1, and the rest are 0.
+  const __m512i take_lo = _mm512_inserti64x4(_mm512_set1_epi64(0x4080000000000000LL),
+                                             _mm256_set1_epi64x(0x1020000000000000LL), 1);  // k = 6 | 4
+  const __m512i take_hi = _mm512_inserti64x4(_mm512_set1_epi64(0x0408000000000000LL),
+                                             _mm256_set1_epi64x(0x0102000000000000LL), 1);  // k = 2 | 0
+  lo = _mm512_gf2p8affine_epi64_epi8(v, take_lo, 0);
+  hi = _mm512_gf2p8affine_epi64_epi8(v, take_hi, 0);
+#else
+  const __m512i mask = _mm512_set1_epi8(3);
+  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
+  const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
+  lo = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
+  hi = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
+#endif
+}
+
 // Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order).
 inline __m256i reduce8(const __m512i (&acc)[8][1]) {
   __m256i h[8];
@@ -79,16 +113,9 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
 template <int R>
 inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_t c, int64_t ahead,
                       __m512i (&acc)[R][1]) {
-  const __m512i mask = _mm512_set1_epi8(3);
-  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
-  const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
   __m512i lo[R], hi[R];
   for (int r = 0; r < R; ++r) prefetch_ahead(rows[r] + c / 4, ahead);
-  for (int r = 0; r < R; ++r) {
-    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
-    lo[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
-    hi[r] = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
-  }
+  for (int r = 0; r < R; ++r) decode_block(rows[r] + c / 4, lo[r], hi[r]);
   const __m512i a0 = _mm512_loadu_si512(act + c);
   const __m512i a1 = _mm512_loadu_si512(act + c + 64);
   for (int r = 0; r < R; ++r) {
@@ -135,9 +162,6 @@ template <int R, int T>
 void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, int64_t t0, float* y, int64_t y_stride,
               int64_t full, int64_t groups) {
   const int64_t cols = w.cols, group = w.group;
-  const __m512i mask = _mm512_set1_epi8(3);
-  const __m512i shift_lo = _mm512_inserti64x4(_mm512_set1_epi16(6), _mm256_set1_epi16(4), 1);
-  const __m512i shift_hi = _mm512_inserti64x4(_mm512_set1_epi16(2), _mm256_set1_epi16(0), 1);
   const uint8_t* rows[R];
   const int8_t* acts[T];
   for (int r = 0; r < R; ++r) rows[r] = w.row(r0 + r);
@@ -163,10 +187,8 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
           a1[t] = _mm512_loadu_si512(acts[t] + c + 64);
         }
         for (int r = 0; r < R; ++r) {
-          const __m512i v =
-              _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + c / 4)));
-          const __m512i lo = _mm512_and_si512(_mm512_srlv_epi16(v, shift_lo), mask);
-          const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(v, shift_hi), mask);
+          __m512i lo, hi;
+          decode_block(rows[r] + c / 4, lo, hi);
           for (int t = 0; t < T; ++t) {
             acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], lo, a0[t]);
             acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], hi, a1[t]);
@@ -213,8 +235,8 @@ void run_rows(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t rb, 
 
 }  // namespace
 
-void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                           int64_t row_begin, int64_t row_end) {
+void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                 int64_t row_begin, int64_t row_end) {
   const int64_t groups = w.cols / a.qa.group;
   if (groups > kMaxGroups || a.qa.group != w.group) {
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);  // shapes no real model has
@@ -234,7 +256,7 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
     else if (n >= kPanelMinTokens)
       ternary_matmul_panels_avx512(w, a, y, y_stride, pb, pe);
     else
-      ternary_gemv_panels_avx512(w, a, y, y_stride, pb, pe);
+      BITNET_TERNARY_PANEL_GEMV(w, a, y, y_stride, pb, pe);
     return;
   }
   if (n >= kPanelMinTokens && ternary_panels_avx512_fits(w, a)) {
@@ -269,4 +291,6 @@ void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a,
 
 #pragma GCC diagnostic pop
 BITNET_AVX512_END
+#undef BITNET_TERNARY_AVX512_ENTRY
+#undef BITNET_TERNARY_PANEL_GEMV
 #endif

@@ -4,7 +4,9 @@
 // lanes and loading their scales one by one was about 30% of the TQ2_0 generation kernel's time.) Each panel zmm (dword
 // j of one 128-column block, for 16 rows) shifted right by 6 - 2s and masked holds codes 32s + 4j + [0, 4) of every
 // row; vpdpbusd against those 4 activations, one dword broadcast to all lanes, adds their products. Integer sums exact,
-// the reference's float epilogue lane by lane: bit-equal to it.
+// the reference's float epilogue lane by lane: bit-equal to it. Compiled twice, as x86/ternary_avx512.cpp is: again
+// from x86/ternary_avx512_panel_gemv_gfni.cpp for CPUs with GFNI, where one vgf2p8affineqb takes each field to the
+// bottom of its byte instead of a shift and a mask.
 #if defined(__x86_64__)
 #include <cstdint>
 #include <cstring>
@@ -12,7 +14,13 @@
 #include "kernels/ternary.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 
+#if defined(BITNET_TERNARY_GFNI)
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")
+#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avx512_gfni
+#else
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avx512
+#endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -34,6 +42,26 @@ constexpr int64_t kScalesAheadPanels = 2;
 
 inline void prefetch_at(uintptr_t address) { _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0); }
 
+// 4 activations at q, in every lane.
+inline __m512i broadcast4(const int8_t* q) {
+  int32_t four;
+  std::memcpy(&four, q, 4);
+  return _mm512_set1_epi32(four);
+}
+
+// The field at bits 6 - 2s of every byte of v, at bits 0-1 (s = 0..3).
+template <int S>
+inline __m512i field(__m512i v) {
+#if defined(BITNET_TERNARY_GFNI)
+  // Output bit i is the parity of (matrix byte 7 - i) & input: bytes 7 and 6 take bits k and k + 1 to bits 0 and 1.
+  constexpr int k = 6 - 2 * S;
+  return _mm512_gf2p8affine_epi64_epi8(
+      v, _mm512_set1_epi64(static_cast<long long>((1ULL << (56 + k)) | (2ULL << (48 + k)))), 0);
+#else
+  return _mm512_and_si512(_mm512_srli_epi32(v, 6 - 2 * S), _mm512_set1_epi8(3));
+#endif
+}
+
 // Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
 // shift, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
 // addressed as integers (a prefetch never faults; pointer arithmetic may not go there).
@@ -46,7 +74,6 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
   const int32_t* sums = a.sums.data() + t * groups;
   const uintptr_t scales_ahead = reinterpret_cast<uintptr_t>(w.scales.data()) +
                                  static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
-  const __m512i mask = _mm512_set1_epi8(3);
   __m512 out = _mm512_setzero_ps();  // the epilogue so far
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[4];
@@ -58,13 +85,11 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
       for (int j = 0; j < 8; ++j) {
         prefetch_at(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead);
         const __m512i v = _mm512_loadu_si512(pb + j * 64);
-#pragma GCC unroll 4
-        for (int s = 0; s < 4; ++s) {
-          int32_t four;
-          std::memcpy(&four, act + b * quant::kTernaryBlock + 32 * s + 4 * j, 4);
-          acc[s] = _mm512_dpbusd_epi32(acc[s], _mm512_and_si512(_mm512_srli_epi32(v, 6 - 2 * s), mask),
-                                       _mm512_set1_epi32(four));
-        }
+        const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
+        acc[0] = _mm512_dpbusd_epi32(acc[0], field<0>(v), broadcast4(q));
+        acc[1] = _mm512_dpbusd_epi32(acc[1], field<1>(v), broadcast4(q + 32));
+        acc[2] = _mm512_dpbusd_epi32(acc[2], field<2>(v), broadcast4(q + 64));
+        acc[3] = _mm512_dpbusd_epi32(acc[3], field<3>(v), broadcast4(q + 96));
       }
     }
     const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
@@ -78,8 +103,8 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
 
 }  // namespace
 
-void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                                int64_t row_begin, int64_t row_end) {
+void BITNET_PANEL_GEMV_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                             int64_t row_begin, int64_t row_end) {
   const int64_t pb = row_begin / quant::kPanelRows, pe = row_end / quant::kPanelRows;
   // Panel by panel, so that a batch's further tokens find the panel in cache.
   for (int64_t p = pb; p < pe; ++p)
@@ -90,4 +115,5 @@ void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedAct
 
 #pragma GCC diagnostic pop
 BITNET_AVX512_END
+#undef BITNET_PANEL_GEMV_ENTRY
 #endif

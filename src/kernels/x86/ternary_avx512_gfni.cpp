@@ -1,0 +1,3 @@
+// ternary_matmul_avx512_gfni: x86/ternary_avx512.cpp compiled again for CPUs with GFNI (see there).
+#define BITNET_TERNARY_GFNI 1
+#include "kernels/x86/ternary_avx512.cpp"
