@@ -89,6 +89,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
       return format_error(path + ": the tokenizer has " + std::to_string(vocab->size()) +
                           " tokens but the embedding has " + std::to_string(im.weights->hp.n_vocab) + " rows");
     BITNET_ASSIGN_OR_RETURN(im.tokenizer, Tokenizer::create(std::move(vocab).value()));
+    release_vocab_arrays(*im.file);  // the tokenizer has its own copy; the file stays open for its tensors
 
     const model::HParams& hp = im.weights->hp;
     int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp.n_ctx_train, kMaxDefaultCtx);

@@ -74,6 +74,10 @@ class File {
 
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;
+  // Frees the elements of the array value `key` (nothing where it is absent or not an array): for a loader that has
+  // copied them elsewhere, as Model::load does the vocabulary once the tokenizer holds it (6 MB for a 128k-token
+  // SentencePiece vocabulary, more with BPE merges). The key stays, an empty array of the same element type.
+  void release_array(std::string_view key);
 
   // Typed getters. A missing key is not_found; a value of the wrong kind is format_error naming the key.
   Result<std::string> get_string(std::string_view key) const;

@@ -119,6 +119,15 @@ const Value* File::find(std::string_view key) const {
   return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
 }
 
+void File::release_array(std::string_view key) {
+  auto it = kv_index_.find(key);
+  if (it == kv_index_.end() || !kv_[it->second].second.is_array()) return;
+  Value& v = kv_[it->second].second;
+  std::vector<int64_t>().swap(v.ints);
+  std::vector<double>().swap(v.floats);
+  std::vector<std::string>().swap(v.strings);
+}
+
 const TensorInfo* File::find_tensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

@@ -103,6 +103,10 @@ Status check_vocab(const Vocab& vocab) {
   return Status::Ok();
 }
 
+void release_vocab_arrays(gguf::File& file) {
+  for (const char* key : {kTokens, kScores, kTypes, kMerges}) file.release_array(key);
+}
+
 Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   Vocab v;
   if (file.find(kModel) == nullptr)

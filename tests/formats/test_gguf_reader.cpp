@@ -167,6 +167,21 @@ TEST(GgufReader, GettersCheckKinds) {
   EXPECT_FALSE(f->get_string_or("u32", "x").ok());
 }
 
+TEST(GgufReader, ReleaseArrayEmptiesOnlyThatArray) {
+  auto f = small_file();
+  ASSERT_NE(f, nullptr);
+  f->release_array("name");    // not an array: unchanged
+  f->release_array("absent");  // no such key: nothing
+  EXPECT_EQ(f->get_string("name").value(), "tiny");
+  f->release_array("arr");
+  const Value* arr = f->find("arr");
+  ASSERT_NE(arr, nullptr);  // the key stays, an empty array of its element type
+  EXPECT_TRUE(arr->is_array());
+  EXPECT_EQ(arr->array_size(), 0u);
+  EXPECT_EQ(f->metadata().size(), 6u);
+  EXPECT_EQ(f->get_int("u32").value(), 7);
+}
+
 TEST(GgufReader, Version2AndCustomAlignment) {
   RawGguf r;
   r.header(2, 2, 1).kv_u32("general.alignment", 64);
