@@ -1,6 +1,6 @@
 // NEON attention over F32 and F16 KV rows for aarch64, in the arithmetic order kernels/attention.hpp defines: the
-// 8 reference lanes are two float32x4 registers (elements i mod 8 in 0-3, then 4-7), products are rounded before
-// the add (vmulq then vaddq; the build has -ffp-contract=off, so they are not fused), the lane sums pair as the
+// 8 reference lanes are two float32x4 registers (elements i mod 8 in 0-3, then 4-7), each product added fused
+// (vfmaq_f32, one rounding, as the reference's std::fma), the lane sums pair as the
 // reference pairs them, and an F16 cache's query is rounded to f16 by vcvt (nearest even, as float_to_fp16).
 // A Q8_0 cache's values are q * d, widened exactly as the reference widens them. Bit-equal to the reference.
 #if defined(__aarch64__)
@@ -68,8 +68,8 @@ void scores_neon(const AttnHead& h, float* scores) {
     for (int64_t i = 0; i < hd; i += 8) {
       const float32x4_t q0 = vld1q_f32(qc + i), q1 = vld1q_f32(qc + i + 4);
       for (int k = 0; k < 4; ++k) {
-        lo[k] = vaddq_f32(lo[k], vmulq_f32(q0, L::load(r[k], i)));
-        hi[k] = vaddq_f32(hi[k], vmulq_f32(q1, L::load(r[k], i + 4)));
+        lo[k] = vfmaq_f32(lo[k], q0, L::load(r[k], i));
+        hi[k] = vfmaq_f32(hi[k], q1, L::load(r[k], i + 4));
       }
     }
     for (int k = 0; k < 4; ++k) scores[j + k] = hsum_lanes(lo[k], hi[k]) * h.scale;
@@ -78,8 +78,8 @@ void scores_neon(const AttnHead& h, float* scores) {
     const uint8_t* r = h.k + j * h.stride;
     float32x4_t lo = vdupq_n_f32(0.0f), hi = lo;
     for (int64_t i = 0; i < hd; i += 8) {
-      lo = vaddq_f32(lo, vmulq_f32(vld1q_f32(qc + i), L::load(r, i)));
-      hi = vaddq_f32(hi, vmulq_f32(vld1q_f32(qc + i + 4), L::load(r, i + 4)));
+      lo = vfmaq_f32(lo, vld1q_f32(qc + i), L::load(r, i));
+      hi = vfmaq_f32(hi, vld1q_f32(qc + i + 4), L::load(r, i + 4));
     }
     scores[j] = hsum_lanes(lo, hi) * h.scale;
   }
@@ -93,7 +93,7 @@ void weighted_chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
   const uint8_t* row = h.v;
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     const float32x4_t pj = vdupq_n_f32(p[j]);
-    for (int r = 0; r < R; ++r) acc[r] = vaddq_f32(acc[r], vmulq_f32(pj, L::load(row, c + 4 * r)));
+    for (int r = 0; r < R; ++r) acc[r] = vfmaq_f32(acc[r], pj, L::load(row, c + 4 * r));
   }
   for (int r = 0; r < R; ++r) vst1q_f32(out + c + 4 * r, acc[r]);
 }

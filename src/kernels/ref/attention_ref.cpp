@@ -1,5 +1,6 @@
 // Scalar reference attention over F32, F16 and Q8_0 KV rows: each stored value is widened to float (exactly),
 // the query rounded to f16 against an F16 cache, then the arithmetic of kernels/attention.hpp in its order.
+#include <cmath>
 #include <cstring>
 
 #include "core/half.hpp"
@@ -48,7 +49,8 @@ void scores_ref(const AttnHead& h, float* scores) {
   for (int64_t j = 0; j < h.n_pos; ++j) {
     const uint8_t* row = h.k + j * h.stride;
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t i = 0; i < h.head_dim; ++i) s[i % 8] = s[i % 8] + q_elem<kType>(h.q, i) * kv_elem<kType>(row, i);
+    for (int64_t i = 0; i < h.head_dim; ++i)
+      s[i % 8] = std::fma(q_elem<kType>(h.q, i), kv_elem<kType>(row, i), s[i % 8]);
     const float dot = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
     scores[j] = dot * h.scale;
   }
@@ -59,7 +61,7 @@ void weighted_sum_ref(const AttnHead& h, const float* p, float* out) {
   for (int64_t i = 0; i < h.head_dim; ++i) out[i] = 0.0f;
   for (int64_t j = 0; j < h.n_pos; ++j) {
     const uint8_t* row = h.v + j * h.stride;
-    for (int64_t i = 0; i < h.head_dim; ++i) out[i] = out[i] + p[j] * kv_elem<kType>(row, i);
+    for (int64_t i = 0; i < h.head_dim; ++i) out[i] = std::fma(p[j], kv_elem<kType>(row, i), out[i]);
   }
 }
 

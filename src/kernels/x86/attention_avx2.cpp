@@ -1,7 +1,7 @@
 // AVX2 + F16C attention over F32, F16 and Q8_0 KV rows, in the arithmetic order kernels/attention.hpp defines:
-// a register's lane l is the reference's lane l (elements i = l mod 8), products are rounded before the add
-// (no FMA), the horizontal sum pairs lanes as the reference does, and F16C rounds the query to f16 as
-// float_to_fp16 does. Bit-equal to the reference.
+// a register's lane l is the reference's lane l (elements i = l mod 8), each product added with one fused
+// multiply-add (as the reference's std::fma), the horizontal sum pairs lanes as the reference does, and F16C
+// rounds the query to f16 as float_to_fp16 does. Bit-equal to the reference.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -11,7 +11,7 @@
 #include "quant/q8_0.hpp"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,f16c")
+#pragma GCC target("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -68,10 +68,10 @@ void scores_avx2(const AttnHead& h, float* scores) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < hd; i += 8) {
       const __m256 q = _mm256_load_ps(qc + i);
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(q, L::load(r0, i)));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(q, L::load(r1, i)));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(q, L::load(r2, i)));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(q, L::load(r3, i)));
+      a0 = _mm256_fmadd_ps(q, L::load(r0, i), a0);
+      a1 = _mm256_fmadd_ps(q, L::load(r1, i), a1);
+      a2 = _mm256_fmadd_ps(q, L::load(r2, i), a2);
+      a3 = _mm256_fmadd_ps(q, L::load(r3, i), a3);
     }
     scores[j] = hsum_lanes(a0) * h.scale;
     scores[j + 1] = hsum_lanes(a1) * h.scale;
@@ -81,7 +81,7 @@ void scores_avx2(const AttnHead& h, float* scores) {
   for (; j < h.n_pos; ++j) {
     const uint8_t* r = h.k + j * h.stride;
     __m256 a = _mm256_setzero_ps();
-    for (int64_t i = 0; i < hd; i += 8) a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_load_ps(qc + i), L::load(r, i)));
+    for (int64_t i = 0; i < hd; i += 8) a = _mm256_fmadd_ps(_mm256_load_ps(qc + i), L::load(r, i), a);
     scores[j] = hsum_lanes(a) * h.scale;
   }
 }
@@ -94,7 +94,7 @@ void weighted_chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
   const uint8_t* row = h.v;
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     const __m256 pj = _mm256_set1_ps(p[j]);
-    for (int r = 0; r < kRegs; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(pj, L::load(row, c + 8 * r)));
+    for (int r = 0; r < kRegs; ++r) acc[r] = _mm256_fmadd_ps(pj, L::load(row, c + 8 * r), acc[r]);
   }
   for (int r = 0; r < kRegs; ++r) _mm256_storeu_ps(out + c + 8 * r, acc[r]);
 }

@@ -1,5 +1,5 @@
-// AVX-512 weighted sums over F32 and F16 value rows: out_i = out_i + p_j * v_ji for j = 0, 1, ... (product rounded,
-// then the add) is computed for each element on its own, so 16 elements per register give the reference's bits
+// AVX-512 weighted sums over F32 and F16 value rows: out_i = fma(p_j, v_ji, out_i) for j = 0, 1, ... (one
+// rounding) is computed for each element on its own, so 16 elements per register give the reference's bits
 // (kernels/attention.hpp) with half the instructions of the AVX2 kernels. Scores stay with AVX2 (their 8-lane
 // order is part of the definition).
 #if defined(__x86_64__)
@@ -7,7 +7,7 @@
 
 #include "kernels/attention.hpp"
 
-BITNET_AVX512_BEGIN("avx2,f16c,avx512f,avx512vl")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512vl")
 // GCC 12's avx512fintrin.h (set1/broadcast via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -39,7 +39,7 @@ void chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
   const uint8_t* row = h.v;
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     const __m512 pj = _mm512_set1_ps(p[j]);
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(pj, L::load(row, c + 16 * r)));
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(pj, L::load(row, c + 16 * r), acc[r]);
   }
   for (int r = 0; r < R; ++r) _mm512_storeu_ps(out + c + 16 * r, acc[r]);
 }
@@ -50,7 +50,7 @@ void chunk8(const AttnHead& h, const float* p, int64_t c, float* out) {
   __m256 acc = _mm256_setzero_ps();
   const uint8_t* row = h.v;
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride)
-    acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(p[j]), L::load8(row, c)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), L::load8(row, c), acc);
   _mm256_storeu_ps(out + c, acc);
 }
 

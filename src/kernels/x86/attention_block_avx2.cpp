@@ -2,9 +2,9 @@
 // are widened in runs of kRun positions into a float buffer on the stack, once for every query of the block (one
 // query at a time, an F16 row was widened again for each query: a third of the vector operations of its scores).
 // Scores: tiles of 2 queries x 4 positions (eight sums, their keys and queries in registers), lane l of a sum is
-// the reference's lane l, the product is rounded before the add, and each query's four sums are paired as hsum_lanes
-// pairs them (reduce4), so every score has the single-query AVX2 kernel's bits. Weighted sums: out_i = out_i +
-// p_j * v_ji in increasing j for tiles of 4 queries x 16 columns; a run's sums go back to out between runs (a float
+// the reference's lane l, each product added fused, and each query's four sums are paired as hsum_lanes
+// pairs them (reduce4), so every score has the single-query AVX2 kernel's bits. Weighted sums: out_i = fma(p_j,
+// v_ji, out_i) in increasing j for tiles of 4 queries x 16 columns; a run's sums go back to out between runs (a float
 // stored and reloaded is the same float), and a query's rows past its own position are skipped.
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -16,7 +16,7 @@
 #include "quant/q8_0.hpp"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,f16c")
+#pragma GCC target("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -138,16 +138,16 @@ void score_run(const AttnBlock& b, const float* qc, int first, const Rows& keys,
       // In registers: GCC would otherwise fold each key load into both of its products (ten loads, not six).
       asm("" : "+x"(k0), "+x"(k1), "+x"(k2), "+x"(k3));
       const __m256 x = _mm256_load_ps(q0 + e);
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(k0, x));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(k1, x));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(k2, x));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(k3, x));
+      a0 = _mm256_fmadd_ps(k0, x, a0);
+      a1 = _mm256_fmadd_ps(k1, x, a1);
+      a2 = _mm256_fmadd_ps(k2, x, a2);
+      a3 = _mm256_fmadd_ps(k3, x, a3);
       if constexpr (NQ == 2) {
         const __m256 y = _mm256_load_ps(q1 + e);
-        c0 = _mm256_add_ps(c0, _mm256_mul_ps(k0, y));
-        c1 = _mm256_add_ps(c1, _mm256_mul_ps(k1, y));
-        c2 = _mm256_add_ps(c2, _mm256_mul_ps(k2, y));
-        c3 = _mm256_add_ps(c3, _mm256_mul_ps(k3, y));
+        c0 = _mm256_fmadd_ps(k0, y, c0);
+        c1 = _mm256_fmadd_ps(k1, y, c1);
+        c2 = _mm256_fmadd_ps(k2, y, c2);
+        c3 = _mm256_fmadd_ps(k3, y, c3);
       }
     }
     store_scores(a0, a1, a2, a3, scale, nk, scores + first * ld + j0 + jk);
@@ -188,7 +188,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
     const float* v = vals.row(j) + c;
     for (int q = 0; q < NQ; ++q) {
       const __m256 pj = _mm256_broadcast_ss(pq[q] + j);
-      for (int r = 0; r < R; ++r) acc[q][r] = _mm256_add_ps(acc[q][r], _mm256_mul_ps(pj, _mm256_loadu_ps(v + 8 * r)));
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8 * r), acc[q][r]);
     }
   }
   for (int q = 0; q < NQ; ++q)

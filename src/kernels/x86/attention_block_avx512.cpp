@@ -1,7 +1,7 @@
 // AVX-512 attention for a block of queries that read the same KV head (kernels/attention.hpp): each stored row is
 // widened once for all of the block's queries instead of once per query.
 // Scores: two queries per register, one in each 256-bit half, against the key widened into both halves. Lane l of
-// a half is the reference's lane l (elements i = l mod 8), the product is rounded before the add, and the lane
+// a half is the reference's lane l (elements i = l mod 8), each product added fused, and the lane
 // sums are paired as the reference pairs them, four registers at a time (reduce4), so every score has the AVX2
 // kernel's bits. Weighted sums: the element-wise operations of the single-query kernels, for up to four queries
 // per pass over the rows; a query's masked-off rows (past its own position) leave its sums untouched.
@@ -12,7 +12,7 @@
 
 #include "kernels/attention.hpp"
 
-BITNET_AVX512_BEGIN("avx2,f16c,avx512f,avx512vl")
+BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512vl")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -84,7 +84,7 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
 #if !defined(BITNET_EMULATE_AVX512)
       asm("" : "+v"(q));  // one load for the K products (GCC folds it into each multiply otherwise)
 #endif
-      for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_add_ps(acc[p][k], _mm512_mul_ps(q, key[k]));
+      for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_fmadd_ps(q, key[k], acc[p][k]);
     }
   }
   const __m256 scale = _mm256_set1_ps(b.scale);
@@ -152,7 +152,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
     for (int r = 0; r < R; ++r) v[r] = L::load16(row, c + 16 * r);
     for (int q = 0; q < NQ; ++q) {
       const __m512 pj = _mm512_set1_ps(pq[q][j]);
-      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_add_ps(acc[q][r], _mm512_mul_ps(pj, v[r]));
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_fmadd_ps(pj, v[r], acc[q][r]);
     }
   }
   for (; j < all; ++j, row += b.stride) {
@@ -161,7 +161,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
     for (int q = 0; q < NQ; ++q) {
       if (j >= b.n_pos[first + q]) continue;
       const __m512 pj = _mm512_set1_ps(pq[q][j]);
-      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_add_ps(acc[q][r], _mm512_mul_ps(pj, v[r]));
+      for (int r = 0; r < R; ++r) acc[q][r] = _mm512_fmadd_ps(pj, v[r], acc[q][r]);
     }
   }
   for (int q = 0; q < NQ; ++q)

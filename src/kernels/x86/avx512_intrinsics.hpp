@@ -149,6 +149,22 @@ inline simde__m512 mask_i32gather_ps(simde__m512 src, simde__mmask16 k, simde__m
   return vec(r);
 }
 
+// Fused multiply-adds, one rounding per lane as the instruction has: SIMDe's portable fmadd multiplies and adds
+// (two roundings) where the compiler targets no FMA.
+inline simde__m512 fmadd_ps(simde__m512 a, simde__m512 b, simde__m512 c) {
+  F32x16 x = lanes(a), y = lanes(b), z = lanes(c), r;
+  for (int i = 0; i < 16; ++i) r.v[i] = std::fma(x.v[i], y.v[i], z.v[i]);
+  return vec(r);
+}
+inline simde__m256 fmadd_ps256(simde__m256 a, simde__m256 b, simde__m256 c) {
+  float x[8], y[8], z[8];
+  simde_mm256_storeu_ps(x, a);
+  simde_mm256_storeu_ps(y, b);
+  simde_mm256_storeu_ps(z, c);
+  for (int i = 0; i < 8; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+  return simde_mm256_loadu_ps(x);
+}
+
 }  // namespace bitnet::avx512_emulated
 
 #define _mm512_cvttps_epi32(a) bitnet::avx512_emulated::cvttps_epi32(a)
@@ -165,6 +181,10 @@ inline simde__m512 mask_i32gather_ps(simde__m512 src, simde__mmask16 k, simde__m
 #define _mm_mask_storeu_ps(p, k, a) bitnet::avx512_emulated::mask_storeu_ps128(p, k, a)
 #define _mm512_mask_i32gather_ps(src, k, index, base, scale) \
   bitnet::avx512_emulated::mask_i32gather_ps(src, k, index, base, scale)
+#undef _mm512_fmadd_ps
+#define _mm512_fmadd_ps(a, b, c) bitnet::avx512_emulated::fmadd_ps(a, b, c)
+#undef _mm256_fmadd_ps
+#define _mm256_fmadd_ps(a, b, c) bitnet::avx512_emulated::fmadd_ps256(a, b, c)
 #define _mm512_undefined_ps() simde_mm512_setzero_ps()
 #define _cvtsh_ss(h) bitnet::fp16_to_float(h)
 
