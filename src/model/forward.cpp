@@ -22,6 +22,9 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
       own_(weights.hp, n_ctx, kv_type),
       kernel_(&kernels::ternary_kernel(active_isa())) {
   const HParams& hp = w_.hp;
+  bool pad_ff = hp.n_ff % 1024 == 0 && !w_.layers.empty();
+  for (const Layer& L : w_.layers) pad_ff = pad_ff && chunked_ffn(L, hp.n_ff) && !L.ffn_sub_norm.empty();
+  ff_stride_ = hp.n_ff + (pad_ff ? 16 : 0);
   // RoPE angles in double: pos * theta^(-2i/d), then cos/sin rounded once to float.
   const int64_t half = hp.rope_dim / 2;
   rope_cos_.resize(static_cast<size_t>(n_ctx_ * half));
@@ -51,7 +54,7 @@ void Forward::size_pass_scratch(int64_t n) {
   if (n <= pass_tokens_) return;
   const HParams& hp = w_.hp;
   float** parts[] = {&x_, &q_, &k_, &v_, &att_, &ffa_, &ffb_};
-  const int64_t per_token[] = {hp.n_embd, hp.n_embd, kv_dim_, kv_dim_, hp.n_embd, hp.n_ff, hp.n_ff};
+  const int64_t per_token[] = {hp.n_embd, hp.n_embd, kv_dim_, kv_dim_, hp.n_embd, ff_stride_, ff_stride_};
   auto floats = [&](int i) { return (n * per_token[i] + 15) / 16 * 16; };  // each part on lines of its own
   int64_t total = 0;
   for (int i = 0; i < 7; ++i) total += floats(i);
@@ -133,15 +136,16 @@ void Forward::rms_norm_rows(const float* x, const std::vector<float>& w, int64_t
 }
 
 bool Forward::residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
-                            const Linear* next, bool only_next) {
+                            const Linear* next, bool only_next, int64_t x_stride) {
+  if (x_stride == 0) x_stride = dim;
   const bool quantize = next != nullptr && next->ternary && next->in == dim && !w_.arch->bitlinear_input_norm;
   if (quantize) kernels::size_prepared_acts(next->tern.act_quant, n, dim, acts_);
   const bool skip_y = quantize && only_next && dim <= static_cast<int64_t>(row_scratch_.size()) / pool_.size();
   pool_.parallel_for(n, [&](int64_t b, int64_t e, int thread) {
     float* row = row_scratch_.data() + static_cast<size_t>(thread) * (row_scratch_.size() / pool_.size());
     for (int64_t t = b; t < e; ++t) {
-      float* xt = x + t * dim;
-      const double sum = r == nullptr ? sum_squares(xt, dim) : add_sum_squares(xt, r + t * dim, dim);
+      float* xt = x + t * x_stride;
+      const double sum = r == nullptr ? sum_squares(xt, dim) : add_sum_squares(xt, r + t * x_stride, dim);
       if (skip_y) {
         norm_row(xt, sum, w, dim, row);
         kernels::prepare_acts_token(row, t, acts_);
@@ -267,14 +271,19 @@ BITNET_VECTOR_CLONES static void gate_rows(float* __restrict x, const float* __r
   }
 }
 
+bool Forward::chunked_ffn(const Layer& L, int64_t n_ff) {
+  return L.gate.ternary && L.up.ternary && L.gate.in == L.up.in && L.gate.out == n_ff && L.up.out == n_ff &&
+         L.gate.tern.act_quant == L.up.tern.act_quant;
+}
+
 Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input) {
   const int64_t nf = w_.hp.n_ff;
   const bool silu = w_.arch->ffn_act == FfnAct::kSilu;
   float* g = ffa_;
   float* u = ffb_;
-  if (!(L.gate.ternary && L.up.ternary && L.gate.in == L.up.in && L.gate.out == nf && L.up.out == nf &&
-        L.gate.tern.act_quant == L.up.tern.act_quant)) {
-    BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n, same_input));
+  const int64_t fs = ff_stride_;
+  if (!chunked_ffn(L, nf)) {
+    BITNET_RETURN_IF_ERROR(linears({{&L.gate, g}, {&L.up, u}}, x, n, same_input));  // here fs == nf
     pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { gate_rows(g + b * nf, u + b * nf, (e - b) * nf, silu); });
     return Status::Ok();
   }
@@ -289,11 +298,11 @@ Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n, bool same_i
         // whole chunk (hundreds of rows) it missed the cache and took 8% of 2B-4T prompt processing.
         for (int64_t b = cb; b < ce; b += 64) {
           const int64_t e = std::min(ce, b + 64);
-          matmul(L.gate.tern, acts_, g, nf, b, e);
-          matmul(L.up.tern, acts_, u, nf, b, e);
+          matmul(L.gate.tern, acts_, g, fs, b, e);
+          matmul(L.up.tern, acts_, u, fs, b, e);
           for (int64_t t = 0; t < n; ++t) {
-            float* gt = g + t * nf;
-            float* ut = u + t * nf;
+            float* gt = g + t * fs;
+            float* ut = u + t * fs;
             if (L.gate.has_scale)
               for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
             if (L.up.has_scale)
@@ -516,7 +525,7 @@ Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float
     const float* ff = ffa_;
     ready = false;
     if (!L.ffn_sub_norm.empty()) {
-      ready = residual_norm(ffa_, nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_, &L.down, true);
+      ready = residual_norm(ffa_, nullptr, L.ffn_sub_norm, n, hp.n_ff, ffb_, &L.down, true, ff_stride_);
       ff = ffb_;
     }
     BITNET_RETURN_IF_ERROR(linear(L.down, ff, n, q_, ready));

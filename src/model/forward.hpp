@@ -70,8 +70,12 @@ class Forward {
   // same_input as for linear(), for the first part.
   Status linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n, bool same_input = false);
   void prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input);
-  // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch); same_input as for linear().
+  // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch), rows ff_stride_ apart; same_input as for
+  // linear().
   Status gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input);
+  // Whether gated_ffn runs L's gate and up chunk by chunk with the activation in between (both ternary, of one input
+  // and activation rule, n_ff outputs each); else through linears() and a pass of its own.
+  static bool chunked_ffn(const Layer& L, int64_t n_ff);
   // The norms: x, r and y must not overlap (their loops take them as restrict pointers).
   void rms_norm(const float* x, const std::vector<float>& w, int64_t n, int64_t dim, float* y) const;
   void rms_norm_rows(const float* x, const std::vector<float>& w, int64_t t_begin, int64_t t_end, int64_t dim,
@@ -85,8 +89,9 @@ class Forward {
   // quantized from there. That cut the FFN sub-norm's phase by a quarter on the large model (a timer, pp128, 2
   // threads: 50.6 -> 38 ms over 13 runs); likely the stores of its 2 MB of floats to lines the other core had just
   // written.
+  // x_stride: floats from one token's row of x (and r) to the next (0: dim); y's rows are dim apart.
   bool residual_norm(float* x, const float* r, const std::vector<float>& w, int64_t n, int64_t dim, float* y,
-                     const Linear* next, bool only_next = false);
+                     const Linear* next, bool only_next = false, int64_t x_stride = 0);
   // Whether linears reading one input take nothing of it but its activations: all ternary, of one input size and
   // activation rule (linears() and gated_ffn() then quantize it once and read only that), so a norm before them
   // need not store its output (residual_norm's only_next).
@@ -105,6 +110,13 @@ class Forward {
   ThreadPool& pool_;
   int64_t n_ctx_;
   int64_t kv_dim_;
+  // Floats from one token's row of ffa_ / ffb_ to the next: n_ff, one 64-byte line more where n_ff floats are a
+  // multiple of 4 KB and every layer's FFN is chunked (chunked_ffn) with a sub-norm after it (then only the chunks
+  // and residual_norm, which takes the stride, touch those rows; the down projection reads the activations
+  // residual_norm makes, or its packed output). With rows 16 KB apart (the large model's n_ff of 4096), the 64
+  // outputs a token gets from each chunk of gate and up rows, written by the kernels and read back by the
+  // activation, all fell in the same few cache sets: the activation was 8% of a 512-token prompt pass at depth 512.
+  int64_t ff_stride_;
   KvCache own_;                             // the cache of eval()'s single sequence
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
   // Scratch. A pass's activations, carved from one buffer for the batch's tokens (size_pass_scratch; it never

@@ -41,7 +41,7 @@ const Shape kShapes[] = {
      "1bitLLM/bitnet_b1_58-3B: 3200 x 26 layers, 32 heads, FFN 8640, vocab 32002, tied"},
     {"8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, false,
      "HF1BitLLM/Llama3-8B-1.58: 4096 x 32 layers, GQA 32/8, FFN 14336, vocab 128256, separate head"},
-    {"tiny", 256, 2, 4, 2, 512, 1000, 512, 10000.0, true, "for tests: 256 x 2 layers, GQA 4/2, FFN 512, vocab 1000"},
+    {"tiny", 256, 2, 4, 2, 1024, 1000, 512, 10000.0, true, "for tests: 256 x 2 layers, GQA 4/2, FFN 1024, vocab 1000"},
 };
 
 struct NamedType {
