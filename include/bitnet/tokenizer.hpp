@@ -14,8 +14,8 @@ namespace bitnet {
 
 class TokenizerHandle {
  public:
-  // path: a GGUF file, a model or a vocabulary-only one (its tokenizer.ggml.* keys are read; tensors are not).
-  // A Hugging Face tokenizer.json is reported unsupported until byte-level BPE lands (issue "Tokenizers").
+  // path: a Hugging Face tokenizer.json (byte-level BPE), a SentencePiece tokenizer.model, or otherwise a GGUF file,
+  // a model or a vocabulary-only one (its tokenizer.ggml.* keys are read; tensors are not).
   static Result<std::unique_ptr<TokenizerHandle>> load(const std::string& path);
   ~TokenizerHandle();
   TokenizerHandle(const TokenizerHandle&) = delete;

@@ -4,18 +4,9 @@
 
 #include "api/guarded.hpp"
 #include "bitnet/tokenizer.hpp"
-#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
-namespace {
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-}  // namespace
-
 struct TokenizerHandle::Impl {
   std::unique_ptr<Tokenizer> tokenizer;
 };
@@ -25,20 +16,8 @@ TokenizerHandle::~TokenizerHandle() = default;
 
 Result<std::unique_ptr<TokenizerHandle>> TokenizerHandle::load(const std::string& path) {
   return guarded([&]() -> Result<std::unique_ptr<TokenizerHandle>> {
-    // By extension: Hugging Face tokenizer.json, SentencePiece tokenizer.model, otherwise GGUF (a model or a
-    // vocabulary-only file).
-    Result<Vocab> vocab = Status(StatusCode::kInternal, "unset");
-    if (ends_with(path, ".json")) {
-      vocab = vocab_from_tokenizer_json(path);
-    } else if (ends_with(path, ".model")) {
-      vocab = vocab_from_sentencepiece_model(path);
-    } else {
-      auto file = gguf::File::open(path);
-      if (!file.ok()) return file.status();  // names the file already
-      vocab = vocab_from_gguf(*file.value());
-      if (!vocab.ok()) return vocab.status().with_context(path);
-    }
-    if (!vocab.ok()) return vocab.status();  // the tokenizer file readers name the file
+    Result<Vocab> vocab = vocab_from_file(path);
+    if (!vocab.ok()) return vocab.status();
     auto tok = Tokenizer::create(std::move(vocab).value());
     if (!tok.ok()) return tok.status().with_context(path);
     std::unique_ptr<TokenizerHandle> h(new TokenizerHandle());

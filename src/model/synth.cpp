@@ -187,6 +187,24 @@ Vocab make_vocab(int64_t n) {
   return v;
 }
 
+// options.vocab's vocabulary padded to n tokens with unused ones, or the made-up one.
+Result<Vocab> synth_vocab(const std::string& path, int64_t n, const char* shape) {
+  if (path.empty()) return make_vocab(n);
+  BITNET_ASSIGN_OR_RETURN(Vocab v, vocab_from_file(path));
+  if (v.size() > n)
+    return invalid_argument("vocabulary '" + path + "' has " + std::to_string(v.size()) + " tokens, more than shape '" +
+                            shape + "' has (" + std::to_string(n) + ")");
+  if (v.model == "gpt2" && v.pre.empty() && !v.pre_regexes.empty())
+    return unsupported("vocabulary '" + path +
+                       "': its pre-tokenizer is none that llama.cpp names, and GGUF has no key for the regexes");
+  for (int64_t i = v.size(); i < n; ++i) {
+    v.tokens.push_back("<|synth_unused_" + std::to_string(i) + "|>");
+    v.scores.push_back(0.0f);
+    v.types.push_back(static_cast<int32_t>(TokenType::kUnused));
+  }
+  return v;
+}
+
 std::vector<Planned> plan_tensors(const Shape& s, uint32_t linear, uint32_t head, Status& error) {
   std::vector<Planned> p;
   const int64_t kv = s.n_embd / s.n_head * s.n_head_kv;
@@ -270,6 +288,7 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
   BITNET_ASSIGN_OR_RETURN(uint32_t linear, pick_type(kLinearTypes, o.type, "weight type"));
   BITNET_ASSIGN_OR_RETURN(uint32_t head, pick_type(kHeadTypes, o.head, "head type"));
 
+  BITNET_ASSIGN_OR_RETURN(const Vocab vocab, synth_vocab(o.vocab, shape->n_vocab, shape->name));
   Status plan_error;
   std::vector<Planned> plan = plan_tensors(*shape, linear, head, plan_error);
   BITNET_RETURN_IF_ERROR(plan_error);
@@ -289,7 +308,7 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
   w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(shape->n_embd / shape->n_head));
   w.set_f32(a + "rope.freq_base", static_cast<float>(shape->rope_theta));
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
-  vocab_to_gguf(make_vocab(shape->n_vocab), w);
+  vocab_to_gguf(vocab, w);
   if (is_tl(linear)) {
     std::vector<quant::TlKernelConfig> configs;
     for (const Planned& t : plan)

@@ -58,6 +58,9 @@ void release_vocab_arrays(gguf::File& file);
 // first or the BOS token is Llama 3's <|begin_of_text|> (its tokenizer.json leaves BOS to the engine).
 // Normalizers, Metaspace/Digits/other pre-tokenizers and ByteLevel add_prefix_space are unsupported errors.
 Result<Vocab> vocab_from_tokenizer_json(const std::string& path);
+// A vocabulary from a file, by its name: a Hugging Face tokenizer.json (".json"), a SentencePiece tokenizer.model
+// (".model"), otherwise GGUF (a model or a vocabulary-only file). Errors name the file.
+Result<Vocab> vocab_from_file(const std::string& path);
 // Reads a SentencePiece `tokenizer.model` (protobuf ModelProto; BPE models only: unigram models are
 // `unsupported`). Pieces, scores and types map one to one onto GGUF's; special ids from the trainer spec.
 Result<Vocab> vocab_from_sentencepiece_model(const std::string& path);

@@ -188,6 +188,17 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   return v;
 }
 
+Result<Vocab> vocab_from_file(const std::string& path) {
+  const auto ends_with = [&](std::string_view suffix) { return std::string_view(path).ends_with(suffix); };
+  if (ends_with(".json")) return vocab_from_tokenizer_json(path);  // the tokenizer file readers name the file
+  if (ends_with(".model")) return vocab_from_sentencepiece_model(path);
+  auto file = gguf::File::open(path);
+  if (!file.ok()) return file.status();  // names the file already
+  Result<Vocab> vocab = vocab_from_gguf(*file.value());
+  if (!vocab.ok()) return vocab.status().with_context(path);
+  return vocab;
+}
+
 void vocab_to_gguf(const Vocab& vocab, gguf::Writer& writer) {
   writer.set_string(kModel, vocab.model);
   if (!vocab.pre.empty()) writer.set_string(kPre, vocab.pre);

@@ -7,10 +7,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "bitnet/bitnet.hpp"
 #include "bitnet/synth.hpp"
+#include "bitnet/tokenizer.hpp"
 #include "core/cpu_features.hpp"
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
@@ -321,6 +323,58 @@ TEST(ModelSynth, SameOptionsSameBytes) {
   const std::vector<char> first = read(a);
   std::filesystem::remove(a);
   EXPECT_EQ(read(synth_tiny(dir, "i2_s", "q6_k")), first);
+  std::filesystem::remove_all(dir);
+}
+
+// --vocab: a real vocabulary (stories260K's 512 SentencePiece tokens) in place of the made-up one, padded with
+// unused tokens to the shape's 1000; the written model tokenizes as the vocabulary's own file does.
+TEST(ModelSynth, RealVocabularyIsWrittenAndPadded) {
+  const std::string vocab = test::fixture("stories260k/stories260K.gguf");
+  BITNET_REQUIRE_FIXTURE(vocab);
+  const std::string dir = test::temp_dir();
+  SynthOptions o;
+  o.vocab = vocab;
+  const std::string path = dir + "/vocab.gguf";
+  Status s = synthesize_model(o, path);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  auto mine = TokenizerHandle::load(path);
+  auto theirs = TokenizerHandle::load(vocab);
+  ASSERT_TRUE(mine.ok()) << mine.status().to_string();
+  ASSERT_TRUE(theirs.ok()) << theirs.status().to_string();
+  EXPECT_EQ((*mine)->n_vocab(), 1000);
+  EXPECT_EQ((*theirs)->n_vocab(), 512);
+  for (const char* text : {"Once upon a time, there was a little girl.", "Lily's dog ran fast!"})
+    EXPECT_EQ((*mine)->tokenize(text, true).value(), (*theirs)->tokenize(text, true).value()) << text;
+  EXPECT_EQ((*mine)->token_text(511).value(), (*theirs)->token_text(511).value());
+  EXPECT_EQ((*mine)->token_text(512).value(), "<|synth_unused_512|>");
+  EXPECT_EQ((*mine)->detokenize({512, 999}).value(), "");  // unused tokens have no text
+  LoadOptions lo;
+  lo.n_threads = 2;
+  auto m = Model::load(path, lo);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ((*m)->info().n_vocab, 1000);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ModelSynth, VocabularyErrorsNameTheFile) {
+  const std::string dir = test::temp_dir();
+  const std::string out = dir + "/never.gguf";
+  SynthOptions o;
+  o.vocab = dir + "/absent.gguf";
+  Status s = synthesize_model(o, out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("absent.gguf"), std::string::npos) << s.to_string();
+  const std::string gpt2 = test::fixture("tokenizers/gpt-2/ggml-vocab-gpt-2.gguf");
+  if (test::file_exists(gpt2)) {  // 50257 tokens do not fit the tiny shape's 1000
+    o.vocab = gpt2;
+    s = synthesize_model(o, out);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+    EXPECT_NE(s.message().find("has 50257 tokens, more than shape 'tiny' has (1000)"), std::string::npos)
+        << s.to_string();
+  } else {
+    std::cout << "[ note ] fixture not found, the size check is not tested: " << gpt2 << "\n";
+  }
+  EXPECT_FALSE(std::filesystem::exists(out));
   std::filesystem::remove_all(dir);
 }
 

@@ -46,6 +46,10 @@ void add_model_synth(CLI::App& model, std::vector<Command>& out) {
       ->capture_default_str();
   sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0 or f16")
       ->capture_default_str();
+  sub->add_option("--vocab", a->options.vocab,
+                  "Write this vocabulary instead of a made-up one, so load time and memory are the real model's: a "
+                  "tokenizer.json, a SentencePiece tokenizer.model, or a GGUF holding one (e.g. Llama 3's "
+                  "tokenizer.json for 2b4t). At most the shape's vocabulary size; fewer tokens are padded");
   sub->add_option("--seed", a->options.seed, "Random seed; same options and seed, same file")->capture_default_str();
   sub->add_flag("-q,--quiet", a->quiet, "No progress lines on stderr");
   sub->add_option("output", a->out, "Output GGUF file")->required();
