@@ -83,13 +83,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     auto weights = model::load_weights(*im.file, options.repack_i2s);
     if (!weights.ok()) return weights.status().with_context(path);
     im.weights = std::move(weights).value();
-    auto vocab = vocab_from_gguf(*im.file);
+    auto vocab = take_vocab_from_gguf(*im.file);  // the file stays open for its tensors
     if (!vocab.ok()) return vocab.status().with_context(path);
     if (vocab->size() != im.weights->hp.n_vocab)
       return format_error(path + ": the tokenizer has " + std::to_string(vocab->size()) +
                           " tokens but the embedding has " + std::to_string(im.weights->hp.n_vocab) + " rows");
     BITNET_ASSIGN_OR_RETURN(im.tokenizer, Tokenizer::create(std::move(vocab).value()));
-    release_vocab_arrays(*im.file);  // the tokenizer has its own copy; the file stays open for its tensors
 
     const model::HParams& hp = im.weights->hp;
     int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp.n_ctx_train, kMaxDefaultCtx);

@@ -75,9 +75,12 @@ class File {
   const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;
   // Frees the elements of the array value `key` (nothing where it is absent or not an array): for a loader that has
-  // copied them elsewhere, as Model::load does the vocabulary once the tokenizer holds it (6 MB for a 128k-token
-  // SentencePiece vocabulary, more with BPE merges). The key stays, an empty array of the same element type.
+  // copied them elsewhere, as Model::load does the vocabulary's scores and types (take_vocab_from_gguf). The key
+  // stays, an empty array of the same element type.
   void release_array(std::string_view key);
+  // Moves the strings of the string array `key` out of the file, leaving it as release_array does (empty, where it
+  // is absent or holds no strings): for a loader that keeps them, without a second copy.
+  std::vector<std::string> take_strings(std::string_view key);
 
   // Typed getters. A missing key is not_found; a value of the wrong kind is format_error naming the key.
   Result<std::string> get_string(std::string_view key) const;

@@ -128,6 +128,14 @@ void File::release_array(std::string_view key) {
   std::vector<std::string>().swap(v.strings);
 }
 
+std::vector<std::string> File::take_strings(std::string_view key) {
+  auto it = kv_index_.find(key);
+  if (it == kv_index_.end() || !kv_[it->second].second.is_array()) return {};
+  std::vector<std::string> out;
+  out.swap(kv_[it->second].second.strings);
+  return out;
+}
+
 const TensorInfo* File::find_tensor(std::string_view name) const {
   auto it = tensor_index_.find(name);
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

@@ -14,10 +14,6 @@ namespace {
 
 bool has_type(const Vocab& v, int32_t id, TokenType t) { return v.types[id] == static_cast<int32_t>(t); }
 
-uint64_t pair_key(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
 // Token text in the byte-level alphabet -> raw bytes. A character outside the table (a vocabulary that
 // stores some tokens unescaped) is copied as it is rather than dropped.
 std::string decode_byte_level(std::string_view text) {
@@ -88,18 +84,24 @@ Result<std::unique_ptr<Tokenizer>> BpeTokenizer::create(Vocab vocab) {
 }
 
 BpeTokenizer::BpeTokenizer(Vocab vocab, PreTokenizer pre, bool ignore_merges)
-    : Tokenizer(std::move(vocab)), pre_(std::move(pre)), ignore_merges_(ignore_merges), specials_(vocab_) {
+    : Tokenizer(std::move(vocab)),
+      pre_(std::move(pre)),
+      ignore_merges_(ignore_merges),
+      specials_(vocab_),
+      ids_(vocab_.tokens) {
   const Vocab& v = vocab_;
   const int32_t n = v.size();
-  ids_.reserve(static_cast<size_t>(n));
-  pieces_.resize(static_cast<size_t>(n));
+  size_t bytes = 0;
+  for (const std::string& text : v.tokens) bytes += text.size();
+  pieces_.reserve(static_cast<size_t>(n), bytes);
+  std::string decoded;
   for (int32_t id = 0; id < n; ++id) {
-    const std::string& text = v.tokens[id];
-    if (!text.empty()) ids_.insert_or_assign(text, id);  // a duplicated text maps to its last id, as in llama.cpp
     // llama.cpp's token_to_piece for BPE: normal tokens are decoded from the byte-level alphabet, user-defined
     // ones are verbatim, everything else is empty (control/unknown render as their text on request).
-    if (has_type(v, id, TokenType::kNormal)) pieces_[id] = decode_byte_level(text);
-    if (has_type(v, id, TokenType::kUserDefined)) pieces_[id] = text;
+    decoded.clear();
+    if (has_type(v, id, TokenType::kNormal)) decoded = decode_byte_level(v.tokens[id]);
+    if (has_type(v, id, TokenType::kUserDefined)) decoded = v.tokens[id];
+    pieces_.push_back(decoded);
   }
   for (int b = 0; b < 256; ++b) {
     byte_text_[b] = byte_level::byte_to_utf8(static_cast<uint8_t>(b));
@@ -110,7 +112,8 @@ BpeTokenizer::BpeTokenizer(Vocab vocab, PreTokenizer pre, bool ignore_merges)
 Status BpeTokenizer::build_merges() {
   const std::vector<std::string>& list = vocab_.merges;
   if (list.size() > static_cast<size_t>(INT32_MAX)) return format_error("too many BPE merges");
-  merges_.reserve(list.size());
+  std::vector<MergeTable::Entry> entries;
+  entries.reserve(list.size());
   std::string joined;
   for (size_t rank = 0; rank < list.size(); ++rank) {
     const std::string& m = list[rank];
@@ -127,14 +130,11 @@ Status BpeTokenizer::build_merges() {
     // HF tokenizers refuses a merge whose parts or result are not tokens; here it is skipped: it could
     // never produce a token.
     if (l < 0 || r < 0 || result < 0) continue;
-    merges_.emplace(pair_key(l, r), Merge{static_cast<int32_t>(rank), result});  // a repeated pair keeps its first rank
+    entries.push_back({l, r, static_cast<int32_t>(rank), result});  // a repeated pair keeps its first rank
   }
+  merges_ = MergeTable(std::move(entries), vocab_.size());
+  std::vector<std::string>().swap(vocab_.merges);  // 280k strings for Llama 3, no longer needed
   return Status::Ok();
-}
-
-int32_t BpeTokenizer::find_token(std::string_view text) const {
-  const auto it = ids_.find(text);
-  return it == ids_.end() ? -1 : it->second;
 }
 
 std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const {
@@ -142,7 +142,7 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
   if (has_type(vocab_, id, TokenType::kControl) || has_type(vocab_, id, TokenType::kUnknown)) {
     return render_special ? vocab_.tokens[id] : std::string();
   }
-  return pieces_[id];
+  return std::string(pieces_[id]);
 }
 
 Status BpeTokenizer::encode_word(std::string_view raw, Scratch& s, std::vector<int32_t>& out) const {
@@ -167,9 +167,9 @@ Status BpeTokenizer::encode_word(std::string_view raw, Scratch& s, std::vector<i
     if (left < 0 || right < 0) return;
     const int32_t a = sym[left].id, b = sym[right].id;
     if (a < 0 || b < 0) return;
-    const auto it = merges_.find(pair_key(a, b));
-    if (it == merges_.end()) return;
-    heap.push_back({it->second.rank, left, right, a, b, it->second.result});
+    const MergeTable::Merge* m = merges_.find(a, b);
+    if (m == nullptr) return;
+    heap.push_back({m->rank, left, right, a, b, m->result});
     std::push_heap(heap.begin(), heap.end(), BigramAfter{});
   };
   for (int32_t i = 1; i < n; ++i) try_add(i - 1, i);

@@ -7,6 +7,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/special_split.cpp
   ${CMAKE_CURRENT_LIST_DIR}/spm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/token_tables.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/vocab.cpp
 )

@@ -68,29 +68,30 @@ struct BigramLess {
 
 }  // namespace
 
-SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)), splitter_(vocab_) {
+SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)), ids_(vocab_.tokens), splitter_(vocab_) {
   const Vocab& v = vocab_;
   const int32_t n = v.size();
-  ids_.reserve(static_cast<size_t>(n));
-  pieces_.resize(static_cast<size_t>(n));
+  size_t bytes = 0;
+  for (const std::string& text : v.tokens) bytes += text.size();
+  pieces_.reserve(static_cast<size_t>(n), bytes);
+  std::string piece;
   for (int32_t id = 0; id < n; ++id) {
-    ids_.insert_or_assign(v.tokens[id], id);  // a duplicated text maps to its last id, as in llama.cpp
     const std::string& text = v.tokens[id];
+    piece.clear();
     switch (static_cast<TokenType>(v.types[id])) {
-      case TokenType::kNormal:
-        pieces_[id] = meta_to_space(text);
-        break;
+      case TokenType::kNormal: piece = meta_to_space(text); break;
       case TokenType::kUserDefined:
-        pieces_[id] = text;  // user-defined tokens render verbatim
+        piece = text;  // user-defined tokens render verbatim
         break;
       case TokenType::kByte: {
         const int b = parse_byte_token(text);
-        if (b >= 0) pieces_[id] = std::string(1, static_cast<char>(b));
+        if (b >= 0) piece.assign(1, static_cast<char>(b));
         break;
       }
       default:  // control, unknown, unused, undefined: nothing unless rendered as special
         break;
     }
+    pieces_.push_back(piece);
   }
 
   constexpr const char* kHex = "0123456789ABCDEF";  // llama.cpp writes byte tokens in upper case
@@ -102,17 +103,12 @@ SpmTokenizer::SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)), splitter_
   }
 }
 
-int32_t SpmTokenizer::find_token(std::string_view text) const {
-  const auto it = ids_.find(text);
-  return it == ids_.end() ? -1 : it->second;
-}
-
 std::string SpmTokenizer::token_to_piece(int32_t id, bool render_special) const {
   if (id < 0 || id >= n_vocab()) return {};
   if (has_type(vocab_, id, TokenType::kControl) || has_type(vocab_, id, TokenType::kUnknown)) {
     return render_special ? vocab_.tokens[id] : std::string();
   }
-  return pieces_[id];
+  return std::string(pieces_[id]);
 }
 
 Status SpmTokenizer::encode_escaped(std::string_view text, std::vector<int32_t>& out) const {

@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/special_split.hpp"
+#include "tokenizer/token_tables.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace bitnet {
@@ -25,18 +25,13 @@ class SpmTokenizer final : public Tokenizer {
   std::string token_to_piece(int32_t id, bool render_special) const override;
 
  private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
-  int32_t find_token(std::string_view text) const;
+  int32_t find_token(std::string_view text) const { return ids_.find(text); }
   // Encodes one raw fragment whose spaces are already "▁" (and which carries its space prefix, if any).
   Status encode_escaped(std::string_view text, std::vector<int32_t>& out) const;
 
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;
+  TokenIds ids_;                         // refers to vocab_
   std::array<int32_t, 256> byte_ids_{};  // byte fallback: <0xNN>, else the one-byte token, else unk, else -1
-  std::vector<std::string> pieces_;      // what each id decodes to ("" for control/unknown/unused)
+  Pieces pieces_;                        // what each id decodes to ("" for control/unknown/unused)
   SpecialSplitter splitter_;             // special-token text in the input (refers to vocab_)
 };
 

@@ -48,9 +48,10 @@ struct Vocab {
 Status check_vocab(const Vocab& vocab);
 // Reads tokenizer.ggml.* keys. Validates: token count matches scores/types when present, special ids in range.
 Result<Vocab> vocab_from_gguf(const gguf::File& file);
-// Frees the file's copies of the arrays vocab_from_gguf reads (tokens, scores, types, merges), once its Vocab holds
-// them: gguf::File::release_array on each.
-void release_vocab_arrays(gguf::File& file);
+// The same, but the token and merge strings are moved out of the file rather than copied, and its scores and types
+// freed (gguf::File::take_strings, release_array): for a loader that keeps the file only for its tensors. Llama 3's
+// 128k tokens and 280k merges are 23 MB of strings: a copy of them was part of a 2B-4T process's peak memory.
+Result<Vocab> take_vocab_from_gguf(gguf::File& file);
 // Reads a Hugging Face tokenizer.json (byte-level BPE: model BPE, pre_tokenizer ByteLevel or a Sequence of
 // Split + ByteLevel) and, when present beside it, tokenizer_config.json for the BOS/EOS texts and
 // add_bos_token. added_tokens keep their ids: "special" ones become control tokens, the others user-defined.

@@ -103,11 +103,10 @@ Status check_vocab(const Vocab& vocab) {
   return Status::Ok();
 }
 
-void release_vocab_arrays(gguf::File& file) {
-  for (const char* key : {kTokens, kScores, kTypes, kMerges}) file.release_array(key);
-}
+namespace {
 
-Result<Vocab> vocab_from_gguf(const gguf::File& file) {
+// vocab_from_gguf, moving the strings out of `owner` (the same file) where it is given.
+Result<Vocab> read_vocab(const gguf::File& file, gguf::File* owner) {
   Vocab v;
   if (file.find(kModel) == nullptr)
     return not_found(std::string("GGUF file has no tokenizer (") + kModel + " missing)");
@@ -120,7 +119,7 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   if (!tokens->is_array() || tokens->elem_type != gguf::ValueType::kString) {
     return format_error(std::string(kTokens) + " must be an array of strings");
   }
-  v.tokens = tokens->strings;
+  v.tokens = owner != nullptr ? owner->take_strings(kTokens) : tokens->strings;
   const size_t n = v.tokens.size();
   if (n == 0) return format_error(std::string(kTokens) + " is empty");
   if (n > static_cast<size_t>(INT32_MAX)) return format_error(std::string(kTokens) + " has too many tokens");
@@ -163,8 +162,10 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file) {
     if (!merges->is_array() || merges->elem_type != gguf::ValueType::kString) {
       return format_error(std::string(kMerges) + " must be an array of strings");
     }
-    v.merges = merges->strings;
+    v.merges = owner != nullptr ? owner->take_strings(kMerges) : merges->strings;
   }
+  if (owner != nullptr)
+    for (const char* key : {kScores, kTypes}) owner->release_array(key);
 
   const int32_t size = static_cast<int32_t>(n);
   BITNET_RETURN_IF_ERROR(read_special_id(file, kBos, is_spm ? 1 : -1, size, &v.bos));
@@ -188,6 +189,8 @@ Result<Vocab> vocab_from_gguf(const gguf::File& file) {
   return v;
 }
 
+}  // namespace
+
 Result<Vocab> vocab_from_file(const std::string& path) {
   const auto ends_with = [&](std::string_view suffix) { return std::string_view(path).ends_with(suffix); };
   if (ends_with(".json")) return vocab_from_tokenizer_json(path);  // the tokenizer file readers name the file
@@ -198,6 +201,10 @@ Result<Vocab> vocab_from_file(const std::string& path) {
   if (!vocab.ok()) return vocab.status().with_context(path);
   return vocab;
 }
+
+Result<Vocab> vocab_from_gguf(const gguf::File& file) { return read_vocab(file, nullptr); }
+
+Result<Vocab> take_vocab_from_gguf(gguf::File& file) { return read_vocab(file, &file); }
 
 void vocab_to_gguf(const Vocab& vocab, gguf::Writer& writer) {
   writer.set_string(kModel, vocab.model);

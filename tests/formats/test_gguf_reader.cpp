@@ -182,6 +182,24 @@ TEST(GgufReader, ReleaseArrayEmptiesOnlyThatArray) {
   EXPECT_EQ(f->get_int("u32").value(), 7);
 }
 
+TEST(GgufReader, TakeStringsMovesThemOut) {
+  RawGguf r;
+  r.header(3, 0, 2);
+  r.str("words").u32(9).u32(8).u64(3);
+  for (const char* w : {"alpha", "a string longer than fifteen bytes", ""}) r.str(w);
+  r.kv_u32("u32", 7);
+  auto f = File::from_bytes(r.bytes);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_TRUE((*f)->take_strings("u32").empty());     // not an array
+  EXPECT_TRUE((*f)->take_strings("absent").empty());  // no such key
+  EXPECT_EQ((*f)->take_strings("words"), (std::vector<std::string>{"alpha", "a string longer than fifteen bytes", ""}));
+  const Value* words = (*f)->find("words");
+  ASSERT_NE(words, nullptr);  // the key stays, an empty array
+  EXPECT_EQ(words->array_size(), 0u);
+  EXPECT_TRUE((*f)->take_strings("words").empty());
+  EXPECT_EQ((*f)->get_int("u32").value(), 7);
+}
+
 TEST(GgufReader, Version2AndCustomAlignment) {
   RawGguf r;
   r.header(2, 2, 1).kv_u32("general.alignment", 64);

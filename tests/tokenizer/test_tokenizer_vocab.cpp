@@ -66,6 +66,40 @@ TEST(TokenizerVocab, GgufRoundTrip) {
   EXPECT_TRUE(back->add_eos);
 }
 
+// take_vocab_from_gguf reads what vocab_from_gguf reads, and leaves the file's vocabulary arrays empty (moved out or
+// freed) and its other keys as they were.
+TEST(TokenizerVocab, TakingGivesTheSameVocabularyAndEmptiesTheArrays) {
+  Vocab v = tiny_vocab({{"a", -1.0f}, {"a string longer than fifteen bytes", -2.0f}});
+  v.model = "gpt2";
+  v.pre = "gpt-2";
+  v.bos = v.eos = 1;
+  v.unk = -1;
+  v.add_bos = false;
+  v.merges = {"a a", "a b"};
+  auto bytes = writer_for(v).to_bytes();
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  auto file = gguf::File::from_bytes(std::move(bytes).value());
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  auto copied = vocab_from_gguf(**file);
+  auto taken = take_vocab_from_gguf(**file);
+  ASSERT_TRUE(copied.ok()) << copied.status().to_string();
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ(taken->tokens, v.tokens);
+  EXPECT_EQ(taken->merges, v.merges);
+  EXPECT_EQ(taken->tokens, copied->tokens);
+  EXPECT_EQ(taken->scores, copied->scores);
+  EXPECT_EQ(taken->types, copied->types);
+  EXPECT_EQ(taken->bos, copied->bos);
+  EXPECT_EQ(taken->add_bos, copied->add_bos);
+  for (const char* key :
+       {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.ggml.merges"}) {
+    const gguf::Value* a = (*file)->find(key);
+    ASSERT_NE(a, nullptr) << key;
+    EXPECT_EQ(a->array_size(), 0u) << key;
+  }
+  EXPECT_EQ((*file)->get_string("tokenizer.ggml.pre").value(), "gpt-2");
+}
+
 TEST(TokenizerVocab, DefaultsWithoutOptionalKeys) {
   gguf::Writer w;
   w.set_string("tokenizer.ggml.model", "llama");
