@@ -52,6 +52,7 @@ const CpuFeatures& cpu_features() {
     c.avx2 = __builtin_cpu_supports("avx2");
     c.fma = __builtin_cpu_supports("fma");
     c.f16c = __builtin_cpu_supports("f16c");
+    c.intel = __builtin_cpu_is("intel");
 #if defined(BITNET_EMULATE_AVX512)
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;

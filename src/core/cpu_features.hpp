@@ -24,6 +24,7 @@ struct CpuFeatures {
   // AMX-TILE + AMX-INT8 (Intel Sapphire Rapids and later), and Linux lets this process use the tile registers
   // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).
   bool amx_int8 = false;
+  bool intel = false;  // GenuineIntel (tuning: where a kernel's best prefetch differs by vendor)
 };
 
 const CpuFeatures& cpu_features();

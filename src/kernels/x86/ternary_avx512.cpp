@@ -8,12 +8,12 @@
 // the bottom of its byte instead of a shift and a mask: fewer operations per code byte where generation is
 // compute-bound.
 #if defined(__x86_64__)
-#include "kernels/x86/avx512_intrinsics.hpp"
-
 #include <algorithm>
 #include <cstdint>
 
+#include "core/cpu_features.hpp"
 #include "kernels/ternary.hpp"
+#include "kernels/x86/avx512_intrinsics.hpp"
 
 #if defined(BITNET_TERNARY_GFNI)
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")
@@ -43,14 +43,31 @@ constexpr int64_t kMaxGroups = 256;
 // ffn_down), whose rows two threads then streamed at 48-52 GB/s instead of 53-60.
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kPrefetchRows = 12;
-inline int64_t gen_prefetch_ahead(const quant::TernaryMatrix& w) {
-  return std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes());
+// Where the prefetched codes go, and how far ahead: one prefetch per 64-byte line (a row's 32-byte steps reach each
+// line twice), into L2 on Intel CPUs and into L1 elsewhere. On the 2-core Intel Xeon VM (Sapphire Rapids class),
+// L2 and one prefetch a line took generation from 84-95 to 92-100 tok/s (large) and 26-27 to 28 (2B-4T), in three
+// alternations; L1 with one a line was between the two, and L2 with both prefetches gained 2-4%. Zen 5, where the
+// distance was measured with L1 prefetches, keeps them (Zen 4 drops some L2 prefetches, by published measurements).
+struct GenPrefetch {
+  int64_t ahead;
+  bool to_l2;
+};
+inline GenPrefetch gen_prefetch(const quant::TernaryMatrix& w) {
+  static const bool to_l2 = cpu_features().intel;
+  return {std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes()), to_l2};
 }
-// Prefetches the line `ahead` bytes past p. The address is formed as an integer: for a matrix's last rows it lies
-// past the codes, which a prefetch may touch (it never faults) but pointer arithmetic may not reach.
-inline void prefetch_ahead(const uint8_t* p, int64_t ahead) {
-  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(ahead)),
-               _MM_HINT_T0);
+// Prefetches the line pf.ahead bytes past p, once a line: callers step through a row 32 bytes at a time, and only
+// the step whose target lies in a line's first half fetches it. The address is formed as an integer: for a matrix's
+// last rows it lies past the codes, which a prefetch may touch (it never faults) but pointer arithmetic may not
+// reach.
+inline void prefetch_ahead(const uint8_t* p, const GenPrefetch& pf) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(pf.ahead);
+  if ((at & 63) >= 32) return;  // the other half of a line fetched a step before
+  if (pf.to_l2) {
+    _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T1);
+  } else {
+    _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T0);
+  }
 }
 
 // Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
@@ -109,12 +126,12 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
 }
 
 // Generation's step: columns [c, c + 128) of R rows against one token's activations, each row's products added to
-// its 16 lane sums in acc[r][0]; the rows' codes `ahead` bytes on are fetched (generation streams them).
+// its 16 lane sums in acc[r][0]; the rows' codes pf.ahead bytes on are fetched (generation streams them).
 template <int R>
-inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_t c, int64_t ahead,
+inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_t c, const GenPrefetch& pf,
                       __m512i (&acc)[R][1]) {
   __m512i lo[R], hi[R];
-  for (int r = 0; r < R; ++r) prefetch_ahead(rows[r] + c / 4, ahead);
+  for (int r = 0; r < R; ++r) prefetch_ahead(rows[r] + c / 4, pf);
   for (int r = 0; r < R; ++r) decode_block(rows[r] + c / 4, lo[r], hi[r]);
   const __m512i a0 = _mm512_loadu_si512(act + c);
   const __m512i a1 = _mm512_loadu_si512(act + c + 64);
@@ -137,7 +154,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   for (int r = 0; r < 8; ++r) rows[r] = w.row(r0 + r);
   const int8_t* act = a.qa.q.data() + t * w.cols;
   const float* ws = w.scales.data() + r0 * groups;
-  const int64_t ahead = gen_prefetch_ahead(w);
+  const GenPrefetch pf = gen_prefetch(w);
   if (r0 + 24 <= w.rows) {  // the scales of the tile two ahead
     const char* next = reinterpret_cast<const char*>(ws + 16 * groups);
     for (int64_t b = 0; b < 8 * groups * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
@@ -146,7 +163,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[8][1];
     for (int r = 0; r < 8; ++r) acc[r][0] = _mm512_setzero_si512();
-    for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, ahead, acc);
+    for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, pf, acc);
     const __m256 f = _mm256_cvtepi32_ps(
         _mm256_sub_epi32(reduce8(acc), _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
     const __m256 wsv = _mm256_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g], ws[4 * groups + g],
@@ -168,7 +185,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
   for (int t = 0; t < T; ++t) acts[t] = a.qa.q.data() + (t0 + t) * cols;
   const int32_t* sums = a.sums.data();
   int32_t idot[R][T][kMaxGroups];
-  const int64_t ahead = gen_prefetch_ahead(w);
+  const GenPrefetch pf = gen_prefetch(w);
   for (int64_t g = 0; g < groups; ++g) {
     const int64_t gb = g * group;
     const int64_t ge_full = gb + group < full ? gb + group : full;
@@ -176,7 +193,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
     if constexpr (T == 1) {
-      for (int64_t c = gb; c < ge_full; c += 128) gen_block<R>(rows, acts[0], c, ahead, acc);
+      for (int64_t c = gb; c < ge_full; c += 128) gen_block<R>(rows, acts[0], c, pf, acc);
     } else {
       // Batches of 2-7 tokens (8 and more go to the panel kernel): the tile's activations are loaded once per
       // block and each row is decoded just before its products.
