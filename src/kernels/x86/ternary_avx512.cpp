@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/cpu_features.hpp"
+#include "core/cpu_features.hpp"  // before the target region: code_prefetch.hpp reads it
 #include "kernels/ternary.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 
@@ -29,6 +29,8 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/x86/code_prefetch.hpp"
+
 namespace bitnet::kernels {
 namespace {
 
@@ -43,31 +45,22 @@ constexpr int64_t kMaxGroups = 256;
 // ffn_down), whose rows two threads then streamed at 48-52 GB/s instead of 53-60.
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kPrefetchRows = 12;
-// Where the prefetched codes go, and how far ahead: one prefetch per 64-byte line (a row's 32-byte steps reach each
-// line twice), into L2 on Intel CPUs and into L1 elsewhere. On the 2-core Intel Xeon VM (Sapphire Rapids class),
-// L2 and one prefetch a line took generation from 84-95 to 92-100 tok/s (large) and 26-27 to 28 (2B-4T), in three
-// alternations; L1 with one a line was between the two, and L2 with both prefetches gained 2-4%. Zen 5, where the
-// distance was measured with L1 prefetches, keeps them (Zen 4 drops some L2 prefetches, by published measurements).
+// Where the prefetched codes go (code_prefetch.hpp), and how far ahead. One prefetch per 64-byte line: a row's
+// 32-byte steps reached each line twice. On the 2-core Intel Xeon VM, L2 and one prefetch a line took generation
+// from 84-95 to 92-100 tok/s (large) and 26-27 to 28 (2B-4T), in three alternations; L1 with one a line was between
+// the two, and L2 with both prefetches gained 2-4%.
 struct GenPrefetch {
   int64_t ahead;
   bool to_l2;
 };
 inline GenPrefetch gen_prefetch(const quant::TernaryMatrix& w) {
-  static const bool to_l2 = cpu_features().intel;
-  return {std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes()), to_l2};
+  return {std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes()), code_prefetch_to_l2()};
 }
 // Prefetches the line pf.ahead bytes past p, once a line: callers step through a row 32 bytes at a time, and only
-// the step whose target lies in a line's first half fetches it. The address is formed as an integer: for a matrix's
-// last rows it lies past the codes, which a prefetch may touch (it never faults) but pointer arithmetic may not
-// reach.
+// the step whose target lies in a line's first half fetches it.
 inline void prefetch_ahead(const uint8_t* p, const GenPrefetch& pf) {
   const uintptr_t at = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(pf.ahead);
-  if ((at & 63) >= 32) return;  // the other half of a line fetched a step before
-  if (pf.to_l2) {
-    _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T1);
-  } else {
-    _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T0);
-  }
+  if ((at & 63) < 32) prefetch_code_line(at, pf.to_l2);  // else the line's other half fetched it a step before
 }
 
 // Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).

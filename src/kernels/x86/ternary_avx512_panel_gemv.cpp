@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/cpu_features.hpp"  // before the target region: code_prefetch.hpp reads it
 #include "kernels/ternary.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 
@@ -25,6 +26,7 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "kernels/x86/code_prefetch.hpp"
 #include "kernels/x86/ternary_avx512_epilogue.hpp"
 
 namespace bitnet::kernels {
@@ -32,15 +34,14 @@ namespace {
 
 constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
 // Each panel is read as one stream; every line 10 KB ahead of the one loaded is fetched, and the weight scales of
-// the panel two ahead, a line per group. The prefetch is issued in a loop over the block's 8 lines that is not
-// unrolled: unrolled, the compiler issued the 8 as a burst that waited on the miss buffers (a quarter of the kernel's
-// samples on its first prefetch, perf). Fetching only every other line was far slower (44 against 57 tok/s, 2B-4T
-// tg32 with its codes put in panels for the test): the hardware prefetchers do not cover the stream. Two panels a
-// step (two streams) read slower in bitnet-kernel-bench's streaming shape (14-24 GB/s against 28-37).
+// the panel two ahead, a line per group (into L2 or L1: code_prefetch.hpp). The prefetch is issued in a loop over the
+// block's 8 lines that is not unrolled: unrolled, the compiler issued the 8 as a burst that waited on the miss buffers
+// (a quarter of the kernel's samples on its first prefetch, perf). Fetching only every other line was far slower (44
+// against 57 tok/s, 2B-4T tg32 with its codes put in panels for the test): the hardware prefetchers do not cover the
+// stream. Two panels a step (two streams) read slower in bitnet-kernel-bench's streaming shape (14-24 GB/s against
+// 28-37).
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kScalesAheadPanels = 2;
-
-inline void prefetch_at(uintptr_t address) { _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0); }
 
 // 4 activations at q, in every lane.
 inline __m512i broadcast4(const int8_t* q) {
@@ -65,7 +66,7 @@ inline __m512i field(__m512i v) {
 // Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
 // shift, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
 // addressed as integers (a prefetch never faults; pointer arithmetic may not go there).
-void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row) {
+void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row, bool to_l2) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
   const int64_t blocks_per_group = group / quant::kTernaryBlock;
   const uint8_t* base = w.codes() + p * quant::kPanelRows * w.row_bytes();
@@ -78,12 +79,12 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[4];
     for (auto& v : acc) v = _mm512_setzero_si512();
-    if (groups > 1) prefetch_at(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4));
+    if (groups > 1) prefetch_code_line(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4), to_l2);
     for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
       const uint8_t* pb = base + b * kPanelBlockBytes;
 #pragma GCC unroll 1
       for (int j = 0; j < 8; ++j) {
-        prefetch_at(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead);
+        prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
         const __m512i v = _mm512_loadu_si512(pb + j * 64);
         const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
         acc[0] = _mm512_dpbusd_epi32(acc[0], field<0>(v), broadcast4(q));
@@ -106,9 +107,10 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
 void BITNET_PANEL_GEMV_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                              int64_t row_begin, int64_t row_end) {
   const int64_t pb = row_begin / quant::kPanelRows, pe = row_end / quant::kPanelRows;
+  const bool to_l2 = code_prefetch_to_l2();
   // Panel by panel, so that a batch's further tokens find the panel in cache.
   for (int64_t p = pb; p < pe; ++p)
-    for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, p, t, y + t * y_stride);
+    for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, p, t, y + t * y_stride, to_l2);
 }
 
 }  // namespace bitnet::kernels
