@@ -198,7 +198,7 @@ void Forward::prepare_ternary_acts(const Linear& l, const float* x, int64_t n, b
 // thread's next chunk was seldom the one after its last, so each chunk started on rows not yet fetched, whose lines
 // the other core's prefetches had pulled into its cache instead. One contiguous share a thread (still claimed: a
 // thread that finishes its share, or finds the other's unclaimed, takes it) streams without those restarts. On the
-// 2-core Intel VM, three alternations: large tg 98-105 -> 100-109 tok/s, 2B-4T 29.0-29.9 -> 29.2-30.9. Clamping the
+// 2-core Intel VM, six alternations: large tg 98-105 -> 100-109 tok/s, 2B-4T 29.0-29.9 -> 29.2-30.9. Clamping the
 // prefetch to a chunk's end instead was 12% slower.
 int64_t Forward::row_grain(int64_t rows, int64_t n) const {
   constexpr int64_t kGroup = 64;
