@@ -307,6 +307,17 @@ void register_all() {
             benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
                                          true, false)
                 ->Unit(benchmark::kMillisecond);
+          // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
+          // threads: what generation on two threads can reach.
+          if (sh.rows > 100000 && level != IsaLevel::kScalar)
+            for (bool panels : {false, true}) {
+              if (panels && level != IsaLevel::kAvx512) continue;
+              benchmark::RegisterBenchmark((name + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows, sh.cols,
+                                           tokens, q8k, panels, false)
+                  ->Threads(2)
+                  ->UseRealTime()
+                  ->Unit(benchmark::kMillisecond);
+            }
           if (level == IsaLevel::kAvx512 && tokens > 1 && cpu_features().amx_int8)
             for (bool panels : {false, true})
               benchmark::RegisterBenchmark((name + "+amx" + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows,
@@ -319,6 +330,11 @@ void register_all() {
       if (level == IsaLevel::kScalar && tokens > 1) continue;
       const std::string name = "q6_k_head/128256x2560/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
       benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)->Unit(benchmark::kMillisecond);
+      if (tokens == 1 && level != IsaLevel::kScalar)
+        benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)
+            ->Threads(2)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
     }
   // Prompt attention over an F16 cache: the large model's heads (96) and 2B-4T's (128), a block of 8 tokens.
   for (int64_t head_dim : {int64_t{96}, int64_t{128}})
