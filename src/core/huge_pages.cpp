@@ -70,16 +70,21 @@ bool use_huge_pages() {
 #endif
 }
 
-void* allocate_huge(size_t n) {
+void* allocate_huge(size_t n, bool small_pages_first) {
 #if defined(__linux__)
   const uintptr_t start = map_2mb_aligned(page_rounded(n), PROT_READ | PROT_WRITE, MAP_PRIVATE);
   if (start == 0) throw std::bad_alloc();
+  if (small_pages_first) {
+    ::madvise(reinterpret_cast<void*>(start), page_rounded(n), MADV_NOHUGEPAGE);
+    return reinterpret_cast<void*>(start);
+  }
   // The whole 2 MB only: a last partial one as a huge page would be resident in full (a 2B-4T TQ2_0 file's 4.4 MB
   // matrices took 6 MB each, 167 MB more in all).
   static const bool advise = use_huge_pages();
   if (advise) ::madvise(reinterpret_cast<void*>(start), n / kHugePage * kHugePage, MADV_HUGEPAGE);
   return reinterpret_cast<void*>(start);
 #else
+  (void)small_pages_first;
   return ::operator new (n, std::align_val_t{kHugePage});
 #endif
 }

@@ -8,6 +8,7 @@
 
 #include "bitnet/status.hpp"
 #include "core/aligned.hpp"
+#include "core/weight_buffer.hpp"
 #include "formats/gguf.hpp"
 #include "kernels/ref/float_ref.hpp"
 #include "model/arch.hpp"
@@ -62,15 +63,16 @@ struct Weights {
   Linear output;                   // the head (may alias token_embd's data when tied)
   std::vector<Layer> layers;
   // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2; I2_S if asked), which point into it:
-  // one buffer, so that 2 MB pages back nearly all of it (core/aligned.hpp's LargeBufferAllocator).
-  ByteBuffer repacked;
+  // one buffer, so that 2 MB pages back nearly all of it once load_weights has started moving it there
+  // (core/weight_buffer.hpp).
+  WeightBuffer repacked;
 };
 
 // Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).
 // Errors name the missing or malformed tensor / key. repack_i2s: copy I2_S matrices into 16-row panels where the
-// AVX-512 kernels run (LoadOptions::repack_i2s), as TQ1_0, TQ2_0, TL1 and TL2 always are; else they are read where
-// they lie in the file.
-Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file, bool repack_i2s = false);
+// AVX-512 kernels run (LoadOptions::repack_i2s, on by default), as TQ1_0, TQ2_0, TL1 and TL2 always are; else they
+// are read where they lie in the file.
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file, bool repack_i2s);
 
 // Bytes of weights one generated token reads: every layer's matrices and the head, as the kernels hold them (a
 // ternary matrix's codes and scales, a float matrix's stored rows), not the token's one embedding row.

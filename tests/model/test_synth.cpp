@@ -264,7 +264,7 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
       EXPECT_GT(in_panels, 0) << label;
     }
     if (!repacked || (repack_i2s && !avx512)) {  // I2_S in rows is read where it lies in the file
-      EXPECT_TRUE((*w)->repacked.empty()) << label;
+      EXPECT_EQ((*w)->repacked.size(), 0u) << label;
       continue;
     }
     std::sort(regions.begin(), regions.end());
