@@ -140,7 +140,7 @@ class Model {
   struct HugePages {
     double moved_mb = 0, total_mb = 0;  // repacked weights in 2 MB pages now, of all that can be (0: none to move)
     double ms = 0;                      // how long the move took, from the end of the weights' load
-    bool unsupported = false;           // the kernel cannot move them (Linux before 6.1): they stay in 4 KB pages
+    bool unsupported = false;  // the kernel refused (Linux before 6.1, or THP off for the process): 4 KB pages stay
   };
   // Waits until that move has ended (at once where there is none: no repacked weights, huge pages off, not Linux).
   // Benchmarks call it so that they time what a long-running process sees.

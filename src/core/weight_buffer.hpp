@@ -40,8 +40,9 @@ class WeightBuffer {
   void start_huge_pages();
 
   static constexpr int kIdleMs = 50;
-  // Marks a time of reading the buffer (a forward pass), from construction to destruction: no move starts during
-  // it, nor until kIdleMs after it. Any thread; nothing before start_huge_pages().
+  // Marks a time of reading the buffer (a forward pass), from construction to destruction: no 2 MB step of the
+  // move starts during it, nor until kIdleMs after it (one under way as it begins runs to its end, a few ms). Any
+  // thread; marks nothing before start_huge_pages().
   class Use {
    public:
     explicit Use(const WeightBuffer& b);
@@ -57,7 +58,7 @@ class WeightBuffer {
     int64_t moved = 0;         // 2 MB steps now in 2 MB pages
     int64_t total = 0;         // whole 2 MB steps of the buffer (0 when none was started)
     double ms = 0;             // how long the move took, from start_huge_pages
-    bool unsupported = false;  // the kernel refused MADV_COLLAPSE (older than Linux 6.1)
+    bool unsupported = false;  // the kernel refused MADV_COLLAPSE (Linux before 6.1, or THP off for the process)
   };
   // Waits for the move to end and says how it went. Not while a Use is held, which would hold the move back forever.
   HugePages wait_huge_pages();

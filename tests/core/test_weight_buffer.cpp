@@ -49,7 +49,9 @@ TEST(WeightBuffer, KeepsItsBytesThroughTheMoveTo2MbPages) {
   EXPECT_EQ(h.total, 4);
   EXPECT_LE(h.moved, h.total);
   EXPECT_GE(h.ms, 0.0);
-  if (h.unsupported) GTEST_SKIP() << "this kernel has no MADV_COLLAPSE (Linux < 6.1): the bytes stayed, unmoved";
+  if (h.unsupported)
+    GTEST_SKIP()
+        << "this kernel refused MADV_COLLAPSE (Linux < 6.1, or THP off for the process): the bytes stayed, unmoved";
   EXPECT_GT(h.moved, 0) << "MADV_COLLAPSE worked for none of the 2 MB steps";
   EXPECT_EQ(b.moved(), h.moved);
 }
@@ -69,7 +71,7 @@ TEST(WeightBuffer, NoMoveWhileAUseIsHeldNorSoonAfter) {
   }
   const auto released = std::chrono::steady_clock::now();
   const WeightBuffer::HugePages h = b.wait_huge_pages();
-  if (h.unsupported) GTEST_SKIP() << "this kernel has no MADV_COLLAPSE (Linux < 6.1)";
+  if (h.unsupported) GTEST_SKIP() << "this kernel refused MADV_COLLAPSE (Linux < 6.1, or THP off for the process)";
   // The move waited for kIdleMs of no use after the Use ended (from its start: the ms the thread reports run from
   // start_huge_pages, which was before the Use).
   EXPECT_GE(std::chrono::steady_clock::now() - released, std::chrono::milliseconds(WeightBuffer::kIdleMs));

@@ -223,8 +223,8 @@ int run_bench(const BenchArgs& a) {
     std::printf(
         "2 MB pages: %.1f of %.1f MB of repacked weights, moved in the background in %.1f ms after load%s "
         "(the runs waited %.1f ms for it)\n",
-        huge.moved_mb, huge.total_mb, huge.ms, huge.unsupported ? " (the kernel cannot: Linux < 6.1)" : "",
-        huge_wait_ms);
+        huge.moved_mb, huge.total_mb, huge.ms,
+        huge.unsupported ? " (the kernel refused: Linux before 6.1, or THP off for this process)" : "", huge_wait_ms);
   std::printf("%-16s  %8s  %22s  %12s\n", "test", "tokens", "tokens/s (mean +- sd)", "ms/token");
   auto row = [](const std::string& name, int n, const Stats& s) {
     char tps[64];
