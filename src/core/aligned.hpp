@@ -15,7 +15,7 @@ namespace bitnet {
 // use_huge_pages() (core/huge_pages.hpp) says so: a mapping of their own, so the advice ends with them (advised
 // heap memory would keep it for whatever reuses it); throws std::bad_alloc. Freed by free_huge(p, n). Off Linux,
 // 2 MB aligned operator new. small_pages_first: advised MADV_NOHUGEPAGE instead, so that its pages come 4 KB at a
-// time whatever the system's THP mode (core/weight_buffer.hpp moves them to 2 MB pages later).
+// time whatever the system's THP mode (core/huge_page_buffer.hpp moves them to 2 MB pages later).
 void* allocate_huge(std::size_t n, bool small_pages_first = false);
 void free_huge(void* p, std::size_t n);
 

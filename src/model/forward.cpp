@@ -466,7 +466,7 @@ Status Forward::eval(const int32_t* tokens, int64_t n, bool all_logits, std::vec
 }
 
 Status Forward::eval_batch(const BatchToken* batch, int64_t n, std::vector<float>& logits) {
-  const WeightBuffer::Use reading(w_.repacked);  // no move of the weights into 2 MB pages starts meanwhile
+  const HugePageBuffer::Use in_use;  // no move of weights or KV caches into 2 MB pages starts meanwhile
   const HParams& hp = w_.hp;
   if (n <= 0) return invalid_argument("no tokens to evaluate");
   // Positions: each token takes the next free one of its cache (ends_ counts per cache, batches are small).

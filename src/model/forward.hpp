@@ -41,6 +41,7 @@ class Forward {
   IsaLevel isa() const { return kernel_->isa; }
   uint32_t kv_type() const { return own_.type(); }
   uint64_t kv_bytes() const { return own_.bytes(); }  // its own cache's keys and values
+  HugePageBuffer::HugePages wait_kv_huge_pages() { return own_.wait_huge_pages(); }  // KvCache::wait_huge_pages
   // Forget everything from position `n` on (n <= n_past()).
   void truncate(int64_t n);
   const HParams& hparams() const { return w_.hp; }

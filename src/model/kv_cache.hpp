@@ -6,6 +6,7 @@
 
 #include "bitnet/status.hpp"
 #include "core/aligned.hpp"
+#include "core/huge_page_buffer.hpp"
 #include "kernels/attention.hpp"
 #include "model/weights.hpp"
 #include "quant/quant.hpp"
@@ -21,12 +22,13 @@ class KvCache {
   // `type` for keys, and again for values, so each head's positions are one contiguous run, which attention reads
   // from start to end (position-major rows put a head's rows a whole row apart: they shared the caches' sets, and at
   // 2048 positions of the large model reading them took a third of attention's time). `type` must pass check().
-  // The memory is not written here; it becomes resident as positions are written, in 2 MB pages where the system
-  // allows them (allocate_huge: one page then holds the same positions of several heads, so the first prompt makes
-  // nearly the whole cache resident, as llama.cpp's cache, which it clears at start, is). With 4 KB pages each
-  // run of 21 positions of each head of each layer was a page of its own to map: RoPE and storing the large model's
-  // keys and values took 4-28 ms of a 270 ms prompt pass (pp128, one thread, timed per pass) on a Zen 5 VM, against
-  // 3-6 ms in 2 MB pages.
+  // The memory is not written here; it becomes resident in 4 KB pages as positions are written, and is moved into
+  // 2 MB pages while no forward pass runs (core/huge_page_buffer.hpp, which makes the whole cache resident then, as
+  // llama.cpp's cache, which it clears at start, is). In 4 KB pages each run of 21 positions of each head of each
+  // layer is a page of its own to map: RoPE and storing the large model's keys and values took 4-28 ms of a 270 ms
+  // prompt pass (pp128, one thread, timed per pass) on a Zen 5 VM, against 3-6 ms in 2 MB pages. In 2 MB pages from
+  // the start, a fresh process's first 8-token 2B-4T prompt took 0.33-0.42 s on the Intel VM, against 0.06 s:
+  // fresh 2 MB pages are slow to come there.
   KvCache(const HParams& hp, int64_t n_ctx, uint32_t type)
       : type_(type),
         n_ctx_(n_ctx),
@@ -35,7 +37,10 @@ class KvCache {
         head_bytes_(position_bytes(type, head_dim_)),
         plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(static_cast<size_t>(plane_bytes_)),
-        v_(static_cast<size_t>(plane_bytes_)) {}
+        v_(static_cast<size_t>(plane_bytes_)) {
+    k_.start_huge_pages();
+    v_.start_huge_pages();
+  }
   // Not copyable: a copy of gigabytes is never what was meant (sequences hold theirs by unique_ptr).
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -60,6 +65,16 @@ class KvCache {
   void truncate(int64_t n) { n_past_ = n < 0 ? 0 : (n < n_past_ ? n : n_past_); }
   // Positions [0, n) now hold valid entries (set by the forward pass after a successful batch).
   void set_n_past(int64_t n) { n_past_ = n; }
+  // Waits for the move of keys and values into 2 MB pages (see the constructor); both buffers' figures summed.
+  HugePageBuffer::HugePages wait_huge_pages() {
+    HugePageBuffer::HugePages a = k_.wait_huge_pages();
+    const HugePageBuffer::HugePages b = v_.wait_huge_pages();
+    a.moved += b.moved;
+    a.total += b.total;
+    a.ms = a.ms > b.ms ? a.ms : b.ms;
+    a.unsupported = a.unsupported || b.unsupported;
+    return a;
+  }
 
   // Stores the keys and values (n_head_kv * head_dim floats each, head after head) of one position, rounded to the
   // cache's type by the type's reference quantizer (Q8_0: llama.cpp's quantize_row_q8_0_ref, whose blocks never
@@ -88,7 +103,7 @@ class KvCache {
   int64_t head_dim_;
   int64_t head_bytes_;
   int64_t plane_bytes_;
-  ByteBuffer k_, v_;  // uninitialized, 2 MB pages where allowed (core/aligned.hpp)
+  HugePageBuffer k_, v_;  // uninitialized
 };
 
 }  // namespace bitnet::model

@@ -55,7 +55,7 @@ struct Repacking {
   bool i2_s = false;  // copy I2_S into panels too (load_weights' repack_i2s)
   std::vector<quant::TlKernelConfig> tl_configs;
   std::vector<int8_t> tl_scratch;
-  WeightBuffer* codes = nullptr;
+  HugePageBuffer* codes = nullptr;
   size_t used = 0;
 
   // Space for `bytes` of codes, 64-byte aligned; nullptr where the buffer has no room left (the matrix then owns
@@ -207,7 +207,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
     if ((repacked_type(t.type) && t.ne0() % 4 == 0) ||
         (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows())))
       repacked_bytes += (static_cast<uint64_t>(t.n_elements()) / 4 + 63) / 64 * 64;
-  w->repacked = WeightBuffer(static_cast<size_t>(repacked_bytes));
+  w->repacked = HugePageBuffer(static_cast<size_t>(repacked_bytes));
   rp.codes = &w->repacked;
 
   const gguf::TensorInfo* emb;

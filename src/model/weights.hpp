@@ -8,7 +8,7 @@
 
 #include "bitnet/status.hpp"
 #include "core/aligned.hpp"
-#include "core/weight_buffer.hpp"
+#include "core/huge_page_buffer.hpp"
 #include "formats/gguf.hpp"
 #include "kernels/ref/float_ref.hpp"
 #include "model/arch.hpp"
@@ -64,8 +64,8 @@ struct Weights {
   std::vector<Layer> layers;
   // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2; I2_S if asked), which point into it:
   // one buffer, so that 2 MB pages back nearly all of it once load_weights has started moving it there
-  // (core/weight_buffer.hpp).
-  WeightBuffer repacked;
+  // (core/huge_page_buffer.hpp).
+  HugePageBuffer repacked;
 };
 
 // Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).

@@ -134,8 +134,8 @@ int run_bench(const BenchArgs& a) {
   const ModelInfo& info = m.info();
   auto file = inspect_model_file(a.model);
   if (!file.ok()) return fail(file.status().to_string());
-  // The repacked weights' move into 2 MB pages, which runs in the background after load: waited for, so that the
-  // runs time the steady state (and reported).
+  // The repacked weights' and the KV cache's move into 2 MB pages, which runs in the background after load: waited
+  // for, so that the runs time the steady state (and reported).
   const auto w0 = std::chrono::steady_clock::now();
   const Model::HugePages huge = m.wait_for_huge_pages();
   const double huge_wait_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count();
@@ -221,7 +221,7 @@ int run_bench(const BenchArgs& a) {
   std::printf("load:       %.1f ms\n", load_ms);
   if (huge.total_mb > 0)
     std::printf(
-        "2 MB pages: %.1f of %.1f MB of repacked weights, moved in the background in %.1f ms after load%s "
+        "2 MB pages: %.1f of %.1f MB of repacked weights and KV cache, moved in the background in %.1f ms after load%s "
         "(the runs waited %.1f ms for it)\n",
         huge.moved_mb, huge.total_mb, huge.ms,
         huge.unsupported ? " (the kernel refused: Linux before 6.1, or THP off for this process)" : "", huge_wait_ms);

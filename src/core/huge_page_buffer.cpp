@@ -1,4 +1,4 @@
-#include "core/weight_buffer.hpp"
+#include "core/huge_page_buffer.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -26,15 +26,29 @@ constexpr size_t kHugePage = size_t{2} << 20;
 #if defined(__linux__) && !defined(MADV_COLLAPSE)
 constexpr int MADV_COLLAPSE = 25;  // Linux 6.1's value; older headers lack the name
 #endif
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14's value
+#endif
+
+using Clock = std::chrono::steady_clock;
+
+// The process's Uses: how many are held, and when the last one ended (Clock ticks).
+std::atomic<int> g_users{0};
+std::atomic<int64_t> g_last_use{0};
+
+int64_t now_ticks() { return Clock::now().time_since_epoch().count(); }
+
+bool idle() {
+  const int64_t since = now_ticks() - g_last_use.load(std::memory_order_acquire);
+  return g_users.load(std::memory_order_acquire) == 0 &&
+         Clock::duration(since) >= std::chrono::milliseconds(HugePageBuffer::kIdleMs);
+}
 }  // namespace
 
-struct WeightBuffer::Mover {
-  using Clock = std::chrono::steady_clock;
+struct HugePageBuffer::Mover {
   std::mutex mu;
   std::condition_variable cv;  // wakes the thread to stop
   bool stop = false;           // under mu
-  std::atomic<int> users{0};
-  std::atomic<int64_t> last_use{0};  // Clock ticks when the last Use ended
   std::atomic<int64_t> moved{0};
   int64_t total = 0;
   double ms = 0;  // written by the thread before it ends
@@ -50,11 +64,6 @@ struct WeightBuffer::Mover {
     if (thread.joinable()) thread.join();
   }
 
-  bool idle() const {
-    const auto since = Clock::now().time_since_epoch() - Clock::duration(last_use.load(std::memory_order_acquire));
-    return users.load(std::memory_order_acquire) == 0 && since >= std::chrono::milliseconds(kIdleMs);
-  }
-
   // Until the buffer is idle; false when told to stop.
   bool wait_for_idle() {
     std::unique_lock<std::mutex> lock(mu);
@@ -67,12 +76,16 @@ struct WeightBuffer::Mover {
     const auto t0 = Clock::now();
     // The lowest priority, this thread only (Linux's nice is per thread).
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
-    // The buffer was advised MADV_NOHUGEPAGE at allocation, which MADV_COLLAPSE would respect.
-    ::madvise(p, static_cast<size_t>(total) * kHugePage, MADV_HUGEPAGE);
     for (int64_t i = 0; i < total && wait_for_idle(); ++i) {
-      if (::madvise(p + static_cast<size_t>(i) * kHugePage, kHugePage, MADV_COLLAPSE) == 0) {
+      uint8_t* step = p + static_cast<size_t>(i) * kHugePage;
+      // MADV_COLLAPSE refuses a 2 MB with no page in it (EINVAL): a KV cache's positions not reached yet.
+      ::madvise(step, kHugePage, MADV_POPULATE_WRITE);
+      // The buffer was advised MADV_NOHUGEPAGE at allocation, which MADV_COLLAPSE respects; lifted 2 MB at a time,
+      // so that pages faulted in where the move has not come yet stay 4 KB (the mapping is split in two meanwhile).
+      ::madvise(step, kHugePage, MADV_HUGEPAGE);
+      if (::madvise(step, kHugePage, MADV_COLLAPSE) == 0) {
         moved.fetch_add(1, std::memory_order_relaxed);
-      } else if (errno == EINVAL || errno == ENOSYS) {
+      } else if ((errno == EINVAL || errno == ENOSYS) && moved.load(std::memory_order_relaxed) == 0) {
         unsupported = true;  // no MADV_COLLAPSE: the pages stay 4 KB (EAGAIN, ENOMEM: this 2 MB only)
         break;
       }
@@ -84,35 +97,32 @@ struct WeightBuffer::Mover {
   }
 };
 
-WeightBuffer::Use::Use(const WeightBuffer& b) : m_(b.mover_.get()) {
-  if (m_ != nullptr) m_->users.fetch_add(1, std::memory_order_acq_rel);
+HugePageBuffer::Use::Use() { g_users.fetch_add(1, std::memory_order_acq_rel); }
+
+HugePageBuffer::Use::~Use() {
+  g_last_use.store(now_ticks(), std::memory_order_release);
+  g_users.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-WeightBuffer::Use::~Use() {
-  if (m_ == nullptr) return;
-  m_->last_use.store(Mover::Clock::now().time_since_epoch().count(), std::memory_order_release);
-  m_->users.fetch_sub(1, std::memory_order_acq_rel);
-}
+HugePageBuffer::HugePageBuffer() = default;
 
-WeightBuffer::WeightBuffer() = default;
-
-WeightBuffer::WeightBuffer(size_t n) : size_(n) {
+HugePageBuffer::HugePageBuffer(size_t n) : size_(n) {
   if (n > 0) data_ = static_cast<uint8_t*>(allocate_huge(n, /*small_pages_first=*/true));
 }
 
-WeightBuffer::~WeightBuffer() { release(); }
+HugePageBuffer::~HugePageBuffer() { release(); }
 
-void WeightBuffer::release() {
+void HugePageBuffer::release() {
   mover_.reset();  // joins the thread first: it must not touch freed memory
   if (data_ != nullptr) free_huge(data_, size_);
   data_ = nullptr;
   size_ = 0;
 }
 
-WeightBuffer::WeightBuffer(WeightBuffer&& o) noexcept
+HugePageBuffer::HugePageBuffer(HugePageBuffer&& o) noexcept
     : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), mover_(std::move(o.mover_)) {}
 
-WeightBuffer& WeightBuffer::operator=(WeightBuffer&& o) noexcept {
+HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& o) noexcept {
   if (this != &o) {
     release();
     data_ = std::exchange(o.data_, nullptr);
@@ -122,12 +132,12 @@ WeightBuffer& WeightBuffer::operator=(WeightBuffer&& o) noexcept {
   return *this;
 }
 
-void WeightBuffer::start_huge_pages() {
+void HugePageBuffer::start_huge_pages() {
 #if defined(__linux__)
   if (mover_ != nullptr || size_ < kHugePage || !use_huge_pages()) return;
   mover_ = std::make_unique<Mover>();
   mover_->total = static_cast<int64_t>(size_ / kHugePage);
-  mover_->last_use.store(Mover::Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  g_last_use.store(now_ticks(), std::memory_order_release);  // kIdleMs from now at the earliest
   Mover* m = mover_.get();
   uint8_t* p = data_;
   try {
@@ -138,9 +148,9 @@ void WeightBuffer::start_huge_pages() {
 #endif
 }
 
-int64_t WeightBuffer::moved() const { return mover_ != nullptr ? mover_->moved.load(std::memory_order_relaxed) : 0; }
+int64_t HugePageBuffer::moved() const { return mover_ != nullptr ? mover_->moved.load(std::memory_order_relaxed) : 0; }
 
-WeightBuffer::HugePages WeightBuffer::wait_huge_pages() {
+HugePageBuffer::HugePages HugePageBuffer::wait_huge_pages() {
   HugePages h;
   if (mover_ == nullptr) return h;
   if (mover_->thread.joinable()) mover_->thread.join();
