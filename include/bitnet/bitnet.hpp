@@ -143,9 +143,9 @@ class Model {
     double ms = 0;                      // how long the move took, from the end of the load
     bool unsupported = false;  // the kernel refused (Linux before 6.1, or THP off for the process): 4 KB pages stay
   };
-  // Waits until the move of the weights and of this Model's own KV cache has ended (at once where there is none:
-  // huge pages off, not Linux). Not while this Model evaluates on another thread. Benchmarks call it so that they
-  // time what a long-running process sees.
+  // Waits until the move of the weights, of this Model's own KV cache and of its scratch (sized by the largest batch
+  // so far) has ended (at once where there is none: huge pages off, not Linux). Not while this Model evaluates on
+  // another thread. Benchmarks call it so that they time what a long-running process sees.
   HugePages wait_for_huge_pages();
 
   Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special = false) const;

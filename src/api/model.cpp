@@ -70,7 +70,7 @@ const ModelInfo& Model::info() const { return impl_->info; }
 
 Model::HugePages Model::wait_for_huge_pages() {
   const HugePageBuffer::HugePages w = impl_->weights->repacked.wait_huge_pages();
-  const HugePageBuffer::HugePages kv = impl_->forward->wait_kv_huge_pages();
+  const HugePageBuffer::HugePages kv = impl_->forward->wait_huge_pages();
   constexpr double kStepMb = 2.0 * 1024 * 1024 / 1e6;  // MB (10^6 bytes, as bench prints sizes) in a 2 MB page
   return HugePages{static_cast<double>(w.moved + kv.moved) * kStepMb, static_cast<double>(w.total + kv.total) * kStepMb,
                    w.ms > kv.ms ? w.ms : kv.ms, w.unsupported || kv.unsupported};

@@ -50,6 +50,16 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
 
 void Forward::truncate(int64_t n) { own_.truncate(n); }
 
+HugePageBuffer::HugePages Forward::wait_huge_pages() {
+  HugePageBuffer::HugePages h = own_.wait_huge_pages();
+  const HugePageBuffer::HugePages s = pass_scratch_.wait_huge_pages();
+  h.moved += s.moved;
+  h.total += s.total;
+  h.ms = std::max(h.ms, s.ms);
+  h.unsupported = h.unsupported || s.unsupported;
+  return h;
+}
+
 void Forward::size_pass_scratch(int64_t n) {
   if (n <= pass_tokens_) return;
   const HParams& hp = w_.hp;
@@ -59,9 +69,10 @@ void Forward::size_pass_scratch(int64_t n) {
   int64_t total = 0;
   for (int i = 0; i < 7; ++i) total += floats(i);
   pass_tokens_ = 0;                  // until the new buffers are carved (an allocation that throws leaves none)
-  ByteBuffer().swap(pass_scratch_);  // nothing in them is kept from one pass to the next: no copy
+  pass_scratch_ = HugePageBuffer();  // nothing in them is kept from one pass to the next: no copy
   ByteBuffer().swap(norm_out_);
-  pass_scratch_.resize(static_cast<size_t>(total) * sizeof(float));
+  pass_scratch_ = HugePageBuffer(static_cast<size_t>(total) * sizeof(float));
+  pass_scratch_.start_huge_pages();
   norm_out_.resize(static_cast<size_t>(n * hp.n_embd) * sizeof(float));
   h_ = reinterpret_cast<float*>(norm_out_.data());
   float* at = reinterpret_cast<float*>(pass_scratch_.data());

@@ -41,7 +41,8 @@ class Forward {
   IsaLevel isa() const { return kernel_->isa; }
   uint32_t kv_type() const { return own_.type(); }
   uint64_t kv_bytes() const { return own_.bytes(); }  // its own cache's keys and values
-  HugePageBuffer::HugePages wait_kv_huge_pages() { return own_.wait_huge_pages(); }  // KvCache::wait_huge_pages
+  // Waits for the move of its own KV cache and of the pass scratch into 2 MB pages (core/huge_page_buffer.hpp).
+  HugePageBuffer::HugePages wait_huge_pages();
   // Forget everything from position `n` on (n <= n_past()).
   void truncate(int64_t n);
   const HParams& hparams() const { return w_.hp; }
@@ -125,11 +126,12 @@ class Forward {
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
   // Scratch. A pass's activations, carved from one buffer for the batch's tokens (size_pass_scratch; it never
   // shrinks, and what they held is not kept when it grows), so that a prompt batch's (9 MB for 128 tokens of the
-  // large model) comes in 2 MB pages (ByteBuffer) where the system allows them. As vectors of their own in 4 KB
+  // large model) can be moved into 2 MB pages while idle (core/huge_page_buffer.hpp; 4 KB pages until then, which a
+  // fresh process's first prompt gets faster on VMs slow to hand out 2 MB pages). As vectors of their own in 4 KB
   // pages, and the KV cache in them too, the large model's prompt processing ran 1.5-4% slower on a Zen 5 VM, where
   // each 4 KB page a pass touches costs a walk of two levels of page tables (pp128, two threads, medians of 6
   // alternated runs: 910.1 and 863.0 against 924.1 and 878.1).
-  ByteBuffer pass_scratch_;
+  HugePageBuffer pass_scratch_;
   // h_, the norms' output (the pre-norms', the attention sub-norm's, the head's normed rows), has a buffer of its
   // own: where the linears after a norm read only its activations (acts_only) it is not written but for the head's
   // rows, and pages of it that are never written are never resident (in the shared buffer its 2 MB pages were:
