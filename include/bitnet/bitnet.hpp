@@ -137,15 +137,16 @@ class Model {
   // 2 MB pages (the bytes do not change), whenever no forward pass has run for 50 ms. 4 KB pages first, because some
   // VMs are slow to hand out fresh 2 MB pages (a 2B-4T model's 520 MB of repacked weights took 1.0-1.3 s in them,
   // 0.2 s in 4 KB pages, and its first prompt 0.33-0.42 s with the KV cache in them, 0.06 s in 4 KB pages);
-  // generation is 5-9% faster once they are moved. A Sequence's KV cache moves the same way.
+  // generation is 5-9% faster once they are moved. A KV cache (a Sequence's too) moves once it holds a token.
   struct HugePages {
     double moved_mb = 0, total_mb = 0;  // in 2 MB pages now, of all that can be (0: nothing to move)
     double ms = 0;                      // how long the move took, from the end of the load
     bool unsupported = false;  // the kernel refused (Linux before 6.1, or THP off for the process): 4 KB pages stay
   };
-  // Waits until the move of the weights, of this Model's own KV cache and of its scratch (sized by the largest batch
-  // so far) has ended (at once where there is none: huge pages off, not Linux). Not while this Model evaluates on
-  // another thread. Benchmarks call it so that they time what a long-running process sees.
+  // Waits until the move of the weights, of this Model's own KV cache (once it holds a token) and of its scratch
+  // (sized by the largest batch so far) has ended (at once where there is none: huge pages off, not Linux). Not
+  // while this Model evaluates on another thread. Benchmarks call it so that they time what a long-running process
+  // sees.
   HugePages wait_for_huge_pages();
 
   Result<std::vector<int32_t>> tokenize(std::string_view text, bool add_bos, bool parse_special = false) const;

@@ -22,9 +22,10 @@ class KvCache {
   // `type` for keys, and again for values, so each head's positions are one contiguous run, which attention reads
   // from start to end (position-major rows put a head's rows a whole row apart: they shared the caches' sets, and at
   // 2048 positions of the large model reading them took a third of attention's time). `type` must pass check().
-  // The memory is not written here; it becomes resident in 4 KB pages as positions are written, and is moved into
-  // 2 MB pages while no forward pass runs (core/huge_page_buffer.hpp, which makes the whole cache resident then, as
-  // llama.cpp's cache, which it clears at start, is). In 4 KB pages each run of 21 positions of each head of each
+  // The memory is not written here; it becomes resident in 4 KB pages as positions are written, and once a batch
+  // has been stored it is moved into 2 MB pages while no forward pass runs (core/huge_page_buffer.hpp, which makes
+  // the whole cache resident then, as llama.cpp's cache, which it clears at start, is; a cache never used, such as
+  // a server's idle slot, stays out of memory). In 4 KB pages each run of 21 positions of each head of each
   // layer is a page of its own to map: RoPE and storing the large model's keys and values took 4-28 ms of a 270 ms
   // prompt pass (pp128, one thread, timed per pass) on a Zen 5 VM, against 3-6 ms in 2 MB pages. In 2 MB pages from
   // the start, a fresh process's first 8-token 2B-4T prompt took 0.33-0.42 s on the Intel VM, against 0.06 s:
@@ -37,10 +38,7 @@ class KvCache {
         head_bytes_(position_bytes(type, head_dim_)),
         plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(static_cast<size_t>(plane_bytes_)),
-        v_(static_cast<size_t>(plane_bytes_)) {
-    k_.start_huge_pages();
-    v_.start_huge_pages();
-  }
+        v_(static_cast<size_t>(plane_bytes_)) {}
   // Not copyable: a copy of gigabytes is never what was meant (sequences hold theirs by unique_ptr).
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -63,8 +61,15 @@ class KvCache {
   uint64_t bytes() const { return 2 * static_cast<uint64_t>(plane_bytes_); }
   // Forget everything from position `n` on (clamped to [0, n_past]).
   void truncate(int64_t n) { n_past_ = n < 0 ? 0 : (n < n_past_ ? n : n_past_); }
-  // Positions [0, n) now hold valid entries (set by the forward pass after a successful batch).
-  void set_n_past(int64_t n) { n_past_ = n; }
+  // Positions [0, n) now hold valid entries (set by the forward pass after a successful batch). The first starts the
+  // move into 2 MB pages.
+  void set_n_past(int64_t n) {
+    n_past_ = n;
+    if (n > 0) {
+      k_.start_huge_pages();  // once: later calls return at once
+      v_.start_huge_pages();
+    }
+  }
   // Waits for the move of keys and values into 2 MB pages (see the constructor); both buffers' figures summed.
   HugePageBuffer::HugePages wait_huge_pages() {
     HugePageBuffer::HugePages a = k_.wait_huge_pages();

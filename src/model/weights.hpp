@@ -63,7 +63,7 @@ struct Weights {
   Linear output;                   // the head (may alias token_embd's data when tied)
   std::vector<Layer> layers;
   // The codes of the ternary matrices repacked at load (TQ1_0, TQ2_0, TL1, TL2; I2_S if asked), which point into it:
-  // one buffer, so that 2 MB pages back nearly all of it once load_weights has started moving it there
+  // one buffer, so that 2 MB pages back nearly all of it once Model::load has started moving it there
   // (core/huge_page_buffer.hpp).
   HugePageBuffer repacked;
 };
