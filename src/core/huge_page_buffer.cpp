@@ -86,7 +86,7 @@ struct HugePageBuffer::Mover {
       if (::madvise(step, kHugePage, MADV_COLLAPSE) == 0) {
         moved.fetch_add(1, std::memory_order_relaxed);
       } else if ((errno == EINVAL || errno == ENOSYS) && moved.load(std::memory_order_relaxed) == 0) {
-        unsupported = true;  // no MADV_COLLAPSE: the pages stay 4 KB (EAGAIN, ENOMEM: this 2 MB only)
+        unsupported = true;  // no MADV_COLLAPSE: the pages stay 4 KB (any other failure: this 2 MB only)
         break;
       }
     }
