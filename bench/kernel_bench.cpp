@@ -84,21 +84,22 @@ void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols
   set_amx_enabled(amx_before);
 }
 
-void q6_k_head(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
+// An integer-dot head (Q6_K or Q8_0 weights) times int8 activations.
+void int_head(benchmark::State& state, uint32_t type, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens) {
   std::mt19937 rng(2);
   const auto wf = random_floats(rows * cols, rng);
-  auto packed = quant::quantize_tensor(quant::kQ6_K, wf.data(), cols, rows);
+  auto packed = quant::quantize_tensor(type, wf.data(), cols, rows);
   if (!packed.ok()) {
     state.SkipWithError(packed.status().to_string().c_str());
     return;
   }
   const auto x = random_floats(tokens * cols, rng);
-  kernels::Q8KActs a;
-  kernels::size_q8k_acts(tokens, cols, a);
-  kernels::prepare_q8k_acts_rows(x.data(), 0, tokens, a);
+  kernels::IntActs a;
+  kernels::size_int_acts(kernels::int_act_type(type), tokens, cols, a);
+  kernels::prepare_int_acts_rows(x.data(), 0, tokens, a);
   std::vector<float> y(static_cast<size_t>(tokens * rows));
-  const kernels::FloatRows fr{quant::kQ6_K, packed->data(), cols, rows};
-  const kernels::KQuantMatmulFn fn = kernels::kquant_matmul(quant::kQ6_K, level);
+  const kernels::FloatRows fr{type, packed->data(), cols, rows};
+  const kernels::KQuantMatmulFn fn = kernels::kquant_matmul(type, level);
   for (auto _ : state) {
     fn(fr, a, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
@@ -324,18 +325,31 @@ void register_all() {
                                            sh.cols, tokens, q8k, panels, true)
                   ->Unit(benchmark::kMillisecond);
         }
-  // The 2B-4T head: 128256 x 2560 Q6_K (269 MB, streams from memory), one token and a batch of 4.
-  for (int64_t tokens : {int64_t{1}, int64_t{4}})
-    for (IsaLevel level : levels) {
-      if (level == IsaLevel::kScalar && tokens > 1) continue;
-      const std::string name = "q6_k_head/128256x2560/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
-      benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)->Unit(benchmark::kMillisecond);
-      if (tokens == 1 && level != IsaLevel::kScalar)
-        benchmark::RegisterBenchmark(name.c_str(), q6_k_head, level, 128256, 2560, tokens)
-            ->Threads(2)
-            ->UseRealTime()
+  // The 2B-4T head: 128256 x 2560 in Q6_K (269 MB) and Q8_0 (349 MB), streamed from memory; one token and a batch
+  // of 4.
+  for (uint32_t type : {quant::kQ6_K, quant::kQ8_0})
+    for (int64_t tokens : {int64_t{1}, int64_t{4}})
+      for (IsaLevel level : levels) {
+        if (level == IsaLevel::kScalar && tokens > 1) continue;
+        const std::string name = std::string(type == quant::kQ6_K ? "q6_k" : "q8_0") +
+                                 "_head/128256x2560/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
+        benchmark::RegisterBenchmark(name.c_str(), int_head, type, level, 128256, 2560, tokens)
             ->Unit(benchmark::kMillisecond);
-    }
+        if (tokens == 1 && level != IsaLevel::kScalar)
+          benchmark::RegisterBenchmark(name.c_str(), int_head, type, level, 128256, 2560, tokens)
+              ->Threads(2)
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond);
+      }
+  // The same head kernels on 512 rows (1.1-1.4 MB, in L2): their speed when memory is not the limit.
+  for (uint32_t type : {quant::kQ6_K, quant::kQ8_0})
+    for (IsaLevel level : levels)
+      if (level != IsaLevel::kScalar)
+        benchmark::RegisterBenchmark(
+            (std::string(type == quant::kQ6_K ? "q6_k" : "q8_0") + "_head/l2_512x2560/tokens:1/" + isa_name(level))
+                .c_str(),
+            int_head, type, level, 512, 2560, 1)
+            ->Unit(benchmark::kMicrosecond);
   // Prompt attention over an F16 cache: the large model's heads (96) and 2B-4T's (128), a block of 8 tokens.
   for (int64_t head_dim : {int64_t{96}, int64_t{128}})
     for (int64_t n_pos : {int64_t{128}, int64_t{1024}})

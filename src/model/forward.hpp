@@ -152,7 +152,7 @@ class Forward {
   std::vector<std::pair<KvCache*, int64_t>> ends_;  // per cache in the batch: its n_past after the batch
   std::vector<int64_t> logit_rows_;                 // batch rows whose logits are wanted
   kernels::PreparedActs acts_;
-  kernels::Q8KActs q8k_;                  // activations of K-quant (Q6_K) linears
+  kernels::IntActs int_acts_;             // activations of integer-dot (Q6_K, Q8_0) linears
   const float* acts_from_ = nullptr;      // the x that acts_ were prepared for (not necessarily stored there)
   const kernels::TernaryKernel* kernel_;  // chosen once, by the active ISA level
 };

@@ -36,4 +36,18 @@ void quantize_q8_0(const float* src, uint8_t* dst, int64_t n) {
   }
 }
 
+void quantize_q8_0_acts(const float* x, int64_t n, int8_t* q, float* d) {
+  for (int64_t b = 0; b < n / kQ8_0BlockElems; ++b) {
+    const float* xb = x + b * kQ8_0BlockElems;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < kQ8_0BlockElems; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    uint8_t d16[2];
+    store_fp16(d16, amax / 127.0f);
+    d[b] = load_fp16(d16);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t i = 0; i < kQ8_0BlockElems; ++i)  // the clamp only keeps NaN/inf input defined
+      q[b * kQ8_0BlockElems + i] = static_cast<int8_t>(nearest_int(std::fmax(-127.0f, std::fmin(127.0f, xb[i] * id))));
+  }
+}
+
 }  // namespace bitnet::quant

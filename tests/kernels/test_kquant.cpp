@@ -1,14 +1,16 @@
-// Q6_K x Q8_K integer dots: the scalar definition against blocks packed here from known integers (the packer is
-// first checked against the Q6_K dequantizer), then every ISA's kernel bit-equal to the scalar one on fresh
-// random rows of odd and even block counts and token counts, including all-extreme blocks.
+// Q6_K x Q8_K and Q8_0 x Q8_0 integer dots: the scalar definitions against blocks packed here from known integers
+// (the Q6_K packer is first checked against the Q6_K dequantizer), then every ISA's kernel bit-equal to the scalar
+// one on fresh random rows of odd and even block, row and token counts, including all-extreme blocks.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 
 #include "core/half.hpp"
 #include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
+#include "quant/q8_0.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::kernels {
@@ -24,6 +26,21 @@ void pack_q6_k(const uint8_t* u, const int8_t* sc, uint16_t d_bits, uint8_t* blk
   }
   std::memcpy(blk + 192, sc, 16);
   std::memcpy(blk + 208, &d_bits, 2);
+}
+
+// Each token alone gives what it gives in the batch (ref: [n_tokens][rows] from the whole batch).
+void expect_batch_independent(const FloatRows& fr, const std::vector<float>& x, int64_t n_tokens,
+                              const std::vector<float>& ref) {
+  const int64_t n = fr.ne0, rows = fr.n_rows;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    IntActs one;
+    size_int_acts(int_act_type(fr.type), 1, n, one);
+    prepare_int_acts_rows(x.data() + t * n, 0, 1, one);
+    std::vector<float> y1(static_cast<size_t>(rows));
+    kquant_matmul(fr.type, max_supported_isa())(fr, one, y1.data(), rows, 0, rows);
+    for (int64_t r = 0; r < rows; ++r)
+      ASSERT_EQ(y1[static_cast<size_t>(r)], ref[static_cast<size_t>(t * rows + r)]) << "token " << t << " row " << r;
+  }
 }
 
 TEST(KQuant, PackerMatchesDequantizerAndRefSumIsExact) {
@@ -75,9 +92,9 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
       std::vector<float> x(static_cast<size_t>(n * n_tokens));
       for (auto& v : x) v = nd(rng);
       x[0] = 1000.0f;  // an outlier: the rest of its block quantizes to small values
-      Q8KActs a;
-      size_q8k_acts(n_tokens, n, a);
-      prepare_q8k_acts_rows(x.data(), 0, n_tokens, a);
+      IntActs a;
+      size_int_acts(quant::kQ8_K, n_tokens, n, a);
+      prepare_int_acts_rows(x.data(), 0, n_tokens, a);
       std::vector<float> ref(static_cast<size_t>(rows * n_tokens));
       q6_k_matmul_scalar(fr, a, ref.data(), rows, 0, rows);
       // The scalar kernel is the per-block definition: check one entry by hand.
@@ -103,15 +120,117 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
                                   << " seed " << seed;
         ++checked;
       }
-      // Batch independence: each token alone gives what it gives in the batch.
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        Q8KActs one;
-        size_q8k_acts(1, n, one);
-        prepare_q8k_acts_rows(x.data() + t * n, 0, 1, one);
-        std::vector<float> y1(static_cast<size_t>(rows));
-        kquant_matmul(quant::kQ6_K, max_supported_isa())(fr, one, y1.data(), rows, 0, rows);
-        for (int64_t r = 0; r < rows; ++r)
-          ASSERT_EQ(y1[static_cast<size_t>(r)], ref[static_cast<size_t>(t * rows + r)]);
+      expect_batch_independent(fr, x, n_tokens, ref);
+    }
+  }
+  if (max_supported_isa() != IsaLevel::kScalar) {
+    EXPECT_GT(checked, 0);
+  }
+  RecordProperty("isa_checks", checked);
+}
+
+// llama.cpp's x86 activation rule: id = 127 / amax, halves to even, d rounded to fp16; an all-zero block is 0.
+TEST(KQuant, Q80ActivationsFollowLlamaCppX86Rule) {
+  float x[64] = {};
+  x[0] = 127.0f;  // amax 127: id = 1, so x * id is x
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 3.5f;
+  x[4] = -0.5f;
+  x[5] = 1.49f;
+  x[6] = -127.0f;
+  int8_t q[64];
+  float d[2];
+  quant::quantize_q8_0_acts(x, 64, q, d);
+  EXPECT_EQ(d[0], 1.0f);
+  EXPECT_EQ(q[0], 127);
+  EXPECT_EQ(q[1], 2);  // std::round would give 3
+  EXPECT_EQ(q[2], -2);
+  EXPECT_EQ(q[3], 4);
+  EXPECT_EQ(q[4], 0);
+  EXPECT_EQ(q[5], 1);
+  EXPECT_EQ(q[6], -127);
+  EXPECT_EQ(d[1], 0.0f);
+  for (int i = 32; i < 64; ++i) ASSERT_EQ(q[i], 0);
+  // amax 0.1: d is 0.1 / 127 rounded to fp16 (not the f32 value), and x = amax gives 127.
+  float y[32];
+  for (int i = 0; i < 32; ++i) y[i] = 0.1f * static_cast<float>(i - 16) / 16.0f;
+  y[31] = 0.1f;
+  quant::quantize_q8_0_acts(y, 32, q, d);
+  EXPECT_EQ(d[0], fp16_to_float(float_to_fp16(0.1f / 127.0f)));
+  EXPECT_NE(d[0], 0.1f / 127.0f);
+  EXPECT_EQ(q[31], 127);
+  EXPECT_EQ(q[0], -127);
+  for (int i = 0; i < 32; ++i) {
+    const float v = y[i] * (127.0f / 0.1f);
+    ASSERT_LE(std::fabs(static_cast<float>(q[i]) - v), 0.5f) << i;
+  }
+}
+
+TEST(KernelParity, Q80Q80BitEqualAcrossIsaAndBatch) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  int checked = 0;
+  for (int64_t blocks : {1, 2, 3, 7, 80}) {
+    for (int64_t rows : {5, 17}) {
+      const int64_t n = 32 * blocks;
+      std::vector<float> wf(static_cast<size_t>(n * rows));
+      for (auto& v : wf) v = nd(rng);
+      auto packed = quant::quantize_tensor(quant::kQ8_0, wf.data(), n, rows);
+      ASSERT_TRUE(packed.ok()) << packed.status().to_string();
+      std::vector<uint8_t>& w = *packed;
+      // Row 1: any bytes (-128 included) with sane fp16 scales; row 2: all -128 under the largest scale.
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* blk = w.data() + (1 * blocks + b) * quant::kQ8_0BlockBytes;
+        for (int i = 2; i < 34; ++i) blk[i] = static_cast<uint8_t>(rng());
+        const uint16_t d = static_cast<uint16_t>(0x2000 + rng() % 0x1000);
+        std::memcpy(blk, &d, 2);
+        blk = w.data() + (2 * blocks + b) * quant::kQ8_0BlockBytes;
+        std::memset(blk + 2, 0x80, 32);
+        const uint16_t big = 0x7bff;  // 65504
+        std::memcpy(blk, &big, 2);
+      }
+      const FloatRows fr{quant::kQ8_0, w.data(), n, rows};
+      for (int64_t n_tokens : {1, 2, 3, 4, 5, 9}) {
+        std::vector<float> x(static_cast<size_t>(n * n_tokens));
+        for (auto& v : x) v = nd(rng);
+        x[0] = 1000.0f;
+        for (int i = 0; i < 32 && n_tokens > 1; ++i) x[static_cast<size_t>(n + i)] = i % 2 ? -50.0f : 50.0f;
+        IntActs a;
+        size_int_acts(int_act_type(quant::kQ8_0), n_tokens, n, a);
+        prepare_int_acts_rows(x.data(), 0, n_tokens, a);
+        std::vector<float> ref(static_cast<size_t>(rows * n_tokens));
+        q8_0_matmul_scalar(fr, a, ref.data(), rows, 0, rows);
+        // The scalar kernel against integers summed here, for row 1 (random bytes) and the last token.
+        float by_hand = 0.0f;
+        const int64_t t = n_tokens - 1;
+        for (int64_t b = 0; b < blocks; ++b) {
+          const uint8_t* blk = w.data() + (blocks + b) * quant::kQ8_0BlockBytes;
+          int32_t isum = 0;
+          for (int i = 0; i < 32; ++i)
+            isum += static_cast<int8_t>(blk[2 + i]) * a.q[static_cast<size_t>(t * n + b * 32 + i)];
+          ASSERT_EQ(q8_0_block_isum_ref(blk, a.q.data() + t * n + b * 32), isum);
+          uint16_t dh;
+          std::memcpy(&dh, blk, 2);
+          by_hand = kquant_accumulate(by_hand, a.d[static_cast<size_t>(t * blocks + b)], fp16_to_float(dh), isum);
+        }
+        ASSERT_EQ(ref[static_cast<size_t>(t * rows + 1)], by_hand);
+        for (int lv = 1; lv <= static_cast<int>(max_supported_isa()); ++lv) {
+          const IsaLevel level = static_cast<IsaLevel>(lv);
+          const KQuantMatmulFn fn = kquant_matmul(quant::kQ8_0, level);
+          ASSERT_NE(fn, nullptr);
+          std::vector<float> y(ref.size(), -1.0f);
+          fn(fr, a, y.data(), rows, 0, 3);  // split as threads would, at odd boundaries
+          fn(fr, a, y.data(), rows, 3, 4);
+          fn(fr, a, y.data(), rows, 4, rows);
+          for (size_t i = 0; i < y.size(); ++i)
+            ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " rows " << rows << " tokens "
+                                    << n_tokens << " index " << i << " seed " << seed;
+          ++checked;
+        }
+        expect_batch_independent(fr, x, n_tokens, ref);
       }
     }
   }

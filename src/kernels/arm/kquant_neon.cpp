@@ -1,7 +1,8 @@
 // NEON Q6_K x Q8_K (kquant.hpp) for aarch64: each block's 256 codes are unpacked once into sixteen 16-byte
 // vectors of (q - 32) (one per 16-element sub-block) and dotted with up to 4 tokens' activations: vmull_s8 +
 // vpadalq_s16, or sdot with the dotprod extension. |(q - 32) * a| <= 32 * 128, so pairs fit in int16. Exact
-// int32 per block, then the shared float step: bit-equal to the scalar kernel.
+// int32 per block, then the shared float step: bit-equal to the scalar kernel. Q8_0 x Q8_0: each block's two
+// 16-byte halves dotted the same way (|w * a| <= 128 * 127).
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -10,6 +11,7 @@
 #include "core/half.hpp"
 #include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
+#include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
 
 namespace bitnet::kernels {
@@ -46,7 +48,7 @@ inline void unpack_block(const uint8_t* blk, int8x16_t* w) {
 }
 
 template <bool kDot, int T>
-void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, float* out) {
+void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
   float acc[T];
   for (int t = 0; t < T; ++t) acc[t] = 0.0f;
   int8x16_t w[16];
@@ -74,8 +76,38 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
+template <bool kDot, int T>
+void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+  float acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * quant::kQ8_0BlockBytes;
+    const int8x16_t w0 = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 2));
+    const int8x16_t w1 = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 18));
+    uint16_t dh;
+    std::memcpy(&dh, blk, sizeof dh);
+    const float dw = fp16_to_float(dh);
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = a.q.data() + (t0 + t) * a.cols + b * quant::kQ8_0BlockElems;
+      const int32x4_t p = kDot ? vaddq_s32(sub_dot_sdot(w0, q), sub_dot_sdot(w1, q + 16))
+                               : vaddq_s32(sub_dot_neon(w0, q), sub_dot_neon(w1, q + 16));
+      acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, vaddvq_s32(p));
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = acc[t];
+}
+
 template <bool kDot>
-void matmul(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+void q8_0_matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+  const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
+  kquant_rows(w, nb * quant::kQ8_0BlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
+              [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
+                q8_0_row_tokens<kDot, decltype(nt)::value>(row, nb, a, t0, out);
+              });
+}
+
+template <bool kDot>
+void matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
               [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
@@ -85,7 +117,7 @@ void matmul(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, in
 
 }  // namespace
 
-void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
@@ -93,8 +125,18 @@ void q6_k_matmul_neon(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_
 // flatten: the whole call tree inlined here, under this function's dotprod target (sub_dot_sdot, which carries
 // it, is not inlined into row_tokens, which does not: every sdot had been a call).
 __attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q6_k_matmul_neon_dot(
-    const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   matmul<true>(w, a, y, y_stride, row_begin, row_end);
+}
+
+void q8_0_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                      int64_t row_end) {
+  q8_0_matmul<false>(w, a, y, y_stride, row_begin, row_end);
+}
+
+__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q8_0_matmul_neon_dot(
+    const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+  q8_0_matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 
 }  // namespace bitnet::kernels

@@ -148,6 +148,20 @@ inline simde__m512 mask_i32gather_ps(simde__m512 src, simde__mmask16 k, simde__m
     if ((k >> i) & 1) std::memcpy(&r.v[i], b + static_cast<int64_t>(ix.v[i]) * scale, 4);
   return vec(r);
 }
+inline simde__m512i mask_i32gather_epi32(simde__m512i src, simde__mmask16 k, simde__m512i index, const void* base,
+                                         int scale) {
+  I32x16 r = lanes(src), ix = lanes(index);
+  const char* b = static_cast<const char*>(base);
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) std::memcpy(&r.v[i], b + static_cast<int64_t>(ix.v[i]) * scale, 4);
+  return vec(r);
+}
+inline simde__m256i cvtepi32_epi16(simde__m512i a) {  // truncation to the low 16 bits of each lane
+  I32x16 x = lanes(a);
+  uint16_t h[16];
+  for (int i = 0; i < 16; ++i) h[i] = static_cast<uint16_t>(static_cast<uint32_t>(x.v[i]));
+  return simde_mm256_loadu_si256(h);
+}
 
 // Fused multiply-adds, one rounding per lane as the instruction has: SIMDe's portable fmadd multiplies and adds
 // (two roundings) where the compiler targets no FMA.
@@ -181,6 +195,9 @@ inline simde__m256 fmadd_ps256(simde__m256 a, simde__m256 b, simde__m256 c) {
 #define _mm_mask_storeu_ps(p, k, a) bitnet::avx512_emulated::mask_storeu_ps128(p, k, a)
 #define _mm512_mask_i32gather_ps(src, k, index, base, scale) \
   bitnet::avx512_emulated::mask_i32gather_ps(src, k, index, base, scale)
+#define _mm512_mask_i32gather_epi32(src, k, index, base, scale) \
+  bitnet::avx512_emulated::mask_i32gather_epi32(src, k, index, base, scale)
+#define _mm512_cvtepi32_epi16(a) bitnet::avx512_emulated::cvtepi32_epi16(a)
 #undef _mm512_fmadd_ps
 #define _mm512_fmadd_ps(a, b, c) bitnet::avx512_emulated::fmadd_ps(a, b, c)
 #undef _mm256_fmadd_ps

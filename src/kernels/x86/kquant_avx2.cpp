@@ -2,6 +2,8 @@
 // int8 activations of up to 4 tokens by vpmaddubsw (pairs of products: |sum| <= 2 * 63 * 128, no saturation),
 // then by the sub-block scales with vpmaddwd; the -32 offset is subtracted through the activations' 16-element
 // sums (32 * sum_j sc[j] * bsums[j]). Exact int32 per block, then the shared float step (kquant.hpp).
+// Q8_0 x Q8_0: vpmaddubsw of |w| with the activations given w's signs (vpsignb; |w| <= 128, |q| <= 127, so a
+// pair's sum fits int16), vpmaddwd by ones into int32.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -10,6 +12,7 @@
 #include "core/half.hpp"
 #include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
+#include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
 
 #pragma GCC push_options
@@ -37,7 +40,7 @@ constexpr int64_t kPrefetchAhead = 2048;
 
 // One row's dot with T tokens starting at t0; out[t] gets the float result.
 template <int T>
-void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, float* out) {
+void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
   __m128i masks[2][4];
   for (int h = 0; h < 2; ++h)
@@ -84,9 +87,41 @@ void row_tokens(const uint8_t* row, int64_t nb, const Q8KActs& a, int64_t t0, fl
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
+template <int T>
+void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  float acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row + b * quant::kQ8_0BlockBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchAhead), _MM_HINT_T0);
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i aw = _mm256_sign_epi8(w, w);
+    uint16_t dh;
+    std::memcpy(&dh, blk, sizeof dh);
+    const float dw = _cvtsh_ss(dh);
+    for (int t = 0; t < T; ++t) {
+      const __m256i q = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(a.q.data() + (t0 + t) * a.cols + b * quant::kQ8_0BlockElems));
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(q, w)), ones);
+      acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, hsum_epi32(p));
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = acc[t];
+}
+
 }  // namespace
 
-void q6_k_matmul_avx2(const FloatRows& w, const Q8KActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                      int64_t row_end) {
+  const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
+  kquant_rows(w, nb * quant::kQ8_0BlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
+              [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
+                q8_0_row_tokens<decltype(nt)::value>(row, nb, a, t0, out);
+              });
+}
+
+void q6_k_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
