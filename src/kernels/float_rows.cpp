@@ -1,4 +1,4 @@
-// Dispatch for the float/block-quantized row dots.
+// Dispatch for the float row dots.
 #include "kernels/float_rows.hpp"
 
 #include <algorithm>
@@ -16,10 +16,7 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
     switch (type) {
       case quant::kF32:
         return row_dot_f32_avx2;
-      case quant::kF16:
-        return row_dot_f16_avx2;
-      case quant::kQ8_0:
-        return row_dot_q8_0_avx2;
+      case quant::kF16: return row_dot_f16_avx2;
       default:
         break;
     }
@@ -30,10 +27,7 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
     switch (type) {
       case quant::kF32:
         return row_dot_f32_neon;
-      case quant::kF16:
-        return row_dot_f16_neon;
-      case quant::kQ8_0:
-        return row_dot_q8_0_neon;
+      case quant::kF16: return row_dot_f16_neon;
       default:
         break;
     }

@@ -1,5 +1,5 @@
-// Fast dot products of one weight row stored in a float or block-quantized type (F32, F16, Q8_0) with float
-// activations: output heads and float linear layers (Q6_K takes integer dots instead: kquant.hpp). Each has
+// Fast dot products of one weight row stored in a float type (F32, F16) with float activations: output heads and
+// float linear layers (Q6_K and Q8_0 take integer dots instead: kquant.hpp). Each has
 // a scalar twin (dequantize the row, then kernels::dot_f32); results differ from it only by float summation
 // order (bound in the parity test).
 #pragma once
@@ -18,11 +18,9 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level);
 #if defined(__x86_64__)
 float row_dot_f32_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n);
-float row_dot_q8_0_avx2(const uint8_t* row, const float* x, int64_t n);
 #elif defined(__aarch64__)
 float row_dot_f32_neon(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n);
-float row_dot_q8_0_neon(const uint8_t* row, const float* x, int64_t n);
 #endif
 
 }  // namespace bitnet::kernels

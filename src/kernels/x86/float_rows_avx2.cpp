@@ -1,4 +1,4 @@
-// AVX2 + FMA + F16C row dots for float and block-quantized weight rows (Q8_0 layout: quant/q8_0.hpp).
+// AVX2 + FMA + F16C row dots for F32 and F16 weight rows.
 // Weights are widened to float in registers and multiplied with the float activations.
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -24,11 +24,6 @@ inline float half_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
-}
-
-// 8 int8 weights -> float
-inline __m256 i8x8_to_ps(const int8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 }  // namespace
@@ -58,22 +53,6 @@ float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n) {
   float s = hsum_ps(_mm256_add_ps(a0, a1));
   for (; i < n; ++i) s += half_at(row + 2 * i) * x[i];
   return s;
-}
-
-// Q8_0 block: fp16 d, 32 int8. n is a multiple of 32.
-float row_dot_q8_0_avx2(const uint8_t* row, const float* x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const uint8_t* blk = row + b * 34;
-    const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2);
-    const float* xb = x + b * 32;
-    __m256 s = _mm256_mul_ps(i8x8_to_ps(q), _mm256_loadu_ps(xb));
-    s = _mm256_fmadd_ps(i8x8_to_ps(q + 8), _mm256_loadu_ps(xb + 8), s);
-    s = _mm256_fmadd_ps(i8x8_to_ps(q + 16), _mm256_loadu_ps(xb + 16), s);
-    s = _mm256_fmadd_ps(i8x8_to_ps(q + 24), _mm256_loadu_ps(xb + 24), s);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_at(blk)), s, acc);
-  }
-  return hsum_ps(acc);
 }
 
 }  // namespace bitnet::kernels
