@@ -146,7 +146,6 @@ void q8_0_rows8(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_
     // (the lone last block of an odd count pairs with itself, and only its first lanes are used)
     const __m512i x = pair ? _mm512_loadu_si512(q + b * 32)
                            : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32)));
-    // (a pair is 68 bytes: one line ahead would skip a line every 16 pairs)
     // Each row 2 groups ahead (the same place in rows r + 16), into L2. In rows of the 2B-4T head one thread
     // streamed 10.6 GB/s with blocks 2 KB ahead into L1 (as the Q6_K kernel does), 14.3-14.9 with this, and two
     // threads 20.8 -> 28.7-29.0 (kernel bench, the 2-core Intel VM; no prefetch: 9.3 and 18.2).
@@ -185,6 +184,8 @@ void q8_0_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t 
                         int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
   const int64_t row_bytes = nb * quant::kQ8_0BlockBytes;
+  // The scale gather's offsets span 8 rows in int32 (rows of over 300 M values would not fit them).
+  if (8 * row_bytes > INT32_MAX) return q8_0_matmul_avx2(w, a, y, y_stride, row_begin, row_end);
   const Q80Tree tree;
   for (int64_t r = row_begin; r < row_end; r += 8) {
     const int n_out = static_cast<int>(std::min<int64_t>(8, row_end - r));
