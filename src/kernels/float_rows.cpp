@@ -17,6 +17,7 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
       case quant::kF32:
         return row_dot_f32_avx2;
       case quant::kF16: return row_dot_f16_avx2;
+      case quant::kBF16: return row_dot_bf16_avx2;
       default:
         break;
     }
@@ -28,6 +29,7 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level) {
       case quant::kF32:
         return row_dot_f32_neon;
       case quant::kF16: return row_dot_f16_neon;
+      case quant::kBF16: return row_dot_bf16_neon;
       default:
         break;
     }

@@ -1,4 +1,4 @@
-// Fast dot products of one weight row stored in a float type (F32, F16) with float activations: output heads and
+// Fast dot products of one weight row stored in a float type (F32, F16, BF16) with float activations: output heads and
 // float linear layers (Q6_K and Q8_0 take integer dots instead: kquant.hpp). Each has
 // a scalar twin (dequantize the row, then kernels::dot_f32); results differ from it only by float summation
 // order (bound in the parity test).
@@ -18,9 +18,11 @@ RowDotFn float_row_dot(uint32_t type, IsaLevel level);
 #if defined(__x86_64__)
 float row_dot_f32_avx2(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n);
+float row_dot_bf16_avx2(const uint8_t* row, const float* x, int64_t n);
 #elif defined(__aarch64__)
 float row_dot_f32_neon(const uint8_t* row, const float* x, int64_t n);
 float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n);
+float row_dot_bf16_neon(const uint8_t* row, const float* x, int64_t n);
 #endif
 
 }  // namespace bitnet::kernels

@@ -53,7 +53,8 @@ const NamedType kLinearTypes[] = {{"i2_s", quant::kI2_S},
                                   {"tq2_0", quant::kTQ2_0},
                                   {"tl1", quant::kTL1},
                                   {"tl2", quant::kTL2}};
-const NamedType kHeadTypes[] = {{"q6_k", quant::kQ6_K}, {"q8_0", quant::kQ8_0}, {"f16", quant::kF16}};
+const NamedType kHeadTypes[] = {
+    {"q6_k", quant::kQ6_K}, {"q8_0", quant::kQ8_0}, {"f16", quant::kF16}, {"bf16", quant::kBF16}};
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -19,7 +19,7 @@ TEST(KernelParity, FloatRowDots) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   int checked = 0;
-  for (uint32_t type : {quant::kF32, quant::kF16}) {
+  for (uint32_t type : {quant::kF32, quant::kF16, quant::kBF16}) {
     const quant::TypeTraits* tt = quant::find_type(type);
     for (int64_t blocks : {1, 2, 3, 7, 10}) {
       const int64_t n = blocks * (tt->block_elems == 1 ? 19 : tt->block_elems);

@@ -66,7 +66,7 @@ TEST(ModelSynth, EveryTypeAndHeadLoadsAndRuns) {
   const char* kTypeNames[][2] = {
       {"i2_s", "I2_S"}, {"tq1_0", "TQ1_0"}, {"tq2_0", "TQ2_0"}, {"tl1", "TL1"}, {"tl2", "TL2"}};
   for (const auto& type : kTypeNames) {
-    for (const char* head : {"q6_k", "q8_0", "f16"}) {
+    for (const char* head : {"q6_k", "q8_0", "f16", "bf16"}) {
       SCOPED_TRACE(std::string(type[0]) + " / " + head);
       const std::string path = synth_tiny(dir, type[0], head);
       LoadOptions lo;

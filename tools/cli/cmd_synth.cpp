@@ -44,7 +44,7 @@ void add_model_synth(CLI::App& model, std::vector<Command>& out) {
                   "setup_env.py generates for large, 3b and 8b (2b4t and tiny: this engine's own config, recorded in "
                   "the file's bitnet-cli.tl_kernel_config key; bitnet.cpp needs a build with the same config)")
       ->capture_default_str();
-  sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0 or f16")
+  sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0, f16 or bf16")
       ->capture_default_str();
   sub->add_option("--vocab", a->options.vocab,
                   "Write this vocabulary instead of a made-up one, so load time and memory are the real model's: a "

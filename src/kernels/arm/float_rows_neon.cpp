@@ -1,4 +1,4 @@
-// NEON row dots for F32 and F16 weight rows on aarch64: weights
+// NEON row dots for F32, F16 and BF16 weight rows on aarch64: weights
 // widened to float in registers (F16 by the base ISA's fcvtl), fused multiply-adds into four float32x4 sums. Not
 // bit-equal to the scalar twin (another summation order, fused products): the parity test holds them to the
 // error bound of any order. Without these, ARM ran an F16 head (a 2B-4T file whose F16 embedding is tied as the
@@ -42,13 +42,24 @@ float row_dot_f32_neon(const uint8_t* row, const float* x, int64_t n) {
   return s;
 }
 
-float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n) {
+namespace {
+
+// 8 bf16 values at p (unaligned) as two float32x4: a bf16 is the high half of its float, widened by a shift.
+inline void bf16x8(const uint8_t* p, float32x4_t& lo, float32x4_t& hi) {
+  const uint16x8_t h = vld1q_u16(reinterpret_cast<const uint16_t*>(p));
+  lo = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16));
+  hi = vreinterpretq_f32_u32(vshll_high_n_u16(h, 16));
+}
+
+// A row of 16-bit floats dotted with x: kWiden turns 8 of them into two float32x4, kOne converts one (the tail).
+template <void (*kWiden)(const uint8_t*, float32x4_t&, float32x4_t&), float (*kOne)(uint16_t)>
+float row_dot_16bit(const uint8_t* row, const float* x, int64_t n) {
   float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     float32x4_t w0, w1, w2, w3;
-    f16x8(row + 2 * i, w0, w1);
-    f16x8(row + 2 * i + 16, w2, w3);
+    kWiden(row + 2 * i, w0, w1);
+    kWiden(row + 2 * i + 16, w2, w3);
     a0 = vfmaq_f32(a0, w0, vld1q_f32(x + i));
     a1 = vfmaq_f32(a1, w1, vld1q_f32(x + i + 4));
     a2 = vfmaq_f32(a2, w2, vld1q_f32(x + i + 8));
@@ -58,9 +69,19 @@ float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n) {
   for (; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, row + 2 * i, 2);
-    s += fp16_to_float(h) * x[i];
+    s += kOne(h) * x[i];
   }
   return s;
+}
+
+}  // namespace
+
+float row_dot_f16_neon(const uint8_t* row, const float* x, int64_t n) {
+  return row_dot_16bit<f16x8, fp16_to_float>(row, x, n);
+}
+
+float row_dot_bf16_neon(const uint8_t* row, const float* x, int64_t n) {
+  return row_dot_16bit<bf16x8, bf16_to_float>(row, x, n);
 }
 
 }  // namespace bitnet::kernels

@@ -1,10 +1,11 @@
-// AVX2 + FMA + F16C row dots for F32 and F16 weight rows.
+// AVX2 + FMA + F16C row dots for F32, F16 and BF16 weight rows.
 // Weights are widened to float in registers and multiplied with the float activations.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #include <cstring>
 
+#include "core/half.hpp"
 #include "kernels/float_rows.hpp"
 
 #pragma GCC push_options
@@ -52,6 +53,24 @@ float row_dot_f16_avx2(const uint8_t* row, const float* x, int64_t n) {
   }
   float s = hsum_ps(_mm256_add_ps(a0, a1));
   for (; i < n; ++i) s += half_at(row + 2 * i) * x[i];
+  return s;
+}
+
+float row_dot_bf16_avx2(const uint8_t* row, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // a bf16 is the high half of its float: widen, shift into place
+    const __m256i h0 = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+    const __m256i h1 = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i + 16)));
+    a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(h0, 16)), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(h1, 16)), _mm256_loadu_ps(x + i + 8), a1);
+  }
+  float s = hsum_ps(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * i, 2);
+    s += bf16_to_float(h) * x[i];
+  }
   return s;
 }
 
