@@ -13,6 +13,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/aligned.hpp"
@@ -101,7 +102,7 @@ void int_head(benchmark::State& state, uint32_t type, IsaLevel level, int64_t ro
   const kernels::FloatRows fr{type, packed->data(), cols, rows};
   const kernels::KQuantMatmulFn fn = kernels::kquant_matmul(type, level);
   for (auto _ : state) {
-    fn(fr, a, y.data(), rows, 0, rows);
+    fn(fr, a.view(), y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
   }
   set_rates(state, static_cast<double>(packed->size()), static_cast<double>(rows * cols * tokens));
@@ -122,22 +123,25 @@ void act_quant(benchmark::State& state, IsaLevel level, int64_t cols, int64_t to
   set_rates(state, static_cast<double>(tokens * cols * 4), 0.0);
 }
 
-// A block of n_q consecutive prompt tokens (query i attends to positions [0, n_pos - n_q + 1 + i)) against one
-// KV head of an F16 cache, softmax included (attend_block, as a prompt's attention runs it). GB/s: the keys and
-// values read; GMAC/s: the multiply-adds of q.k and p.v.
-void attention(benchmark::State& state, IsaLevel level, int64_t head_dim, int64_t n_pos, int n_q) {
+// A block of n_q consecutive tokens (query i attends to positions [0, n_pos - n_q + 1 + i)) against one KV head of a
+// cache of `type` (its rows packed, as the engine's cache), softmax included (attend_block, as a forward pass runs
+// it). GB/s: the keys and values read; GMAC/s: the multiply-adds of q.k and p.v.
+void attention(benchmark::State& state, IsaLevel level, uint32_t type, int64_t head_dim, int64_t n_pos, int n_q) {
   std::mt19937 rng(4);
   const auto kf = random_floats(n_pos * head_dim, rng), vf = random_floats(n_pos * head_dim, rng);
-  std::vector<uint8_t> k16(2 * kf.size()), v16(2 * vf.size());
-  quant::quantize_f16(kf.data(), k16.data(), static_cast<int64_t>(kf.size()));
-  quant::quantize_f16(vf.data(), v16.data(), static_cast<int64_t>(vf.size()));
+  auto kq = quant::quantize_tensor(type, kf.data(), head_dim, n_pos);
+  auto vq = quant::quantize_tensor(type, vf.data(), head_dim, n_pos);
+  if (!kq.ok() || !vq.ok()) {
+    state.SkipWithError(kq.ok() ? vq.status().to_string().c_str() : kq.status().to_string().c_str());
+    return;
+  }
   const auto q = random_floats(n_q * head_dim, rng);
   std::vector<float> out(static_cast<size_t>(n_q * head_dim)), scratch(static_cast<size_t>(n_q * n_pos));
   kernels::AttnBlock b{};
   b.n_q = n_q;
-  b.k = k16.data();
-  b.v = v16.data();
-  b.stride = head_dim * 2;
+  b.k = kq->data();
+  b.v = vq->data();
+  b.stride = static_cast<int64_t>(kq->size()) / n_pos;
   b.head_dim = head_dim;
   b.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   double positions = 0;
@@ -147,12 +151,12 @@ void attention(benchmark::State& state, IsaLevel level, int64_t head_dim, int64_
     b.n_pos[i] = n_pos - n_q + 1 + i;
     positions += static_cast<double>(b.n_pos[i]);
   }
-  const kernels::KvAttentionKernel* k = kernels::kv_attention_kernel(quant::kF16, level);
+  const kernels::KvAttentionKernel* k = kernels::kv_attention_kernel(type, level);
   for (auto _ : state) {
     kernels::attend_block(*k, b, scratch.data());
     benchmark::DoNotOptimize(out.data());
   }
-  set_rates(state, static_cast<double>(2 * n_pos * head_dim * 2), 2.0 * positions * static_cast<double>(head_dim));
+  set_rates(state, static_cast<double>(kq->size() + vq->size()), 2.0 * positions * static_cast<double>(head_dim));
 }
 
 #if defined(__x86_64__)
@@ -356,7 +360,17 @@ void register_all() {
       for (IsaLevel level : levels) {
         const std::string name = "attention_f16/head_dim:" + std::to_string(head_dim) +
                                  "/pos:" + std::to_string(n_pos) + "/queries:8/" + isa_name(level);
-        benchmark::RegisterBenchmark(name.c_str(), attention, level, head_dim, n_pos, 8)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(name.c_str(), attention, level, quant::kF16, head_dim, n_pos, 8)
+            ->Unit(benchmark::kMicrosecond);
+      }
+  // Generation at a long context, F16 and Q8_0 caches: the large model's one query a KV head, 2B-4T's GQA group of 4.
+  for (uint32_t type : {quant::kF16, quant::kQ8_0})
+    for (auto [head_dim, n_q] : {std::pair<int64_t, int>{96, 1}, std::pair<int64_t, int>{128, 4}})
+      for (IsaLevel level : levels) {
+        const std::string name = "attention_gen_" + quant::type_name(type) + "/head_dim:" + std::to_string(head_dim) +
+                                 "/pos:2048/queries:" + std::to_string(n_q) + "/" + isa_name(level);
+        benchmark::RegisterBenchmark(name.c_str(), attention, level, type, head_dim, int64_t{2048}, n_q)
+            ->Unit(benchmark::kMicrosecond);
       }
   for (IsaLevel level : levels) {
     const std::string name = std::string("act_quant_absmax/128x6912/") + isa_name(level);

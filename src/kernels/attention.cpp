@@ -3,15 +3,68 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
 #include "core/fast_exp.hpp"
 #include "core/vector_clones.hpp"
+#include "kernels/kquant.hpp"
+#include "quant/q8_0.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::kernels {
 namespace {
+
+// Scores against a Q8_0 cache through an integer matmul (kMatmul, the level's Q8_0 x Q8_0 kernel): queries q[0..n_q)
+// quantized once, then scores[i * ld + j] = dot(q_i, k_j) * scale for j < n_pos (kernels/attention.hpp). Key rows
+// `stride` bytes apart that are not packed one after another (the engine's cache packs them) are copied 8 at a time
+// into a packed buffer first.
+constexpr int64_t kQ8MaxDim = 256;  // larger heads take the reference, one query at a time
+constexpr int64_t kQ8MaxRowBytes = kQ8MaxDim / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+
+template <KQuantMatmulFn kMatmul>
+void q8_0_scores(const float* const* q, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim, int64_t n_pos,
+                 float scale, float* scores, int64_t ld) {
+  alignas(64) int8_t qq[kMaxBlockQueries * kQ8MaxDim];
+  float dq[kMaxBlockQueries * kQ8MaxDim / quant::kQ8_0BlockElems];
+  for (int i = 0; i < n_q; ++i)
+    quant::quantize_q8_0_acts(q[i], head_dim, qq + i * head_dim, dq + i * (head_dim / quant::kQ8_0BlockElems));
+  const IntActsView a{quant::kQ8_0, n_q, head_dim, qq, dq, nullptr};
+  const int64_t row_bytes = head_dim / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+  if (stride == row_bytes) {
+    kMatmul({quant::kQ8_0, k, head_dim, n_pos}, a, scores, ld, 0, n_pos);
+  } else {
+    alignas(64) uint8_t rows[8 * kQ8MaxRowBytes];
+    for (int64_t j0 = 0; j0 < n_pos; j0 += 8) {
+      const int64_t n = std::min<int64_t>(8, n_pos - j0);
+      for (int64_t j = 0; j < n; ++j) std::memcpy(rows + j * row_bytes, k + (j0 + j) * stride, row_bytes);
+      kMatmul({quant::kQ8_0, rows, head_dim, n}, a, scores + j0, ld, 0, n);
+    }
+  }
+  for (int i = 0; i < n_q; ++i) {
+    float* s = scores + i * ld;
+    if (!query_is_finite(q[i], head_dim))
+      std::fill(s, s + n_pos, std::numeric_limits<float>::quiet_NaN());
+    else
+      for (int64_t j = 0; j < n_pos; ++j) s[j] *= scale;
+  }
+}
+
+template <KQuantMatmulFn kMatmul>
+void q8_0_head_scores(const AttnHead& h, float* scores) {
+  if (h.head_dim > kQ8MaxDim) return kv_scores_q8_0_ref(h, scores);
+  q8_0_scores<kMatmul>(&h.q, 1, h.k, h.stride, h.head_dim, h.n_pos, h.scale, scores, h.n_pos);
+}
+
+template <KQuantMatmulFn kMatmul>
+void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
+  if (b.head_dim > kQ8MaxDim) {
+    for (int i = 0; i < b.n_q; ++i) kv_scores_q8_0_ref(b.head(i), scores + i * ld);
+    return;
+  }
+  q8_0_scores<kMatmul>(b.q, b.n_q, b.k, b.stride, b.head_dim, b.max_pos(), b.scale, scores, ld);
+}
 
 const KvAttentionKernel kRef[] = {
     {quant::kF32, IsaLevel::kScalar, kv_scores_f32_ref, kv_weighted_sum_f32_ref},
@@ -25,8 +78,8 @@ const KvAttentionKernel kAvx2[] = {
      kv_block_weighted_sum_f32_avx2},
     {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2, kv_block_scores_f16_avx2,
      kv_block_weighted_sum_f16_avx2},
-    {quant::kQ8_0, IsaLevel::kAvx2, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2, kv_block_scores_q8_0_avx2,
-     kv_block_weighted_sum_q8_0_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
+     q8_0_block_scores<q8_0_matmul_avx2>, kv_block_weighted_sum_q8_0_avx2},
 };
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
 // blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores
@@ -36,15 +89,21 @@ const KvAttentionKernel kAvx512[] = {
      kv_block_weighted_sum_f32_avx512},
     {quant::kF16, IsaLevel::kAvx512, kv_scores_f16_avx2, kv_weighted_sum_f16_avx512, kv_block_scores_f16_avx512,
      kv_block_weighted_sum_f16_avx512},
-    {quant::kQ8_0, IsaLevel::kAvx512, kv_scores_q8_0_avx2, kv_weighted_sum_q8_0_avx2, kv_block_scores_q8_0_avx2,
-     kv_block_weighted_sum_q8_0_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx512, q8_0_head_scores<q8_0_matmul_avx512>, kv_weighted_sum_q8_0_avx512,
+     q8_0_block_scores<q8_0_matmul_avx512>, kv_block_weighted_sum_q8_0_avx512},
 };
 #endif
 #if defined(__aarch64__)
 const KvAttentionKernel kNeon[] = {
     {quant::kF32, IsaLevel::kNeon, kv_scores_f32_neon, kv_weighted_sum_f32_neon},
     {quant::kF16, IsaLevel::kNeon, kv_scores_f16_neon, kv_weighted_sum_f16_neon},
-    {quant::kQ8_0, IsaLevel::kNeon, kv_scores_q8_0_neon, kv_weighted_sum_q8_0_neon},
+    {quant::kQ8_0, IsaLevel::kNeon, q8_0_head_scores<q8_0_matmul_neon>, kv_weighted_sum_q8_0_neon},
+};
+// With dotprod, only Q8_0's scores change: its integer matmul takes sdot.
+const KvAttentionKernel kNeonDot[] = {
+    kNeon[0],
+    kNeon[1],
+    {quant::kQ8_0, IsaLevel::kNeonDot, q8_0_head_scores<q8_0_matmul_neon_dot>, kv_weighted_sum_q8_0_neon},
 };
 #endif
 
@@ -60,6 +119,7 @@ const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level) {
     if (cap >= static_cast<int>(IsaLevel::kAvx512)) return &kAvx512[i];
     if (cap >= static_cast<int>(IsaLevel::kAvx2)) return &kAvx2[i];
 #elif defined(__aarch64__)
+    if (cap >= static_cast<int>(IsaLevel::kNeonDot)) return &kNeonDot[i];
     if (cap >= static_cast<int>(IsaLevel::kNeon)) return &kNeon[i];
 #else
     (void)cap;

@@ -4,10 +4,15 @@
 // so results are bit-equal across ISA levels and do not depend on what else is in the batch:
 //   query:     against an F16 cache, q is rounded to f16 (nearest even) first, as ggml converts it to the cache's
 //              vec_dot_type (llama.cpp, bitnet.cpp); this takes the synthetic fixtures' bitnet.cpp logits from
-//              NMSE 4e-4 to 1e-6 (I2_S) and 3e-8 to 3e-11 (F16). F32 and Q8_0 caches take q as it is.
-//   dot(q, k): eight lanes, lane l sums q_i * k_i for i = l (mod 8) in increasing i, each a fused multiply-add
-//              (s = fma(q_i, k_i, s): one rounding), lanes combined as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) +
-//              (s3 + s7)); score = dot * scale.
+//              NMSE 4e-4 to 1e-6 (I2_S) and 3e-8 to 3e-11 (F16). An F32 cache takes q as it is.
+//   Q8_0 dot:  q is quantized to Q8_0 (quant::quantize_q8_0_acts: llama.cpp's rule for the activations of its
+//              q8_0 dot, which its attention also applies to q against a q8_0 K cache), and dot(q, k) is the Q8_0 x
+//              Q8_0 integer dot of kernels/kquant.hpp (an exact int32 per 32 elements, acc += (d_q * d_k) * isum
+//              block after block); score = dot * scale. A query with a NaN or infinite element scores NaN at
+//              every position (quantizing would clamp it to a number). The SIMD levels take their integer matmul.
+//   dot(q, k): (F32, F16) eight lanes, lane l sums q_i * k_i for i = l (mod 8) in increasing i, each a fused
+//              multiply-add (s = fma(q_i, k_i, s): one rounding), lanes combined as ((s0 + s4) + (s2 + s6)) +
+//              ((s1 + s5) + (s3 + s7)); score = dot * scale.
 //   softmax:   shared code (attend_head): p_j = e_j * (float)(1 / sum_j e_j) with e_j = fast_exp(s_j - max)
 //              (core/fast_exp.hpp, within 2 ulp of e^x), the sum in double over 8 lanes (j mod 8) combined as above.
 //   out_i:     0, then out_i = fma(p_j, v_ji, out_i) for j = 0, 1, ... (fused: one rounding). Fused, each step
@@ -76,6 +81,9 @@ const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level);
 // A clear error unless `type` can hold the keys and values of heads of head_dim elements.
 Status check_kv_type(uint32_t type, int64_t head_dim);
 
+// Whether every q[i], i < n, is a number other than an infinity.
+bool query_is_finite(const float* q, int64_t n);
+
 // out = softmax(scores) . V for one head; scratch holds n_pos floats.
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out);
 // attend_head for every query of the block; scratch holds n_q * b.max_pos() floats.
@@ -90,15 +98,13 @@ void kv_weighted_sum_f16_ref(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_ref(const AttnHead& h, const float* p, float* out);
 
 #if defined(__x86_64__)
-// AVX2 + F16C (no FMA: the definitions round the product before the add). head_dim not a multiple of 8 falls
-// back to the reference inside.
+// AVX2 + FMA + F16C. head_dim not a multiple of 8 falls back to the reference inside.
 void kv_scores_f32_avx2(const AttnHead& h, float* scores);
 void kv_scores_f16_avx2(const AttnHead& h, float* scores);
-void kv_scores_q8_0_avx2(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx2(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out);
-// AVX2 blocks (x86/attention_block_avx2.cpp; F32, F16 and Q8_0, the last for AVX-512 too): each stored row widened
+// AVX2 blocks (x86/attention_block_avx2.cpp; F32 and F16, and Q8_0's weighted sums): each stored row widened
 // once for every query of the block, scores in tiles of 2 queries x 4 positions. Shapes they do not take (head_dim
 // not a multiple of 8, or over 256) and blocks of under 64 positions (where one query at a time is as fast or
 // faster) go one query at a time through the kernels above.
@@ -106,11 +112,11 @@ void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_weighted_sum_f32_avx2(const AttnBlock& b, const float* p, int64_t ld);
 void kv_block_weighted_sum_f16_avx2(const AttnBlock& b, const float* p, int64_t ld);
-void kv_block_scores_q8_0_avx2(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_weighted_sum_q8_0_avx2(const AttnBlock& b, const float* p, int64_t ld);
 // AVX-512 weighted sums (x86/attention_avx512.cpp): the same element-wise operations, 16 elements at a time.
 void kv_weighted_sum_f32_avx512(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_avx512(const AttnHead& h, const float* p, float* out);
+void kv_weighted_sum_q8_0_avx512(const AttnHead& h, const float* p, float* out);
 // AVX-512 blocks (x86/attention_block_avx512.cpp): each stored row widened once for every query of the block; two
 // queries per register for the scores (one in each 256-bit half, lanes as the AVX2 kernels'). Shapes they do not
 // take (head_dim not a multiple of 16, or over 256) go one query at a time through the kernels above.
@@ -118,6 +124,7 @@ void kv_block_scores_f32_avx512(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_scores_f16_avx512(const AttnBlock& b, float* scores, int64_t ld);
 void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_t ld);
 void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld);
+void kv_block_weighted_sum_q8_0_avx512(const AttnBlock& b, const float* p, int64_t ld);
 #endif
 #if defined(__aarch64__)
 // NEON (arm/attention_neon.cpp): the AVX2 kernels' order on two float32x4 registers per 8 lanes; F32, F16 and Q8_0.
@@ -125,7 +132,6 @@ void kv_scores_f32_neon(const AttnHead& h, float* scores);
 void kv_scores_f16_neon(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_neon(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_neon(const AttnHead& h, const float* p, float* out);
-void kv_scores_q8_0_neon(const AttnHead& h, float* scores);
 void kv_weighted_sum_q8_0_neon(const AttnHead& h, const float* p, float* out);
 #endif
 

@@ -19,13 +19,23 @@ namespace bitnet::kernels {
 // Activations quantized for an integer-dot weight type (int_act_type), one row of `cols` per token:
 // - Q8_K (quant/q8_k.hpp) for Q6_K: d per 256 columns, and bsums, the sums of 16 consecutive q;
 // - Q8_0 for Q8_0 (quant::quantize_q8_0_acts): d per 32 columns, rounded to fp16 as llama.cpp stores it; no bsums.
-struct IntActs {
+// What the kernels read: IntActs' arrays, or the same held elsewhere (attention quantizes a query on the stack).
+struct IntActsView {
   uint32_t type = 0;  // quant::kQ8_K or quant::kQ8_0
   int64_t n_tokens = 0;
   int64_t cols = 0;
-  AlignedVector<int8_t> q;     // [n_tokens][cols]
-  std::vector<float> d;        // [n_tokens][cols / block]
-  std::vector<int16_t> bsums;  // Q8_K: [n_tokens][cols / 16]
+  const int8_t* q = nullptr;       // [n_tokens][cols]
+  const float* d = nullptr;        // [n_tokens][cols / block]
+  const int16_t* bsums = nullptr;  // Q8_K: [n_tokens][cols / 16]
+};
+struct IntActs {
+  uint32_t type = 0;
+  int64_t n_tokens = 0;
+  int64_t cols = 0;
+  AlignedVector<int8_t> q;
+  std::vector<float> d;
+  std::vector<int16_t> bsums;
+  IntActsView view() const { return {type, n_tokens, cols, q.data(), d.data(), bsums.data()}; }
 };
 
 // The activation type weight type `type` takes (0 for a type with no integer matmul).
@@ -36,7 +46,7 @@ void size_int_acts(uint32_t act_type, int64_t n_tokens, int64_t cols, IntActs& o
 void prepare_int_acts_rows(const float* x, int64_t t_begin, int64_t t_end, IntActs& out);
 
 // y[t * y_stride + r] for rows [row_begin, row_end) and every token of `a`. w.ne0 == a.cols.
-using KQuantMatmulFn = void (*)(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+using KQuantMatmulFn = void (*)(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                                 int64_t row_end);
 
 // The integer matmul for weight type `type` at or below `level`, or nullptr when the type has none (then the
@@ -52,6 +62,16 @@ inline float kquant_accumulate(float acc, float d_act, float d_weight, int32_t i
   return acc + (d_act * d_weight) * static_cast<float>(isum);
 }
 
+// fn(t0, std::integral_constant<int, N>{}) for tokens [0, n_tokens) in tiles of N = 4 tokens, the last 1 to 3.
+template <class Fn>
+void for_token_tiles(int64_t n_tokens, Fn&& fn) {
+  int64_t t = 0;
+  for (; t + 4 <= n_tokens; t += 4) fn(t, std::integral_constant<int, 4>{});
+  if (n_tokens - t == 3) fn(t, std::integral_constant<int, 3>{});
+  if (n_tokens - t == 2) fn(t, std::integral_constant<int, 2>{});
+  if (n_tokens - t == 1) fn(t, std::integral_constant<int, 1>{});
+}
+
 // The row loop the SIMD kernels share: each row's tokens go in tiles of up to 4, and
 // tile(row, t0, std::integral_constant<int, N>{}, out) writes the row's results for tokens t0 .. t0 + N - 1 to
 // out[0 .. N), N known at compile time (the kernels' register tiles).
@@ -59,41 +79,37 @@ template <class Tile>
 void kquant_rows(const FloatRows& w, int64_t row_bytes, int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin,
                  int64_t row_end, Tile&& tile) {
   float out[4];
-  for (int64_t r = row_begin; r < row_end; ++r)
-    for (int64_t t = 0; t < n_tokens;) {
-      const uint8_t* row = w.data + r * row_bytes;
-      const int64_t nt = n_tokens - t < 4 ? n_tokens - t : 4;
-      if (nt == 4) tile(row, t, std::integral_constant<int, 4>{}, out);
-      if (nt == 3) tile(row, t, std::integral_constant<int, 3>{}, out);
-      if (nt == 2) tile(row, t, std::integral_constant<int, 2>{}, out);
-      if (nt == 1) tile(row, t, std::integral_constant<int, 1>{}, out);
-      for (int64_t i = 0; i < nt; ++i) y[(t + i) * y_stride + r] = out[i];
-      t += nt;
-    }
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = w.data + r * row_bytes;
+    for_token_tiles(n_tokens, [&](int64_t t, auto nt) {
+      tile(row, t, nt, out);
+      for (int64_t i = 0; i < decltype(nt)::value; ++i) y[(t + i) * y_stride + r] = out[i];
+    });
+  }
 }
 
-void q6_k_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_scalar(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end);
-void q8_0_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_scalar(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end);
 #if defined(__x86_64__)
-void q6_k_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
-void q6_k_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end);
-void q8_0_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
-void q8_0_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end);
 #endif
 #if defined(__aarch64__)
-void q6_k_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
-void q6_k_matmul_neon_dot(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_neon_dot(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                           int64_t row_end);
-void q8_0_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
-void q8_0_matmul_neon_dot(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_neon_dot(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                           int64_t row_end);
 #endif
 

@@ -12,6 +12,7 @@
 
 #include "core/half.hpp"
 #include "kernels/attention.hpp"
+#include "quant/q8_0.hpp"
 #include "quant/quant.hpp"
 
 namespace bitnet::kernels {
@@ -90,7 +91,9 @@ TEST(KvAttention, FastKernelsBitEqualReference) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   int checked = 0;
   for (const Shape& s : kShapes) {
-    const Layer L = make_layer(s.type, s.head_dim, 2, 129, rng);
+    // Two KV heads a position (a head's rows are not packed one after another), and one (packed, as the engine's
+    // cache stores each head's rows).
+    const Layer layers[] = {make_layer(s.type, s.head_dim, 2, 129, rng), make_layer(s.type, s.head_dim, 1, 129, rng)};
     std::vector<float> q(static_cast<size_t>(s.head_dim));
     for (auto& e : q) e = nd(rng);
     // Values an F16 cache's query rounding takes to f16 subnormals, and a tie between two of them.
@@ -102,8 +105,9 @@ TEST(KvAttention, FastKernelsBitEqualReference) {
       ASSERT_NE(fast, nullptr);
       ASSERT_NE(fast->scores, kv_attention_kernel(s.type, IsaLevel::kScalar)->scores) << "no fast kernel";
       for (int64_t n_pos : kPositions) {
-        for (int64_t kvh : {0, 1}) {
-          const AttnHead h = head_of(L, q.data(), kvh, n_pos);
+        for (int64_t kvh : {0, 1, 2}) {
+          const Layer& L = layers[kvh / 2];
+          const AttnHead h = head_of(L, q.data(), kvh % 2, n_pos);
           std::vector<float> sr(n_pos), sf(n_pos), out_r(s.head_dim), out_f(s.head_dim), p(n_pos);
           ref_kernel(s.type).scores(h, sr.data());
           fast->scores(h, sf.data());
@@ -184,7 +188,9 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
   int blocked = 0;
   for (const Shape& s : kShapes) {
     // Up to 600 positions: AVX2 takes blocks whose last query reaches 64 positions, one query at a time below.
-    const Layer L = make_layer(s.type, s.head_dim, 2, 600, rng);
+    // Every other shape packs a KV head's rows one after another (one KV head, as the engine's cache).
+    const int64_t n_kv = (&s - kShapes) % 2 == 0 ? 2 : 1;
+    const Layer L = make_layer(s.type, s.head_dim, n_kv, 600, rng);
     for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
       if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
       const KvAttentionKernel* kernel = kv_attention_kernel(s.type, level);
@@ -193,7 +199,7 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
         for (int lengths = 0; lengths < 4; ++lengths) {
           std::vector<std::vector<float>> q(n_q, std::vector<float>(s.head_dim));
           std::vector<std::vector<float>> out(n_q, std::vector<float>(s.head_dim, NAN));
-          AttnBlock b = block_of(L, 1, n_q);
+          AttnBlock b = block_of(L, n_kv - 1, n_q);
           for (int i = 0; i < n_q; ++i) {
             for (auto& e : q[i]) e = nd(rng);
             b.q[i] = q[i].data();
@@ -266,10 +272,18 @@ TEST(KvAttention, ReferenceMatchesDoubleWithinDerivedBound) {
     const int64_t kv_dim = s.head_dim * 2;
     std::vector<float> q(static_cast<size_t>(s.head_dim));
     for (auto& e : q) e = nd(rng);
-    // The query as the definition takes it (rounded to f16 against an F16 cache).
+    // The query as the definition takes it (rounded to f16 against an F16 cache, quantized to Q8_0 against a Q8_0
+    // one: there the integer sums are exact and the float steps, (d_q * d_k) * isum added block after block, then
+    // the scale, are d / 32 + 3 roundings, within the gamma_{d+1} below).
     std::vector<double> qd(q.begin(), q.end());
     if (s.type == quant::kF16)
       for (size_t i = 0; i < q.size(); ++i) qd[i] = fp16_to_float(float_to_fp16(q[i]));
+    if (s.type == quant::kQ8_0) {
+      std::vector<int8_t> qq(q.size());
+      std::vector<float> dq(q.size() / 32);
+      quant::quantize_q8_0_acts(q.data(), s.head_dim, qq.data(), dq.data());
+      for (size_t i = 0; i < q.size(); ++i) qd[i] = static_cast<double>(qq[i]) * dq[i / 32];
+    }
     for (int64_t n_pos : kPositions) {
       const int64_t kvh = n_pos % 2;
       const AttnHead h = head_of(L, q.data(), kvh, n_pos);

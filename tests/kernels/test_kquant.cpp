@@ -37,7 +37,7 @@ void expect_batch_independent(const FloatRows& fr, const std::vector<float>& x, 
     size_int_acts(int_act_type(fr.type), 1, n, one);
     prepare_int_acts_rows(x.data() + t * n, 0, 1, one);
     std::vector<float> y1(static_cast<size_t>(rows));
-    kquant_matmul(fr.type, max_supported_isa())(fr, one, y1.data(), rows, 0, rows);
+    kquant_matmul(fr.type, max_supported_isa())(fr, one.view(), y1.data(), rows, 0, rows);
     for (int64_t r = 0; r < rows; ++r)
       ASSERT_EQ(y1[static_cast<size_t>(r)], ref[static_cast<size_t>(t * rows + r)]) << "token " << t << " row " << r;
   }
@@ -96,7 +96,7 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
       size_int_acts(quant::kQ8_K, n_tokens, n, a);
       prepare_int_acts_rows(x.data(), 0, n_tokens, a);
       std::vector<float> ref(static_cast<size_t>(rows * n_tokens));
-      q6_k_matmul_scalar(fr, a, ref.data(), rows, 0, rows);
+      q6_k_matmul_scalar(fr, a.view(), ref.data(), rows, 0, rows);
       // The scalar kernel is the per-block definition: check one entry by hand.
       float by_hand = 0.0f;
       for (int64_t b = 0; b < blocks; ++b) {
@@ -113,8 +113,8 @@ TEST(KernelParity, Q6KQ8KBitEqualAcrossIsaAndBatch) {
         ASSERT_NE(fn, nullptr);
         std::vector<float> y(ref.size(), -1.0f);
         // Split rows as threads would, at an odd boundary.
-        fn(fr, a, y.data(), rows, 0, 3);
-        fn(fr, a, y.data(), rows, 3, rows);
+        fn(fr, a.view(), y.data(), rows, 0, 3);
+        fn(fr, a.view(), y.data(), rows, 3, rows);
         for (size_t i = 0; i < y.size(); ++i)
           ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " tokens " << n_tokens << " index " << i
                                   << " seed " << seed;
@@ -202,7 +202,7 @@ TEST(KernelParity, Q80Q80BitEqualAcrossIsaAndBatch) {
         size_int_acts(int_act_type(quant::kQ8_0), n_tokens, n, a);
         prepare_int_acts_rows(x.data(), 0, n_tokens, a);
         std::vector<float> ref(static_cast<size_t>(rows * n_tokens));
-        q8_0_matmul_scalar(fr, a, ref.data(), rows, 0, rows);
+        q8_0_matmul_scalar(fr, a.view(), ref.data(), rows, 0, rows);
         // The scalar kernel against integers summed here, for row 1 (random bytes) and the last token.
         float by_hand = 0.0f;
         const int64_t t = n_tokens - 1;
@@ -222,9 +222,9 @@ TEST(KernelParity, Q80Q80BitEqualAcrossIsaAndBatch) {
           const KQuantMatmulFn fn = kquant_matmul(quant::kQ8_0, level);
           ASSERT_NE(fn, nullptr);
           std::vector<float> y(ref.size(), -1.0f);
-          fn(fr, a, y.data(), rows, 0, 3);  // split as threads would, at odd boundaries
-          fn(fr, a, y.data(), rows, 3, 4);
-          fn(fr, a, y.data(), rows, 4, rows);
+          fn(fr, a.view(), y.data(), rows, 0, 3);  // split as threads would, at odd boundaries
+          fn(fr, a.view(), y.data(), rows, 3, 4);
+          fn(fr, a.view(), y.data(), rows, 4, rows);
           for (size_t i = 0; i < y.size(); ++i)
             ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " rows " << rows << " tokens "
                                     << n_tokens << " index " << i << " seed " << seed;

@@ -50,7 +50,6 @@ struct NeonQ8_0 {
     const float scale = vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(d))), 0);
     return vmulq_n_f32(q, scale);
   }
-  static float32x4_t query(const float* q, int64_t i) { return vld1q_f32(q + i); }
 };
 
 // Four positions at a time (eight independent add chains); the query converted once into qc.
@@ -108,10 +107,6 @@ void weighted_sum_neon(const AttnHead& h, const float* p, float* out) {
 
 }  // namespace
 
-void kv_scores_q8_0_neon(const AttnHead& h, float* scores) {
-  if (h.head_dim % quant::kQ8_0BlockElems != 0 || h.head_dim > kMaxHeadDim) return kv_scores_q8_0_ref(h, scores);
-  scores_neon<NeonQ8_0>(h, scores);
-}
 void kv_weighted_sum_q8_0_neon(const AttnHead& h, const float* p, float* out) {
   if (h.head_dim % quant::kQ8_0BlockElems != 0) return kv_weighted_sum_q8_0_ref(h, p, out);
   weighted_sum_neon<NeonQ8_0>(h, p, out);

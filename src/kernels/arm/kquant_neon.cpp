@@ -48,7 +48,7 @@ inline void unpack_block(const uint8_t* blk, int8x16_t* w) {
 }
 
 template <bool kDot, int T>
-void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0, float* out) {
   float acc[T];
   for (int t = 0; t < T; ++t) acc[t] = 0.0f;
   int8x16_t w[16];
@@ -60,7 +60,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
     std::memcpy(&dh, blk + 208, sizeof dh);
     const float dw = fp16_to_float(dh);
     for (int t = 0; t < T; ++t) {
-      const int8_t* q = a.q.data() + (t0 + t) * a.cols + b * quant::kQ8KBlockElems;
+      const int8_t* q = a.q + (t0 + t) * a.cols + b * quant::kQ8KBlockElems;
       // sum over s of sc[s] * dot_s, in vectors: each sub-block's lanes times its scale into one of four sums,
       // one horizontal add a block (a horizontal add and a dependent scalar multiply-add per sub-block made a chain
       // of sixteen a block). The same integer: no sum leaves int32 (|sc * dot| <= 128 * 16 * 32 * 128 = 2^23).
@@ -77,7 +77,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
 }
 
 template <bool kDot, int T>
-void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0, float* out) {
   float acc[T];
   for (int t = 0; t < T; ++t) acc[t] = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
@@ -88,7 +88,7 @@ void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t
     std::memcpy(&dh, blk, sizeof dh);
     const float dw = fp16_to_float(dh);
     for (int t = 0; t < T; ++t) {
-      const int8_t* q = a.q.data() + (t0 + t) * a.cols + b * quant::kQ8_0BlockElems;
+      const int8_t* q = a.q + (t0 + t) * a.cols + b * quant::kQ8_0BlockElems;
       const int32x4_t p = kDot ? vaddq_s32(sub_dot_sdot(w0, q), sub_dot_sdot(w1, q + 16))
                                : vaddq_s32(sub_dot_neon(w0, q), sub_dot_neon(w1, q + 16));
       acc[t] = kquant_accumulate(acc[t], a.d[static_cast<size_t>((t0 + t) * nb + b)], dw, vaddvq_s32(p));
@@ -98,7 +98,8 @@ void q8_0_row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t
 }
 
 template <bool kDot>
-void q8_0_matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+void q8_0_matmul(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
+                 int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
   kquant_rows(w, nb * quant::kQ8_0BlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
               [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
@@ -107,7 +108,7 @@ void q8_0_matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_strid
 }
 
 template <bool kDot>
-void matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+void matmul(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
               [&](const uint8_t* row, int64_t t0, auto nt, float* out) {
@@ -117,7 +118,7 @@ void matmul(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, in
 
 }  // namespace
 
-void q6_k_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
@@ -125,17 +126,17 @@ void q6_k_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_
 // flatten: the whole call tree inlined here, under this function's dotprod target (sub_dot_sdot, which carries
 // it, is not inlined into row_tokens, which does not: every sdot had been a call).
 __attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q6_k_matmul_neon_dot(
-    const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 
-void q8_0_matmul_neon(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   q8_0_matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
 
 __attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q8_0_matmul_neon_dot(
-    const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+    const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   q8_0_matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 

@@ -1,10 +1,13 @@
 // Scalar reference attention over F32, F16 and Q8_0 KV rows: each stored value is widened to float (exactly),
-// the query rounded to f16 against an F16 cache, then the arithmetic of kernels/attention.hpp in its order.
+// the query rounded to f16 against an F16 cache, then the arithmetic of kernels/attention.hpp in its order; Q8_0
+// scores are integer dots with the query quantized to Q8_0 (kernels/kquant.hpp's definition).
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/half.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/kquant.hpp"
 #include "quant/q8_0.hpp"
 #include "quant/quant.hpp"
 
@@ -69,7 +72,33 @@ void weighted_sum_ref(const AttnHead& h, const float* p, float* out) {
 
 void kv_scores_f32_ref(const AttnHead& h, float* scores) { scores_ref<quant::kF32>(h, scores); }
 void kv_scores_f16_ref(const AttnHead& h, float* scores) { scores_ref<quant::kF16>(h, scores); }
-void kv_scores_q8_0_ref(const AttnHead& h, float* scores) { scores_ref<quant::kQ8_0>(h, scores); }
+bool query_is_finite(const float* q, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(q[i])) return false;
+  return true;
+}
+
+// Block after block (each quantized once), every position's sum taking the block's term in turn: the same float
+// steps, per position, as one position at a time.
+void kv_scores_q8_0_ref(const AttnHead& h, float* scores) {
+  if (!query_is_finite(h.q, h.head_dim)) {
+    for (int64_t j = 0; j < h.n_pos; ++j) scores[j] = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  for (int64_t j = 0; j < h.n_pos; ++j) scores[j] = 0.0f;
+  for (int64_t b = 0; b < h.head_dim / quant::kQ8_0BlockElems; ++b) {
+    int8_t qb[quant::kQ8_0BlockElems];
+    float dq;
+    quant::quantize_q8_0_acts(h.q + b * quant::kQ8_0BlockElems, quant::kQ8_0BlockElems, qb, &dq);
+    for (int64_t j = 0; j < h.n_pos; ++j) {
+      const uint8_t* block = h.k + j * h.stride + b * quant::kQ8_0BlockBytes;
+      uint16_t dk;
+      std::memcpy(&dk, block, 2);
+      scores[j] = kquant_accumulate(scores[j], dq, fp16_to_float(dk), q8_0_block_isum_ref(block, qb));
+    }
+  }
+  for (int64_t j = 0; j < h.n_pos; ++j) scores[j] *= h.scale;
+}
 void kv_weighted_sum_f32_ref(const AttnHead& h, const float* p, float* out) {
   weighted_sum_ref<quant::kF32>(h, p, out);
 }

@@ -72,7 +72,7 @@ namespace {
 // The scalar definition for a weight type whose blocks hold kElems weights in kBytes bytes, the fp16 weight scale
 // at byte kDAt: each block's exact isum, then the shared float step, block after block.
 template <int64_t kElems, int64_t kBytes, int64_t kDAt, int32_t (*kIsum)(const uint8_t*, const int8_t*)>
-void blocks_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void blocks_matmul_scalar(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                           int64_t row_end) {
   const int64_t nb = w.ne0 / kElems;
   for (int64_t r = row_begin; r < row_end; ++r) {
@@ -83,7 +83,7 @@ void blocks_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_
         const uint8_t* blk = row + b * kBytes;
         uint16_t dh;
         std::memcpy(&dh, blk + kDAt, sizeof dh);
-        const int32_t isum = kIsum(blk, a.q.data() + t * a.cols + b * kElems);
+        const int32_t isum = kIsum(blk, a.q + t * a.cols + b * kElems);
         acc = kquant_accumulate(acc, a.d[static_cast<size_t>(t * nb + b)], fp16_to_float(dh), isum);
       }
       y[t * y_stride + r] = acc;
@@ -93,13 +93,13 @@ void blocks_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_
 
 }  // namespace
 
-void q6_k_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_scalar(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end) {
   blocks_matmul_scalar<quant::kQ6KBlockElems, quant::kQ6KBlockBytes, 208, q6_k_block_isum_ref>(w, a, y, y_stride,
                                                                                                row_begin, row_end);
 }
 
-void q8_0_matmul_scalar(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_scalar(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end) {
   blocks_matmul_scalar<quant::kQ8_0BlockElems, quant::kQ8_0BlockBytes, 0, q8_0_block_isum_ref>(w, a, y, y_stride,
                                                                                                row_begin, row_end);

@@ -72,7 +72,6 @@ struct BlockQ8_0 {
     }
     return {buf, dim};
   }
-  static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
 };
 
 // Blocks pay from a few dozen positions: the products and sums are the single-query kernels' own, only the widening
@@ -249,10 +248,6 @@ void kv_block_scores_f32_avx2(const AttnBlock& b, float* scores, int64_t ld) {
 void kv_block_scores_f16_avx2(const AttnBlock& b, float* scores, int64_t ld) {
   if (block_fits(b)) return block_scores<BlockF16>(b, scores, ld);
   for (int i = 0; i < b.n_q; ++i) kv_scores_f16_avx2(b.head(i), scores + i * ld);
-}
-void kv_block_scores_q8_0_avx2(const AttnBlock& b, float* scores, int64_t ld) {
-  if (block_fits(b)) return block_scores<BlockQ8_0>(b, scores, ld);
-  for (int i = 0; i < b.n_q; ++i) kv_scores_q8_0_avx2(b.head(i), scores + i * ld);
 }
 void kv_block_weighted_sum_q8_0_avx2(const AttnBlock& b, const float* p, int64_t ld) {
   if (block_fits(b)) return block_weighted_sum<BlockQ8_0>(b, p, ld);

@@ -6,11 +6,13 @@
 // kernel's bits. Weighted sums: the element-wise operations of the single-query kernels, for up to four queries
 // per pass over the rows; a query's masked-off rows (past its own position) leave its sums untouched.
 #if defined(__x86_64__)
-#include "kernels/x86/avx512_intrinsics.hpp"
-
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/attention.hpp"
+#include "kernels/x86/avx512_intrinsics.hpp"
+#include "kernels/x86/code_prefetch.hpp"
+#include "quant/q8_0.hpp"
 
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512vl")
 #pragma GCC diagnostic push
@@ -26,6 +28,7 @@ constexpr int kMaxPairs = kMaxBlockQueries / 2;
 // Elements [i, i + 8) of a stored row in both halves (`pair`), elements [i, i + 16) (`load16`), and a query's
 // elements [i, i + 8) as the dot product takes them (rounded to f16 against an F16 cache).
 struct BlockF32 {
+  static int64_t offset(int64_t i) { return 4 * i; }  // where element i's bytes begin in a row
   static __m512 pair(const uint8_t* row, int64_t i) {
     return _mm512_castsi512_ps(_mm512_broadcast_i64x4(_mm256_castps_si256(_mm256_loadu_ps(reinterpret_cast<const float*>(row) + i))));
   }
@@ -35,6 +38,7 @@ struct BlockF32 {
   static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
 };
 struct BlockF16 {
+  static int64_t offset(int64_t i) { return 2 * i; }
   static __m512 pair(const uint8_t* row, int64_t i) {
     return _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))));
   }
@@ -45,6 +49,32 @@ struct BlockF16 {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 };
+
+// Q8_0 values for the weighted sums: elements [i, i + 16) (within one block: i is a multiple of 16), each q * d
+// widened exactly as the reference widens it. (Q8_0 scores are integer dots: kernels/attention.cpp.)
+struct BlockQ8_0 {
+  static int64_t offset(int64_t i) {
+    return i / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+  }  // i: a block's first
+  static __m512 load16(const uint8_t* row, int64_t i) {
+    const uint8_t* block = row + i / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+    uint16_t d16;
+    std::memcpy(&d16, block, 2);
+    const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + i % quant::kQ8_0BlockElems));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8)), _mm512_set1_ps(_cvtsh_ss(d16)));
+  }
+};
+
+// Whether every query of the block stops at one position: one token's heads (a GQA group), as generation runs them,
+// whose rows come from memory: those are prefetched (kKvAhead). A prompt's blocks span several tokens, and its jobs
+// run so that a KV head's rows stay in cache from one block to the next: prefetching them there took pp512 at
+// depth 1024 from 676-686 to 628-632 tok/s on the large model and 299-310 to 276-285 on 2B-4T, where 2B-4T's
+// generation at depth 2000 went from 25.3-25.9 to 27.2-27.4 with an F16 cache, 28.1 to 28.9 with Q8_0.
+bool one_position(const AttnBlock& b) {
+  for (int i = 1; i < b.n_q; ++i)
+    if (b.n_pos[i] != b.n_pos[0]) return false;
+  return true;
+}
 
 bool block_fits(const AttnBlock& b) { return b.head_dim % 16 == 0 && b.head_dim <= kMaxDim; }
 
@@ -69,10 +99,13 @@ inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
 // first nk of them real; the rest repeat the last and are not stored), K = 3 or 4.
 template <class L, int NP, int K>
 void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t j0, int nk, float* scores,
-                int64_t ld) {
+                int64_t ld, bool fetch) {
   constexpr int kKeys = K;
   const uint8_t* r[kKeys];
   for (int k = 0; k < kKeys; ++k) r[k] = b.k + (j0 + std::min(k, nk - 1)) * b.stride;
+  const bool to_l2 = code_prefetch_to_l2();
+  if (fetch)
+    for (int k = 0; k < nk; ++k) prefetch_kv_ahead(r[k], b.stride, 0, L::offset(b.head_dim), to_l2);
   __m512 acc[NP][kKeys];
   for (int p = 0; p < NP; ++p)
     for (int k = 0; k < kKeys; ++k) acc[p][k] = _mm512_setzero_ps();
@@ -112,20 +145,21 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
                                                                _mm256_castps_pd(L::query(hi, 8 * c)), 1));
   }
   const int64_t n = b.max_pos();
+  const bool fetch = one_position(b);
   // Four pairs take three keys a tile: 12 accumulators. With four keys, their 16, the keys and the query did not fit
   // in the 32 registers beside what GCC keeps there, and one accumulator went to the stack and back every step
   // (bitnet-kernel-bench attention_f16/head_dim:96/pos:128: 4.11-4.15 -> 3.89-3.98 us).
   int p = 0;
   for (; p + 4 <= pairs; p += 4)
     for (int64_t j = 0; j < n; j += 3)
-      score_tile<L, 4, 3>(b, qc, chunks, p, j, static_cast<int>(std::min<int64_t>(3, n - j)), scores, ld);
+      score_tile<L, 4, 3>(b, qc, chunks, p, j, static_cast<int>(std::min<int64_t>(3, n - j)), scores, ld, fetch);
   if (p == pairs) return;
   for (int64_t j = 0; j < n; j += 4) {
     const int nk = static_cast<int>(std::min<int64_t>(4, n - j));
     switch (pairs - p) {
-      case 3: score_tile<L, 3, 4>(b, qc, chunks, p, j, nk, scores, ld); break;
-      case 2: score_tile<L, 2, 4>(b, qc, chunks, p, j, nk, scores, ld); break;
-      case 1: score_tile<L, 1, 4>(b, qc, chunks, p, j, nk, scores, ld); break;
+      case 3: score_tile<L, 3, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
+      case 2: score_tile<L, 2, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
+      case 1: score_tile<L, 1, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
       default: break;
     }
   }
@@ -134,7 +168,7 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
 // out[q] columns [c, c + 16 R) for queries first..first + NQ - 1: rows below every one of their positions
 // unmasked, then the rest with each query's rows past its own position masked off.
 template <class L, int NQ, int R>
-void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t c) {
+void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t c, bool fetch) {
   __m512 acc[NQ][R];
   for (int q = 0; q < NQ; ++q)
     for (int r = 0; r < R; ++r) acc[q][r] = _mm512_setzero_ps();
@@ -146,8 +180,11 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
   const float* pq[NQ];
   for (int q = 0; q < NQ; ++q) pq[q] = p + (first + q) * ld;
   const uint8_t* row = b.v;
+  const bool to_l2 = code_prefetch_to_l2();
+  const int64_t from = L::offset(c), bytes = L::offset(c + 16 * R) - from;
   int64_t j = 0;
   for (; j < common; ++j, row += b.stride) {
+    if (fetch) prefetch_kv_ahead(row, b.stride, from, bytes, to_l2);
     __m512 v[R];
     for (int r = 0; r < R; ++r) v[r] = L::load16(row, c + 16 * r);
     for (int q = 0; q < NQ; ++q) {
@@ -156,6 +193,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
     }
   }
   for (; j < all; ++j, row += b.stride) {
+    if (fetch) prefetch_kv_ahead(row, b.stride, from, bytes, to_l2);
     __m512 v[R];
     for (int r = 0; r < R; ++r) v[r] = L::load16(row, c + 16 * r);
     for (int q = 0; q < NQ; ++q) {
@@ -170,12 +208,13 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
 
 template <class L, int NQ>
 void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first) {
+  const bool fetch = one_position(b);
   int64_t c = 0;
-  for (; c + 64 <= b.head_dim; c += 64) sum_tile<L, NQ, 4>(b, p, ld, first, c);
+  for (; c + 64 <= b.head_dim; c += 64) sum_tile<L, NQ, 4>(b, p, ld, first, c, fetch);
   switch ((b.head_dim - c) / 16) {
-    case 3: sum_tile<L, NQ, 3>(b, p, ld, first, c); break;
-    case 2: sum_tile<L, NQ, 2>(b, p, ld, first, c); break;
-    case 1: sum_tile<L, NQ, 1>(b, p, ld, first, c); break;
+    case 3: sum_tile<L, NQ, 3>(b, p, ld, first, c, fetch); break;
+    case 2: sum_tile<L, NQ, 2>(b, p, ld, first, c, fetch); break;
+    case 1: sum_tile<L, NQ, 1>(b, p, ld, first, c, fetch); break;
     default: break;
   }
 }
@@ -205,6 +244,10 @@ void kv_block_scores_f16_avx512(const AttnBlock& b, float* scores, int64_t ld) {
 void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_t ld) {
   if (block_fits(b)) return block_weighted_sum<BlockF32>(b, p, ld);
   for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_f32_avx512(b.head(i), p + i * ld, b.out[i]);
+}
+void kv_block_weighted_sum_q8_0_avx512(const AttnBlock& b, const float* p, int64_t ld) {
+  if (block_fits(b)) return block_weighted_sum<BlockQ8_0>(b, p, ld);
+  for (int i = 0; i < b.n_q; ++i) kv_weighted_sum_q8_0_avx512(b.head(i), p + i * ld, b.out[i]);
 }
 void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld) {
   if (block_fits(b)) return block_weighted_sum<BlockF16>(b, p, ld);

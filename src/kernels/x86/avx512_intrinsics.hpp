@@ -156,6 +156,13 @@ inline simde__m512i mask_i32gather_epi32(simde__m512i src, simde__mmask16 k, sim
     if ((k >> i) & 1) std::memcpy(&r.v[i], b + static_cast<int64_t>(ix.v[i]) * scale, 4);
   return vec(r);
 }
+inline simde__m512i cvtepi8_epi32(simde__m128i a) {  // sign extension of 16 bytes
+  int8_t b[16];
+  simde_mm_storeu_si128(b, a);
+  I32x16 r;
+  for (int i = 0; i < 16; ++i) r.v[i] = b[i];
+  return vec(r);
+}
 inline simde__m256i cvtepi32_epi16(simde__m512i a) {  // truncation to the low 16 bits of each lane
   I32x16 x = lanes(a);
   uint16_t h[16];
@@ -198,6 +205,7 @@ inline simde__m256 fmadd_ps256(simde__m256 a, simde__m256 b, simde__m256 c) {
 #define _mm512_mask_i32gather_epi32(src, k, index, base, scale) \
   bitnet::avx512_emulated::mask_i32gather_epi32(src, k, index, base, scale)
 #define _mm512_cvtepi32_epi16(a) bitnet::avx512_emulated::cvtepi32_epi16(a)
+#define _mm512_cvtepi8_epi32(a) bitnet::avx512_emulated::cvtepi8_epi32(a)
 #undef _mm512_fmadd_ps
 #define _mm512_fmadd_ps(a, b, c) bitnet::avx512_emulated::fmadd_ps(a, b, c)
 #undef _mm256_fmadd_ps

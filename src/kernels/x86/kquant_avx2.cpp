@@ -43,7 +43,7 @@ constexpr int64_t kPrefetchAhead = 2048;
 
 // One row's dot with T tokens starting at t0; out[t] gets the float result.
 template <int T>
-void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
   __m128i masks[2][4];
   for (int h = 0; h < 2; ++h)
@@ -59,7 +59,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
     __m256i isum[T];
     for (int t = 0; t < T; ++t) {
       const __m256i bs =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums.data() + (t0 + t) * (cols / 16) + b * 16));
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums + (t0 + t) * (cols / 16) + b * 16));
       isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5));
     }
     for (int h = 0; h < 2; ++h) {
@@ -75,7 +75,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
       for (int k = 0; k < 4; ++k) {
         const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, masks[h][k]));
         for (int t = 0; t < T; ++t) {
-          const int8_t* q = a.q.data() + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h + 32 * k;
+          const int8_t* q = a.q + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h + 32 * k;
           const __m256i p = _mm256_maddubs_epi16(u[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
           isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, s));
         }
@@ -104,14 +104,17 @@ inline __m256i sums8(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
 }
 
-// Rows rows[0..4) (repeats allowed) times token t, two blocks at a time: lane 2i + j holds row i's block b + j, so
-// one register takes the 8 float steps (even lanes, then odd: each row's blocks in order). y[i] for i < n_out.
-void q8_0_rows4(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_t t, float* y, int n_out) {
+// Rows rows[0..4) (repeats allowed) times tokens t0 .. t0 + T - 1, two blocks at a time: lane 2i + j holds row i's
+// block b + j, so one register takes the 8 float steps (even lanes, then odd: each row's blocks in order). The
+// weights' scales and prefetches are shared by the T tokens (their blocks are loaded again for each, from L1: the
+// sums of 16 registers would not fit in AVX2's 16). y[t * y_stride + i] for i < n_out.
+template <int T>
+void q8_0_rows4(const uint8_t* const* rows, int64_t nb, const IntActsView& a, int64_t t0, float* y, int64_t y_stride,
+                int n_out) {
   const int64_t ahead = 8 * nb * quant::kQ8_0BlockBytes;
-  const int8_t* q = a.q.data() + t * a.cols;
-  const float* da = a.d.data() + t * nb;
   const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0), odd = _mm256_setr_epi32(1, 3, 5, 7, 0, 0, 0, 0);
-  __m128 acc = _mm_setzero_ps();
+  __m128 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm_setzero_ps();
   for (int64_t b = 0; b < nb; b += 2) {
     const bool pair = b + 1 < nb;
     const int64_t o0 = b * quant::kQ8_0BlockBytes, o1 = o0 + quant::kQ8_0BlockBytes;
@@ -119,35 +122,43 @@ void q8_0_rows4(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_
       for (int l = 0; l < 2; ++l)
         _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(rows[r] + o0) + ahead + 64 * l),
                      _MM_HINT_T1);
-    __m256i v[8];
     alignas(16) uint16_t dh[8] = {};
     for (int r = 0; r < 4; ++r) {
-      v[2 * r] = q8_0_block(rows[r] + o0, q + b * 32);
-      v[2 * r + 1] = pair ? q8_0_block(rows[r] + o1, q + b * 32 + 32) : _mm256_setzero_si256();
       std::memcpy(&dh[2 * r], rows[r] + o0, 2);
       if (pair) std::memcpy(&dh[2 * r + 1], rows[r] + o1, 2);
     }
     const __m256 dw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dh)));
-    __m256 dab;
-    if (pair) {
-      double d2;
-      std::memcpy(&d2, da + b, sizeof d2);
-      dab = _mm256_castpd_ps(_mm256_set1_pd(d2));
-    } else {
-      dab = _mm256_set1_ps(da[b]);
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = a.q + (t0 + t) * a.cols + b * 32;
+      const float* da = a.d + (t0 + t) * nb + b;
+      __m256i v[8];
+      for (int r = 0; r < 4; ++r) {
+        v[2 * r] = q8_0_block(rows[r] + o0, q);
+        v[2 * r + 1] = pair ? q8_0_block(rows[r] + o1, q + 32) : _mm256_setzero_si256();
+      }
+      __m256 dab;
+      if (pair) {
+        double d2;
+        std::memcpy(&d2, da, sizeof d2);
+        dab = _mm256_castpd_ps(_mm256_set1_pd(d2));
+      } else {
+        dab = _mm256_set1_ps(da[0]);
+      }
+      const __m256 p = _mm256_mul_ps(_mm256_mul_ps(dab, dw), _mm256_cvtepi32_ps(sums8(v)));
+      acc[t] = _mm_add_ps(acc[t], _mm256_castps256_ps128(_mm256_permutevar8x32_ps(p, even)));
+      if (pair) acc[t] = _mm_add_ps(acc[t], _mm256_castps256_ps128(_mm256_permutevar8x32_ps(p, odd)));
     }
-    const __m256 p = _mm256_mul_ps(_mm256_mul_ps(dab, dw), _mm256_cvtepi32_ps(sums8(v)));
-    acc = _mm_add_ps(acc, _mm256_castps256_ps128(_mm256_permutevar8x32_ps(p, even)));
-    if (pair) acc = _mm_add_ps(acc, _mm256_castps256_ps128(_mm256_permutevar8x32_ps(p, odd)));
   }
-  alignas(16) float out[4];
-  _mm_store_ps(out, acc);
-  for (int i = 0; i < n_out; ++i) y[i] = out[i];
+  for (int t = 0; t < T; ++t) {
+    alignas(16) float out[4];
+    _mm_store_ps(out, acc[t]);
+    for (int i = 0; i < n_out; ++i) y[(t0 + t) * y_stride + i] = out[i];
+  }
 }
 
 }  // namespace
 
-void q8_0_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
   const int64_t row_bytes = nb * quant::kQ8_0BlockBytes;
@@ -155,11 +166,13 @@ void q8_0_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_
     const int n_out = static_cast<int>(std::min<int64_t>(4, row_end - r));
     const uint8_t* rows[4];
     for (int i = 0; i < 4; ++i) rows[i] = w.data + (r + std::min(i, n_out - 1)) * row_bytes;
-    for (int64_t t = 0; t < a.n_tokens; ++t) q8_0_rows4(rows, nb, a, t, y + t * y_stride + r, n_out);
+    for_token_tiles(a.n_tokens, [&](int64_t t, auto nt) {
+      q8_0_rows4<decltype(nt)::value>(rows, nb, a, t, y + r, y_stride, n_out);
+    });
   }
 }
 
-void q6_k_matmul_avx2(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,

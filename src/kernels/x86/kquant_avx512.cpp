@@ -3,10 +3,10 @@
 // hold all 128 unsigned codes; vpmaddubsw pairs them with the activations (|sum| <= 2 * 63 * 128) and vpdpwssd
 // multiplies by the sub-block scales into int32. The -32 offset goes through the activations' 16-element sums.
 // Exact int32 per block, then the shared float step: bit-equal to the scalar and AVX2 kernels.
-// Q8_0 x Q8_0 takes 8 rows at a time, a register a row for two blocks (vpdpbusd of |w| with the activations given
-// w's signs), and sums each block's 8 lanes in one tree over the 8 registers, so that one register ends with the
-// 16 exact block sums (row i / 2, block i % 2). The float step then runs on those lanes side by side: each row's
-// accumulator takes its two blocks in order, as the scalar kernel does.
+// Q8_0 x Q8_0 takes 8 rows at a time for up to 4 tokens, a register a row for two blocks (vpdpbusd of w with the
+// activations offset to unsigned), and sums each block's 8 lanes in one tree over the 8 registers, so that one
+// register ends with the 16 exact block sums (row i / 2, block i % 2). The float step then runs on those lanes side
+// by side: each row's accumulator takes its two blocks in order, as the scalar kernel does.
 #if defined(__x86_64__)
 #include <algorithm>
 #include <cstdint>
@@ -42,7 +42,7 @@ inline __m512i scales_x8(__m128i sc8, int h, int j) {
 constexpr int64_t kPrefetchAhead = 2048;
 
 template <int T>
-void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, float* out) {
+void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0, float* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
   const __m512i shl_01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr_23 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
@@ -60,7 +60,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
     __m512i isum[T];
     for (int t = 0; t < T; ++t) {
       const __m256i bs =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums.data() + (t0 + t) * (cols / 16) + b * 16));
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums + (t0 + t) * (cols / 16) + b * 16));
       const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5);  // 32 * sum_j sc[j] * bsums[j]
       isum[t] = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
     }
@@ -75,7 +75,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
                                           _mm512_and_si512(_mm512_srlv_epi16(hi, shr_23), m30));
       const __m512i s01 = scales_x8(sc8, h, 0), s23 = scales_x8(sc8, h, 1);
       for (int t = 0; t < T; ++t) {
-        const int8_t* q = a.q.data() + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h;
+        const int8_t* q = a.q + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h;
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u01, _mm512_loadu_si512(q)), s01);
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u23, _mm512_loadu_si512(q + 64)), s23);
       }
@@ -90,14 +90,19 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActs& a, int64_t t0, fl
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
-// Lanes 0-7: the 8 partial sums of w's block at b0 times a's first 32 bytes; lanes 8-15: block b1's with the next.
-// |w| <= 128 (unsigned; -128 gives 128), and a's values negated where w < 0 (|a| <= 127: no overflow).
-inline __m512i q8_0_pair(const uint8_t* b0, const uint8_t* b1, __m512i a) {
+// Lanes 0-7: the 8 partial sums of w's block at b0 times the activations' first 32 bytes, lanes 8-15: block b1's
+// with the next 32, for each of T tokens (xu[t]: the activations plus 128, unsigned). vpdpbusd multiplies unsigned
+// bytes by signed ones, so the activations are offset instead of w being split into sign and magnitude: sum (a + 128)
+// w starts from -128 sum w, which one vpdpbusd with 128 gives for all T tokens. Exact: |partial| <= 4 * 255 * 128
+// plus 4 * 128 * 128.
+template <int T>
+inline void q8_0_pair(const uint8_t* b0, const uint8_t* b1, const __m512i* xu, __m512i bias, __m512i* out) {
   const __m512i w =
       _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2))),
                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + 2)), 1);
-  const __m512i sa = _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a);
-  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sa);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i start = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, w));
+  for (int t = 0; t < T; ++t) out[t] = _mm512_dpbusd_epi32(start, xu[t], w);
 }
 
 // One step of the tree: from x and y, each holding items of 2n lanes (in order), a register holding the same
@@ -126,8 +131,10 @@ inline __m512 pair_scales(const float* d) {
   return _mm512_castpd_ps(_mm512_set1_pd(v));
 }
 
-// Rows rows[0..8) (repeats allowed) times token t: y[i] for i < n_out.
-void q8_0_rows8(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_t t, const Q80Tree& tree, float* y,
+// Rows rows[0..8) (repeats allowed) times tokens t0 .. t0 + T - 1: y[t * y_stride + i] for i < n_out. The weights'
+// loads and scales are shared by the T tokens.
+template <int T>
+void q8_0_rows8(const uint8_t* const* rows, int64_t nb, const IntActsView& a, int64_t t0, const Q80Tree& tree, float* y,
                 int64_t y_stride, int n_out) {
   const int64_t ahead = 16 * nb * quant::kQ8_0BlockBytes;
   // Where the fp16 scale of (row i / 2, block i % 2) of a pair lies, from row 0's first block of the pair.
@@ -137,15 +144,20 @@ void q8_0_rows8(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_
   const __m512i offsets = _mm512_load_si512(off);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
-  const int8_t* q = a.q.data() + t * a.cols;
-  const float* da = a.d.data() + t * nb;
-  __m256 acc = _mm256_setzero_ps();
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b += 2) {
     const bool pair = b + 1 < nb;
     const int64_t o0 = b * quant::kQ8_0BlockBytes, o1 = o0 + (pair ? quant::kQ8_0BlockBytes : 0);
     // (the lone last block of an odd count pairs with itself, and only its first lanes are used)
-    const __m512i x = pair ? _mm512_loadu_si512(q + b * 32)
-                           : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * 32)));
+    __m512i xu[T];
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = a.q + (t0 + t) * a.cols + b * 32;
+      const __m512i x = pair ? _mm512_loadu_si512(q)
+                             : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+      xu[t] = _mm512_xor_si512(x, bias);
+    }
     // Each row 2 groups ahead (the same place in rows r + 16), into L2. In rows of the 2B-4T head one thread
     // streamed 10.6 GB/s with blocks 2 KB ahead into L1 (as the Q6_K kernel does), 14.3-14.9 with this, and two
     // threads 20.8 -> 28.7-29.0 (kernel bench, the 2-core Intel VM; no prefetch: 9.3 and 18.2).
@@ -153,34 +165,45 @@ void q8_0_rows8(const uint8_t* const* rows, int64_t nb, const IntActs& a, int64_
       for (int l = 0; l < 2; ++l)  // (a pair is 68 bytes: one line a pair would miss one in 16)
         _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(rows[r] + o0) + ahead + 64 * l),
                      _MM_HINT_T1);
-    const __m512i w01 = halve(q8_0_pair(rows[0] + o0, rows[0] + o1, x), q8_0_pair(rows[1] + o0, rows[1] + o1, x),
-                              tree.lo[0], tree.hi[0]);
-    const __m512i w23 = halve(q8_0_pair(rows[2] + o0, rows[2] + o1, x), q8_0_pair(rows[3] + o0, rows[3] + o1, x),
-                              tree.lo[0], tree.hi[0]);
-    const __m512i u03 = halve(w01, w23, tree.lo[1], tree.hi[1]);
-    const __m512i w45 = halve(q8_0_pair(rows[4] + o0, rows[4] + o1, x), q8_0_pair(rows[5] + o0, rows[5] + o1, x),
-                              tree.lo[0], tree.hi[0]);
-    const __m512i w67 = halve(q8_0_pair(rows[6] + o0, rows[6] + o1, x), q8_0_pair(rows[7] + o0, rows[7] + o1, x),
-                              tree.lo[0], tree.hi[0]);
-    const __m512i isum = halve(u03, halve(w45, w67, tree.lo[1], tree.hi[1]), tree.lo[2], tree.hi[2]);
+    // The tree, row pair by row pair, for every token.
+    // Rows first .. first + 3: per token, their 8 items of 4 lanes each in one register (two levels of the tree).
+    auto four_rows = [&](int first, __m512i* out) {
+      __m512i s0[T], s1[T];
+      q8_0_pair<T>(rows[first] + o0, rows[first] + o1, xu, bias, s0);
+      q8_0_pair<T>(rows[first + 1] + o0, rows[first + 1] + o1, xu, bias, s1);
+      for (int t = 0; t < T; ++t) out[t] = halve(s0[t], s1[t], tree.lo[0], tree.hi[0]);
+      q8_0_pair<T>(rows[first + 2] + o0, rows[first + 2] + o1, xu, bias, s0);
+      q8_0_pair<T>(rows[first + 3] + o0, rows[first + 3] + o1, xu, bias, s1);
+      for (int t = 0; t < T; ++t)
+        out[t] = halve(out[t], halve(s0[t], s1[t], tree.lo[0], tree.hi[0]), tree.lo[1], tree.hi[1]);
+    };
+    __m512i lo[T], hi[T];
+    four_rows(0, lo);
+    four_rows(4, hi);
     // Scales: fp16 d at the start of each block (a dword gather, the low half kept); the lone block's odd lanes are
     // not read.
     const __m512i d32 =
         _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), pair ? 0xffff : 0x5555, offsets, rows[0] + o0, 1);
     const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d32));
-    const __m512 dab = pair ? pair_scales(da + b) : _mm512_set1_ps(da[b]);
-    const __m512 p = _mm512_mul_ps(_mm512_mul_ps(dab, dw), _mm512_cvtepi32_ps(isum));
-    acc = _mm256_add_ps(acc, _mm512_castps512_ps256(_mm512_permutexvar_ps(even, p)));
-    if (pair) acc = _mm256_add_ps(acc, _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, p)));
+    for (int t = 0; t < T; ++t) {
+      const __m512i isum = halve(lo[t], hi[t], tree.lo[2], tree.hi[2]);
+      const float* da = a.d + (t0 + t) * nb + b;
+      const __m512 dab = pair ? pair_scales(da) : _mm512_set1_ps(da[0]);
+      const __m512 p = _mm512_mul_ps(_mm512_mul_ps(dab, dw), _mm512_cvtepi32_ps(isum));
+      acc[t] = _mm256_add_ps(acc[t], _mm512_castps512_ps256(_mm512_permutexvar_ps(even, p)));
+      if (pair) acc[t] = _mm256_add_ps(acc[t], _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, p)));
+    }
   }
-  alignas(32) float out[8];
-  _mm256_store_ps(out, acc);
-  for (int i = 0; i < n_out; ++i) y[t * y_stride + i] = out[i];
+  for (int t = 0; t < T; ++t) {
+    alignas(32) float out[8];
+    _mm256_store_ps(out, acc[t]);
+    for (int i = 0; i < n_out; ++i) y[(t0 + t) * y_stride + i] = out[i];
+  }
 }
 
 }  // namespace
 
-void q8_0_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q8_0_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
   const int64_t row_bytes = nb * quant::kQ8_0BlockBytes;
@@ -191,11 +214,13 @@ void q8_0_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t 
     const int n_out = static_cast<int>(std::min<int64_t>(8, row_end - r));
     const uint8_t* rows[8];
     for (int i = 0; i < 8; ++i) rows[i] = w.data + (r + std::min(i, n_out - 1)) * row_bytes;
-    for (int64_t t = 0; t < a.n_tokens; ++t) q8_0_rows8(rows, nb, a, t, tree, y + r, y_stride, n_out);
+    for_token_tiles(a.n_tokens, [&](int64_t t, auto nt) {
+      q8_0_rows8<decltype(nt)::value>(rows, nb, a, t, tree, y + r, y_stride, n_out);
+    });
   }
 }
 
-void q6_k_matmul_avx512(const FloatRows& w, const IntActs& a, float* y, int64_t y_stride, int64_t row_begin,
+void q6_k_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
   kquant_rows(w, nb * quant::kQ6KBlockBytes, a.n_tokens, y, y_stride, row_begin, row_end,
