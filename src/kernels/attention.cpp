@@ -210,6 +210,12 @@ int64_t AttnBlock::max_pos() const {
   return m;
 }
 
+bool AttnBlock::one_position() const {
+  for (int i = 1; i < n_q; ++i)
+    if (n_pos[i] != n_pos[0]) return false;
+  return true;
+}
+
 void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch) {
   // A lone query (generation) takes the single-query kernels: a block kernel would only widen rows into a buffer
   // it reads once (AVX2 generation at 1920 positions of the large model spent 60% of its time in block kernels).

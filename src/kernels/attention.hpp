@@ -54,6 +54,9 @@ struct AttnBlock {
   float scale;
 
   int64_t max_pos() const;  // the largest n_pos[i]
+  // Whether every query stops at one position: one token's heads (a GQA group), as generation runs them, whose rows
+  // come from memory (the AVX-512 block kernels prefetch them then: x86/attention_block_avx512.cpp).
+  bool one_position() const;
   AttnHead head(int i) const { return {q[i], k, v, stride, head_dim, n_pos[i], scale}; }
 };
 

@@ -65,17 +65,11 @@ struct BlockQ8_0 {
   }
 };
 
-// Whether every query of the block stops at one position: one token's heads (a GQA group), as generation runs them,
-// whose rows come from memory: those are prefetched (kKvAhead). A prompt's blocks span several tokens, and its jobs
-// run so that a KV head's rows stay in cache from one block to the next: prefetching them there took pp512 at
-// depth 1024 from 676-686 to 628-632 tok/s on the large model and 299-310 to 276-285 on 2B-4T, where 2B-4T's
-// generation at depth 2000 went from 25.3-25.9 to 27.2-27.4 with an F16 cache, 28.1 to 28.9 with Q8_0.
-bool one_position(const AttnBlock& b) {
-  for (int i = 1; i < b.n_q; ++i)
-    if (b.n_pos[i] != b.n_pos[0]) return false;
-  return true;
-}
-
+// Prefetching (kKvAhead) pays in generation, where a block is one token's heads (AttnBlock::one_position) and its
+// rows come from memory. A prompt's blocks span several tokens, and its jobs run so that a KV head's rows stay in
+// cache from one block to the next: prefetching them there took pp512 at depth 1024 from 676-686 to 628-632 tok/s
+// on the large model and 299-310 to 276-285 on 2B-4T, where 2B-4T's generation at depth 2000 went from 25.3-25.9 to
+// 27.2-27.4 with an F16 cache, 28.1 to 28.9 with Q8_0.
 bool block_fits(const AttnBlock& b) { return b.head_dim % 16 == 0 && b.head_dim <= kMaxDim; }
 
 // Four registers of two 8-lane sums each -> [a.lo, b.lo, c.lo, d.lo, a.hi, b.hi, c.hi, d.hi], each sum
@@ -145,7 +139,7 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
                                                                _mm256_castps_pd(L::query(hi, 8 * c)), 1));
   }
   const int64_t n = b.max_pos();
-  const bool fetch = one_position(b);
+  const bool fetch = b.one_position();
   // Four pairs take three keys a tile: 12 accumulators. With four keys, their 16, the keys and the query did not fit
   // in the 32 registers beside what GCC keeps there, and one accumulator went to the stack and back every step
   // (bitnet-kernel-bench attention_f16/head_dim:96/pos:128: 4.11-4.15 -> 3.89-3.98 us).
@@ -208,7 +202,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
 
 template <class L, int NQ>
 void sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first) {
-  const bool fetch = one_position(b);
+  const bool fetch = b.one_position();
   int64_t c = 0;
   for (; c + 64 <= b.head_dim; c += 64) sum_tile<L, NQ, 4>(b, p, ld, first, c, fetch);
   switch ((b.head_dim - c) / 16) {
