@@ -354,15 +354,16 @@ void register_all() {
                 .c_str(),
             int_head, type, level, 512, 2560, 1)
             ->Unit(benchmark::kMicrosecond);
-  // Prompt attention over an F16 cache: the large model's heads (96) and 2B-4T's (128), a block of 8 tokens.
-  for (int64_t head_dim : {int64_t{96}, int64_t{128}})
-    for (int64_t n_pos : {int64_t{128}, int64_t{1024}})
-      for (IsaLevel level : levels) {
-        const std::string name = "attention_f16/head_dim:" + std::to_string(head_dim) +
-                                 "/pos:" + std::to_string(n_pos) + "/queries:8/" + isa_name(level);
-        benchmark::RegisterBenchmark(name.c_str(), attention, level, quant::kF16, head_dim, n_pos, 8)
-            ->Unit(benchmark::kMicrosecond);
-      }
+  // Prompt attention over F16 and Q8_0 caches: the large model's heads (96) and 2B-4T's (128), a block of 8 tokens.
+  for (uint32_t type : {quant::kF16, quant::kQ8_0})
+    for (int64_t head_dim : {int64_t{96}, int64_t{128}})
+      for (int64_t n_pos : {int64_t{128}, int64_t{1024}})
+        for (IsaLevel level : levels) {
+          const std::string name = "attention_" + quant::type_name(type) + "/head_dim:" + std::to_string(head_dim) +
+                                   "/pos:" + std::to_string(n_pos) + "/queries:8/" + isa_name(level);
+          benchmark::RegisterBenchmark(name.c_str(), attention, level, type, head_dim, n_pos, 8)
+              ->Unit(benchmark::kMicrosecond);
+        }
   // Generation at a long context, F16 and Q8_0 caches: the large model's one query a KV head, 2B-4T's GQA group of 4.
   for (uint32_t type : {quant::kF16, quant::kQ8_0})
     for (auto [head_dim, n_q] : {std::pair<int64_t, int>{96, 1}, std::pair<int64_t, int>{128, 4}})

@@ -16,32 +16,19 @@
 namespace bitnet::kernels {
 namespace {
 
-// Scores against a Q8_0 cache through an integer matmul (kMatmul, the level's Q8_0 x Q8_0 kernel): queries q[0..n_q)
-// quantized once, then scores[i * ld + j] = dot(q_i, k_j) * scale for j < n_pos (kernels/attention.hpp). Key rows
-// `stride` bytes apart that are not packed one after another (the engine's cache packs them) are copied 8 at a time
-// into a packed buffer first.
+// Scores against a Q8_0 cache: queries q[0..n_q) quantized once, then scores[i * ld + j] = dot(q_i, k_j) * scale for
+// j < n_pos (kernels/attention.hpp), the dots from dots(a, scores) for the quantized queries `a`.
 constexpr int64_t kQ8MaxDim = 256;  // larger heads take the reference, one query at a time
 constexpr int64_t kQ8MaxRowBytes = kQ8MaxDim / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
 
-template <KQuantMatmulFn kMatmul>
-void q8_0_scores(const float* const* q, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim, int64_t n_pos,
-                 float scale, float* scores, int64_t ld) {
+template <class Dots>
+void q8_0_scores(const float* const* q, int n_q, int64_t head_dim, int64_t n_pos, float scale, float* scores,
+                 int64_t ld, Dots&& dots) {
   alignas(64) int8_t qq[kMaxBlockQueries * kQ8MaxDim];
   float dq[kMaxBlockQueries * kQ8MaxDim / quant::kQ8_0BlockElems];
   for (int i = 0; i < n_q; ++i)
     quant::quantize_q8_0_acts(q[i], head_dim, qq + i * head_dim, dq + i * (head_dim / quant::kQ8_0BlockElems));
-  const IntActsView a{quant::kQ8_0, n_q, head_dim, qq, dq, nullptr};
-  const int64_t row_bytes = head_dim / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
-  if (stride == row_bytes) {
-    kMatmul({quant::kQ8_0, k, head_dim, n_pos}, a, scores, ld, 0, n_pos);
-  } else {
-    alignas(64) uint8_t rows[8 * kQ8MaxRowBytes];
-    for (int64_t j0 = 0; j0 < n_pos; j0 += 8) {
-      const int64_t n = std::min<int64_t>(8, n_pos - j0);
-      for (int64_t j = 0; j < n; ++j) std::memcpy(rows + j * row_bytes, k + (j0 + j) * stride, row_bytes);
-      kMatmul({quant::kQ8_0, rows, head_dim, n}, a, scores + j0, ld, 0, n);
-    }
-  }
+  dots(IntActsView{quant::kQ8_0, n_q, head_dim, qq, dq, nullptr}, scores);
   for (int i = 0; i < n_q; ++i) {
     float* s = scores + i * ld;
     if (!query_is_finite(q[i], head_dim))
@@ -51,19 +38,44 @@ void q8_0_scores(const float* const* q, int n_q, const uint8_t* k, int64_t strid
   }
 }
 
+// The dots through an integer matmul (kMatmul, the level's Q8_0 x Q8_0 kernel) over the key rows. Rows `stride` bytes
+// apart that are not packed one after another (the engine's cache packs them) are copied 8 at a time into a packed
+// buffer first.
 template <KQuantMatmulFn kMatmul>
-void q8_0_head_scores(const AttnHead& h, float* scores) {
-  if (h.head_dim > kQ8MaxDim) return kv_scores_q8_0_ref(h, scores);
-  q8_0_scores<kMatmul>(&h.q, 1, h.k, h.stride, h.head_dim, h.n_pos, h.scale, scores, h.n_pos);
+void matmul_dots(const IntActsView& a, const uint8_t* k, int64_t stride, int64_t n_pos, float* dots, int64_t ld) {
+  const int64_t row_bytes = a.cols / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
+  if (stride == row_bytes) return kMatmul({quant::kQ8_0, k, a.cols, n_pos}, a, dots, ld, 0, n_pos);
+  alignas(64) uint8_t rows[8 * kQ8MaxRowBytes];
+  for (int64_t j0 = 0; j0 < n_pos; j0 += 8) {
+    const int64_t n = std::min<int64_t>(8, n_pos - j0);
+    for (int64_t j = 0; j < n; ++j) std::memcpy(rows + j * row_bytes, k + (j0 + j) * stride, row_bytes);
+    kMatmul({quant::kQ8_0, rows, a.cols, n}, a, dots + j0, ld, 0, n);
+  }
 }
 
 template <KQuantMatmulFn kMatmul>
+void q8_0_head_scores(const AttnHead& h, float* scores) {
+  if (h.head_dim > kQ8MaxDim) return kv_scores_q8_0_ref(h, scores);
+  q8_0_scores(&h.q, 1, h.head_dim, h.n_pos, h.scale, scores, h.n_pos, [&](const IntActsView& a, float* dots) {
+    matmul_dots<kMatmul>(a, h.k, h.stride, h.n_pos, dots, h.n_pos);
+  });
+}
+
+// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx512), or nullptr. It takes blocks whose
+// queries stop at different positions (a prompt's); one token's group (generation) takes the matmul, whose rows are
+// prefetched.
+template <KQuantMatmulFn kMatmul, Q8LanesFn kLanes = nullptr>
 void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   if (b.head_dim > kQ8MaxDim) {
     for (int i = 0; i < b.n_q; ++i) kv_scores_q8_0_ref(b.head(i), scores + i * ld);
     return;
   }
-  q8_0_scores<kMatmul>(b.q, b.n_q, b.k, b.stride, b.head_dim, b.max_pos(), b.scale, scores, ld);
+  const int64_t n_pos = b.max_pos();
+  q8_0_scores(b.q, b.n_q, b.head_dim, n_pos, b.scale, scores, ld, [&](const IntActsView& a, float* dots) {
+    if constexpr (kLanes != nullptr)
+      if (!b.one_position() && kLanes(a.q, a.d, b.n_q, b.k, b.stride, b.head_dim, n_pos, dots, ld)) return;
+    matmul_dots<kMatmul>(a, b.k, b.stride, n_pos, dots, ld);
+  });
 }
 
 const KvAttentionKernel kRef[] = {
@@ -90,7 +102,7 @@ const KvAttentionKernel kAvx512[] = {
     {quant::kF16, IsaLevel::kAvx512, kv_scores_f16_avx2, kv_weighted_sum_f16_avx512, kv_block_scores_f16_avx512,
      kv_block_weighted_sum_f16_avx512},
     {quant::kQ8_0, IsaLevel::kAvx512, q8_0_head_scores<q8_0_matmul_avx512>, kv_weighted_sum_q8_0_avx512,
-     q8_0_block_scores<q8_0_matmul_avx512>, kv_block_weighted_sum_q8_0_avx512},
+     q8_0_block_scores<q8_0_matmul_avx512, q8_0_dots_avx512>, kv_block_weighted_sum_q8_0_avx512},
 };
 #endif
 #if defined(__aarch64__)

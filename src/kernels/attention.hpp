@@ -129,6 +129,17 @@ void kv_block_weighted_sum_f32_avx512(const AttnBlock& b, const float* p, int64_
 void kv_block_weighted_sum_f16_avx512(const AttnBlock& b, const float* p, int64_t ld);
 void kv_block_weighted_sum_q8_0_avx512(const AttnBlock& b, const float* p, int64_t ld);
 #endif
+// Dots of n_q queries quantized to Q8_0 (qq[n_q][head_dim], dq[n_q][head_dim / 32]) with key rows k + j * stride:
+// dots[i * ld + j] = the Q8_0 dot (above, before the scale) for j < n_pos. False, with nothing written, for shapes
+// the kernel does not take.
+using Q8LanesFn = bool (*)(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride,
+                           int64_t head_dim, int64_t n_pos, float* dots, int64_t ld);
+#if defined(__x86_64__)
+// AVX-512 VNNI (x86/attention_q8_0_avx512.cpp): 16 positions in the lanes of a register, each block of 16 keys
+// transposed once for all the queries; head_dim up to 256.
+bool q8_0_dots_avx512(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
+                      int64_t n_pos, float* dots, int64_t ld);
+#endif
 #if defined(__aarch64__)
 // NEON (arm/attention_neon.cpp): the AVX2 kernels' order on two float32x4 registers per 8 lanes; F32, F16 and Q8_0.
 void kv_scores_f32_neon(const AttnHead& h, float* scores);

@@ -167,6 +167,42 @@ TEST(KQuant, Q80ActivationsFollowLlamaCppX86Rule) {
   }
 }
 
+// The quantizer is written for the compiler's vectors (one clone per ISA, picked by the CPU); held here to the rule
+// stated one element at a time with fmax / fmin, on random blocks with ties, zeros of both signs, NaN and infinities.
+TEST(KQuant, Q80ActivationsMatchElementwiseRule) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  const float specials[] = {0.0f, -0.0f, 0.5f, -2.5f, NAN, INFINITY, -INFINITY, 1e-30f, 65504.0f, 1e30f};
+  constexpr int64_t kBlocks = 64, kN = kBlocks * 32;
+  std::vector<float> x(kN);
+  for (int64_t b = 0; b < kBlocks; ++b)
+    for (int64_t i = 0; i < 32; ++i) {
+      float v = b % 8 == 0 ? 0.0f : nd(rng);
+      if (b % 8 == 1) v = std::round(v * 2.0f) / 2.0f;  // halves
+      if (b % 8 == 2 && rng() % 4 == 0) v = specials[rng() % std::size(specials)];
+      x[static_cast<size_t>(b * 32 + i)] = v;
+    }
+  std::vector<int8_t> q(kN);
+  std::vector<float> d(kBlocks);
+  quant::quantize_q8_0_acts(x.data(), kN, q.data(), d.data());
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    const float* xb = x.data() + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    const float want_d = fp16_to_float(float_to_fp16(amax / 127.0f));
+    ASSERT_EQ(std::memcmp(&d[static_cast<size_t>(b)], &want_d, sizeof want_d), 0) << "block " << b << " seed " << seed;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int i = 0; i < 32; ++i) {
+      const float v = std::fmax(-127.0f, std::fmin(127.0f, xb[i] * id));
+      const float r = std::nearbyint(v);  // halves to even, as the default rounding mode does
+      ASSERT_EQ(q[static_cast<size_t>(b * 32 + i)], static_cast<int8_t>(r))
+          << "block " << b << " element " << i << " x " << xb[i] << " seed " << seed;
+    }
+  }
+}
+
 TEST(KernelParity, Q80Q80BitEqualAcrossIsaAndBatch) {
   std::random_device seed_source;
   const unsigned seed = seed_source();
