@@ -359,8 +359,9 @@ void register_all() {
     for (int64_t head_dim : {int64_t{96}, int64_t{128}})
       for (int64_t n_pos : {int64_t{128}, int64_t{1024}})
         for (IsaLevel level : levels) {
-          const std::string name = "attention_" + quant::type_name(type) + "/head_dim:" + std::to_string(head_dim) +
-                                   "/pos:" + std::to_string(n_pos) + "/queries:8/" + isa_name(level);
+          const std::string name = std::string(type == quant::kF16 ? "attention_f16" : "attention_q8_0") +
+                                   "/head_dim:" + std::to_string(head_dim) + "/pos:" + std::to_string(n_pos) +
+                                   "/queries:8/" + isa_name(level);
           benchmark::RegisterBenchmark(name.c_str(), attention, level, type, head_dim, n_pos, 8)
               ->Unit(benchmark::kMicrosecond);
         }

@@ -38,7 +38,7 @@ void quantize_q8_0(const float* src, uint8_t* dst, int64_t n) {
 }
 
 // Written for the compiler's vectors (attention quantizes every query with it; with std::fmax, libm calls a value,
-// it was two thirds of bitnet-kernel-bench attention_Q8_0/head_dim:96/pos:128's scores): amax in 16 lanes, each
+// it was two thirds of bitnet-kernel-bench attention_q8_0/head_dim:96/pos:128's scores): amax in 16 lanes, each
 // `a > m ? a : m`, which passes over a NaN as fmax does; the clamp as `v < 127 ? v : 127` and `v > -127 ? v : -127`,
 // which take NaN to 127 as fmax(-127, fmin(127, NaN)) does. A maximum does not depend on its order, and every other
 // step is element-wise, so each clone gives the scalar loop's bits.

@@ -230,7 +230,7 @@ void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
 
 // Q8_0 rows: widening a block (its scale, 32 int8 to float, a multiply each) costs several times what an F16
 // row's conversion does, so tiles are one block (32 columns) x 8 queries: each widened row serves twice the queries.
-// bitnet-kernel-bench attention_Q8_0/head_dim:96/pos:1024, the weighted sums alone: 21.0 -> 13.8 us (F16: 11.4).
+// bitnet-kernel-bench attention_q8_0/head_dim:96/pos:1024, the weighted sums alone: 21.0 -> 13.8 us (F16: 11.4).
 template <int NQ>
 void q8_0_sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first) {
   const bool fetch = b.one_position();
