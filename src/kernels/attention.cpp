@@ -61,9 +61,9 @@ void q8_0_head_scores(const AttnHead& h, float* scores) {
   });
 }
 
-// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx512), or nullptr. It takes blocks whose
-// queries stop at different positions (a prompt's); one token's group (generation) takes the matmul, whose rows are
-// prefetched.
+// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx2, q8_0_dots_avx512), or nullptr. It
+// takes blocks whose queries stop at different positions (a prompt's); one token's group (generation) takes the
+// matmul, whose rows are prefetched.
 template <KQuantMatmulFn kMatmul, Q8LanesFn kLanes = nullptr>
 void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   if (b.head_dim > kQ8MaxDim) {
@@ -91,7 +91,7 @@ const KvAttentionKernel kAvx2[] = {
     {quant::kF16, IsaLevel::kAvx2, kv_scores_f16_avx2, kv_weighted_sum_f16_avx2, kv_block_scores_f16_avx2,
      kv_block_weighted_sum_f16_avx2},
     {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
-     q8_0_block_scores<q8_0_matmul_avx2>, kv_block_weighted_sum_q8_0_avx2},
+     q8_0_block_scores<q8_0_matmul_avx2, q8_0_dots_avx2>, kv_block_weighted_sum_q8_0_avx2},
 };
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
 // blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores

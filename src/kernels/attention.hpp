@@ -135,8 +135,10 @@ void kv_block_weighted_sum_q8_0_avx512(const AttnBlock& b, const float* p, int64
 using Q8LanesFn = bool (*)(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride,
                            int64_t head_dim, int64_t n_pos, float* dots, int64_t ld);
 #if defined(__x86_64__)
-// AVX-512 VNNI (x86/attention_q8_0_avx512.cpp): 16 positions in the lanes of a register, each block of 16 keys
-// transposed once for all the queries; head_dim up to 256.
+// AVX2 (x86/attention_q8_0_avx2.cpp) and AVX-512 VNNI (x86/attention_q8_0_avx512.cpp): 8 or 16 positions in the lanes
+// of a register, each block of that many keys transposed once for all the queries; head_dim up to 256.
+bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
+                    int64_t n_pos, float* dots, int64_t ld);
 bool q8_0_dots_avx512(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
                       int64_t n_pos, float* dots, int64_t ld);
 #endif
