@@ -61,10 +61,10 @@ void q8_0_head_scores(const AttnHead& h, float* scores) {
   });
 }
 
-// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx2, q8_0_dots_avx512), or nullptr. It
-// takes blocks whose queries stop at different positions (a prompt's); one token's group (generation) takes the
-// matmul, whose rows are prefetched.
-template <KQuantMatmulFn kMatmul, Q8LanesFn kLanes = nullptr>
+// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx2, q8_0_dots_avx512). It takes blocks
+// whose queries stop at different positions (a prompt's); one token's group (generation) takes the matmul, whose rows
+// are prefetched.
+template <KQuantMatmulFn kMatmul, Q8LanesFn kLanes>
 void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   if (b.head_dim > kQ8MaxDim) {
     for (int i = 0; i < b.n_q; ++i) kv_scores_q8_0_ref(b.head(i), scores + i * ld);
@@ -72,8 +72,7 @@ void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   }
   const int64_t n_pos = b.max_pos();
   q8_0_scores(b.q, b.n_q, b.head_dim, n_pos, b.scale, scores, ld, [&](const IntActsView& a, float* dots) {
-    if constexpr (kLanes != nullptr)
-      if (!b.one_position() && kLanes(a.q, a.d, b.n_q, b.k, b.stride, b.head_dim, n_pos, dots, ld)) return;
+    if (!b.one_position() && kLanes(a.q, a.d, b.n_q, b.k, b.stride, b.head_dim, n_pos, dots, ld)) return;
     matmul_dots<kMatmul>(a, b.k, b.stride, n_pos, dots, ld);
   });
 }
