@@ -77,6 +77,12 @@ void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   });
 }
 
+// A block's weighted sums one query at a time, for a level whose block scores have no block weighted sums beside them.
+template <KvWeightedSumFn kSum>
+[[maybe_unused]] void each_query_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
+  for (int i = 0; i < b.n_q; ++i) kSum(b.head(i), p + i * ld, b.out[i]);
+}
+
 const KvAttentionKernel kRef[] = {
     {quant::kF32, IsaLevel::kScalar, kv_scores_f32_ref, kv_weighted_sum_f32_ref},
     {quant::kF16, IsaLevel::kScalar, kv_scores_f16_ref, kv_weighted_sum_f16_ref},
@@ -110,11 +116,13 @@ const KvAttentionKernel kNeon[] = {
     {quant::kF16, IsaLevel::kNeon, kv_scores_f16_neon, kv_weighted_sum_f16_neon},
     {quant::kQ8_0, IsaLevel::kNeon, q8_0_head_scores<q8_0_matmul_neon>, kv_weighted_sum_q8_0_neon},
 };
-// With dotprod, only Q8_0's scores change: its integer matmul takes sdot.
+// With dotprod, only Q8_0's scores change: its integer matmul takes sdot, and a block's queries (their weighted sums
+// one at a time) take it 4 tokens a pass, or positions in lanes for a prompt's blocks.
 const KvAttentionKernel kNeonDot[] = {
     kNeon[0],
     kNeon[1],
-    {quant::kQ8_0, IsaLevel::kNeonDot, q8_0_head_scores<q8_0_matmul_neon_dot>, kv_weighted_sum_q8_0_neon},
+    {quant::kQ8_0, IsaLevel::kNeonDot, q8_0_head_scores<q8_0_matmul_neon_dot>, kv_weighted_sum_q8_0_neon,
+     q8_0_block_scores<q8_0_matmul_neon_dot, q8_0_dots_neon_dot>, each_query_weighted_sum<kv_weighted_sum_q8_0_neon>},
 };
 #endif
 

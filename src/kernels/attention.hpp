@@ -149,6 +149,9 @@ void kv_scores_f16_neon(const AttnHead& h, float* scores);
 void kv_weighted_sum_f32_neon(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_f16_neon(const AttnHead& h, const float* p, float* out);
 void kv_weighted_sum_q8_0_neon(const AttnHead& h, const float* p, float* out);
+// NEON dotprod (arm/attention_q8_0_neon.cpp): Q8LanesFn with 4 positions in the lanes of a register.
+bool q8_0_dots_neon_dot(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
+                        int64_t n_pos, float* dots, int64_t ld);
 #endif
 
 }  // namespace bitnet::kernels

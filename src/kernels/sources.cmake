@@ -28,5 +28,6 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/kquant_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/attention_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/arm/attention_q8_0_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/float_rows_neon.cpp
 )

@@ -36,11 +36,15 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
       rope_cos_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
       rope_sin_[static_cast<size_t>(p * half + i)] = static_cast<float>(std::sin(angle));
     }
-  // Attention scratch: a block's scores where this ISA level has block kernels (attention() makes blocks of at
-  // most max(8, the GQA group capped at kMaxBlockQueries) queries), else one query's.
+  // Attention scratch: a block's scores where this ISA level has block kernels for a KV type (attention() makes
+  // blocks of at most max(8, the GQA group capped at kMaxBlockQueries) queries; a batch's caches may be of any type:
+  // NEON has them for Q8_0 only), else one query's.
   const int64_t group = hp.n_head / hp.n_head_kv;
-  const kernels::KvAttentionKernel* f16 = kernels::kv_attention_kernel(quant::kF16, kernel_->isa);
-  const bool blocks = f16 != nullptr && f16->block_scores != nullptr;
+  bool blocks = false;
+  for (uint32_t type : {quant::kF32, quant::kF16, quant::kQ8_0}) {
+    const kernels::KvAttentionKernel* k = kernels::kv_attention_kernel(type, kernel_->isa);
+    blocks = blocks || (k != nullptr && k->block_scores != nullptr);
+  }
   const int64_t per_block = blocks ? std::max<int64_t>(8, std::min<int64_t>(group, kernels::kMaxBlockQueries)) : 1;
   scores_.resize(static_cast<size_t>(pool_.size() * per_block * n_ctx_));
   scores_per_thread_ = per_block * n_ctx_;

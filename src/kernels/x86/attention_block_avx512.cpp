@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/attention.hpp"
+#include "kernels/query_groups.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 #include "kernels/x86/code_prefetch.hpp"
 #include "quant/q8_0.hpp"
@@ -239,18 +240,7 @@ void q8_0_sum_queries(const AttnBlock& b, const float* p, int64_t ld, int first)
 }
 
 void q8_0_block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
-  int q = 0;
-  for (; q + 8 <= b.n_q; q += 8) q8_0_sum_queries<8>(b, p, ld, q);
-  switch (b.n_q - q) {
-    case 7: q8_0_sum_queries<7>(b, p, ld, q); break;
-    case 6: q8_0_sum_queries<6>(b, p, ld, q); break;
-    case 5: q8_0_sum_queries<5>(b, p, ld, q); break;
-    case 4: q8_0_sum_queries<4>(b, p, ld, q); break;
-    case 3: q8_0_sum_queries<3>(b, p, ld, q); break;
-    case 2: q8_0_sum_queries<2>(b, p, ld, q); break;
-    case 1: q8_0_sum_queries<1>(b, p, ld, q); break;
-    default: break;
-  }
+  for_query_groups(b.n_q, [&](int first, auto nq) { q8_0_sum_queries<decltype(nq)::value>(b, p, ld, first); });
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/attention.hpp"
+#include "kernels/query_groups.hpp"
 #include "quant/q8_0.hpp"
 
 #pragma GCC push_options
@@ -24,7 +25,6 @@ namespace bitnet::kernels {
 namespace {
 
 constexpr int kKeys = 8;           // a register's lanes
-constexpr int kGroup = 8;          // queries whose int32 sums stay in registers through a block
 constexpr int64_t kMaxBlocks = 8;  // head_dim <= 256
 
 // kt[m], m < 8: lane k holds values 4m .. 4m + 3 of the block at byte `off` (its fp16 scale skipped) of key rows[k].
@@ -116,18 +116,8 @@ bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k
           const uint32_t lo = static_cast<uint16_t>(int16_t{q[0]}), hi = static_cast<uint16_t>(int16_t{q[2]});
           qp[(i * nb + b) * 16 + 2 * m + h] = static_cast<int32_t>(lo | hi << 16);
         }
-  for (int first = 0; first < n_q; first += kGroup) {
-    switch (std::min(kGroup, n_q - first)) {
-      case 8: queries<8>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 7: queries<7>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 6: queries<6>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 5: queries<5>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 4: queries<4>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 3: queries<3>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      case 2: queries<2>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-      default: queries<1>(qp, dq, first, k, stride, nb, n_pos, dots, ld); break;
-    }
-  }
+  for_query_groups(
+      n_q, [&](int first, auto nq) { queries<decltype(nq)::value>(qp, dq, first, k, stride, nb, n_pos, dots, ld); });
   return true;
 }
 

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/attention.hpp"
+#include "kernels/query_groups.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 #include "quant/q8_0.hpp"
 
@@ -27,7 +28,6 @@ namespace bitnet::kernels {
 namespace {
 
 constexpr int kKeys = 16;          // a register's lanes
-constexpr int kGroup = 8;          // queries whose sums stay in registers across a key group's blocks
 constexpr int64_t kMaxBlocks = 8;  // head_dim <= 256
 
 // The index vectors of the transpose's three stages. Stage s exchanges bit s of the register number with bit s of the
@@ -135,18 +135,9 @@ bool q8_0_dots_avx512(const int8_t* qq, const float* dq, int n_q, const uint8_t*
       start[i][b] = -128 * s;
     }
   const Transpose tr;
-  for (int first = 0; first < n_q; first += kGroup) {
-    switch (std::min(kGroup, n_q - first)) {
-      case 8: queries<8>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 7: queries<7>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 6: queries<6>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 5: queries<5>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 4: queries<4>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 3: queries<3>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      case 2: queries<2>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-      default: queries<1>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld); break;
-    }
-  }
+  for_query_groups(n_q, [&](int first, auto nq) {
+    queries<decltype(nq)::value>(qq, dq, start, first, k, stride, head_dim, n_pos, tr, dots, ld);
+  });
   return true;
 }
 
