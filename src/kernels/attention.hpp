@@ -9,7 +9,9 @@
 //              q8_0 dot, which its attention also applies to q against a q8_0 K cache), and dot(q, k) is the Q8_0 x
 //              Q8_0 integer dot of kernels/kquant.hpp (an exact int32 per 32 elements, acc += (d_q * d_k) * isum
 //              block after block); score = dot * scale. A query with a NaN or infinite element scores NaN at
-//              every position (quantizing would clamp it to a number). The SIMD levels take their integer matmul.
+//              every position (quantizing would clamp it to a number). The SIMD levels take their integer matmul,
+//              and for a prompt's blocks kernels with positions in lanes (x86/attention_q8_0_*.cpp,
+//              arm/attention_q8_0_neon.cpp).
 //   dot(q, k): (F32, F16) eight lanes, lane l sums q_i * k_i for i = l (mod 8) in increasing i, each a fused
 //              multiply-add (s = fma(q_i, k_i, s): one rounding), lanes combined as ((s0 + s4) + (s2 + s6)) +
 //              ((s1 + s5) + (s3 + s7)); score = dot * scale.
