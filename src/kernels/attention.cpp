@@ -61,9 +61,9 @@ void q8_0_head_scores(const AttnHead& h, float* scores) {
   });
 }
 
-// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx2, q8_0_dots_avx512). It takes blocks
-// whose queries stop at different positions (a prompt's); one token's group (generation) takes the matmul, whose rows
-// are prefetched.
+// kLanes: a level's kernel for blocks with positions in lanes (q8_0_dots_avx2, q8_0_dots_avx512, q8_0_dots_neon_dot).
+// It takes blocks whose queries stop at different positions (a prompt's); one token's group (generation) takes the
+// matmul, whose rows are prefetched.
 template <KQuantMatmulFn kMatmul, Q8LanesFn kLanes>
 void q8_0_block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   if (b.head_dim > kQ8MaxDim) {
