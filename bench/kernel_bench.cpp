@@ -59,8 +59,9 @@ void set_rates(benchmark::State& state, double bytes, double macs) {
 }
 
 // panels: the matrix in the panel layout, as the loader lays out repacked codes for AVX-512.
+// fn: the kernel to time, or nullptr for the dispatcher's at `level`.
 void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k, bool panels,
-             bool amx) {
+             bool amx, kernels::TernaryMatmulFn fn) {
   const bool amx_before = set_amx_enabled(amx);  // the AVX-512 level with or without AMX tiles
   std::mt19937 rng(1);
   auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
@@ -76,9 +77,9 @@ void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols
   kernels::PreparedActs a;
   kernels::prepare_acts(q8k ? quant::ActQuant::kQ8K : quant::ActQuant::kPerTokenAbsmax, x.data(), tokens, cols, a);
   std::vector<float> y(static_cast<size_t>(tokens * rows));
-  const kernels::TernaryKernel& k = kernels::ternary_kernel(level);
+  const kernels::TernaryMatmulFn matmul = fn != nullptr ? fn : kernels::ternary_kernel(level).matmul;
   for (auto _ : state) {
-    k.matmul(w, a, y.data(), rows, 0, rows);
+    matmul(w, a, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
   }
   set_rates(state, static_cast<double>(rows * cols / 4), static_cast<double>(rows * cols * tokens));
@@ -198,6 +199,25 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_vnni(benchmark:
   set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * 64));
 }
 
+// AVX-VNNI: vpdpbusd on 256 bits (32 per instruction), what the AVX2 level's AVX-VNNI build takes.
+__attribute__((target("avx2,avxvnni"))) void peak_avxvnni(benchmark::State& state) {
+  constexpr int kAcc = 12;
+  constexpr int64_t kSteps = 1 << 20;
+  __m256i a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(2);
+  asm volatile("" : "+v"(a), "+v"(b));
+  for (auto _ : state) {
+    __m256i acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) {
+      acc[i] = _mm256_set1_epi32(i);
+      asm volatile("" : "+v"(acc[i]));
+    }
+    for (int64_t i = 0; i < kSteps; ++i)
+      for (auto& v : acc) v = _mm256_dpbusd_avx_epi32(v, a, b);
+    for (auto& v : acc) benchmark::DoNotOptimize(v);
+  }
+  set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * 32));
+}
+
 // AMX (tdpbsud: 16 x 16 x 64 per instruction) on four accumulator tiles from two pairs of operand tiles, as the AMX
 // kernel's 2 x 2 step without its loads. The tiles' permission is asked for by cpu_features().
 struct AmxConfig {
@@ -269,6 +289,8 @@ void register_all() {
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("limit/peak_int8_avx2", peak_avx2)->Unit(benchmark::kMillisecond);
+  if (cpu_features().avxvnni)
+    benchmark::RegisterBenchmark("limit/peak_int8_avxvnni", peak_avxvnni)->Unit(benchmark::kMillisecond);
   if (max_supported_isa() == IsaLevel::kAvx512) {
     benchmark::RegisterBenchmark("limit/peak_int8_avx512vnni", peak_vnni)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("limit/peak_int8_avx512vnni", peak_vnni)
@@ -306,27 +328,39 @@ void register_all() {
           // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
                                    "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
-          benchmark::RegisterBenchmark(name.c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false, false)
-              ->Unit(benchmark::kMillisecond);
-          if (level == IsaLevel::kAvx512)
-            benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
-                                         true, false)
+          // The kernels timed at this level: the dispatcher's; at AVX2, the plain build, and the AVX-VNNI build
+          // ("+vnni") where the CPU has AVX-VNNI.
+          std::vector<std::pair<std::string, kernels::TernaryMatmulFn>> builds = {{"", nullptr}};
+#if defined(__x86_64__)
+          if (level == IsaLevel::kAvx2) {
+            builds = {{"", kernels::ternary_matmul_avx2}};
+            if (cpu_features().avxvnni) builds.emplace_back("+vnni", kernels::ternary_matmul_avx2_vnni);
+          }
+#endif
+          for (const auto& [suffix, fn] : builds) {
+            benchmark::RegisterBenchmark((name + suffix).c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false,
+                                         false, fn)
                 ->Unit(benchmark::kMillisecond);
-          // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
-          // threads: what generation on two threads can reach.
-          if (sh.rows > 100000 && level != IsaLevel::kScalar)
-            for (bool panels : {false, true}) {
-              if (panels && level != IsaLevel::kAvx512) continue;
-              benchmark::RegisterBenchmark((name + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows, sh.cols,
-                                           tokens, q8k, panels, false)
-                  ->Threads(2)
-                  ->UseRealTime()
+            if (level == IsaLevel::kAvx512)
+              benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
+                                           true, false, nullptr)
                   ->Unit(benchmark::kMillisecond);
-            }
+            // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
+            // threads: what generation on two threads can reach.
+            if (sh.rows > 100000 && level != IsaLevel::kScalar)
+              for (bool panels : {false, true}) {
+                if (panels && level != IsaLevel::kAvx512) continue;
+                benchmark::RegisterBenchmark((name + suffix + (panels ? "/panels" : "")).c_str(), ternary, level,
+                                             sh.rows, sh.cols, tokens, q8k, panels, false, fn)
+                    ->Threads(2)
+                    ->UseRealTime()
+                    ->Unit(benchmark::kMillisecond);
+              }
+          }
           if (level == IsaLevel::kAvx512 && tokens > 1 && cpu_features().amx_int8)
             for (bool panels : {false, true})
               benchmark::RegisterBenchmark((name + "+amx" + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows,
-                                           sh.cols, tokens, q8k, panels, true)
+                                           sh.cols, tokens, q8k, panels, true, nullptr)
                   ->Unit(benchmark::kMillisecond);
         }
   // The 2B-4T head: 128256 x 2560 in Q6_K (269 MB) and Q8_0 (349 MB), streamed from memory; one token and a batch

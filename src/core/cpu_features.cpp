@@ -53,6 +53,7 @@ const CpuFeatures& cpu_features() {
     c.fma = __builtin_cpu_supports("fma");
     c.f16c = __builtin_cpu_supports("f16c");
     c.intel = __builtin_cpu_is("intel");
+    c.avxvnni = __builtin_cpu_supports("avxvnni");
 #if defined(BITNET_EMULATE_AVX512)
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;
@@ -180,6 +181,9 @@ bool set_amx_enabled(bool on) { return amx_slot().exchange(on, std::memory_order
 std::string isa_description(IsaLevel level) {
   std::string name = isa_name(level);
   if (level == active_isa() && amx_active()) name += "+amx";
+#if defined(__x86_64__)
+  if (level == IsaLevel::kAvx2 && cpu_features().avxvnni) name += "+vnni";
+#endif
   return name;
 }
 

@@ -20,6 +20,7 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   bool gfni = false;  // Galois-field byte instructions (vgf2p8affineqb): the AVX-512 generation kernels' decode
+  bool avxvnni = false;  // AVX-VNNI (vpdpbusd on 256 bits, VEX-encoded): the AVX2 level's ternary kernels use it
   bool neon = false, neon_dotprod = false;
   // AMX-TILE + AMX-INT8 (Intel Sapphire Rapids and later), and Linux lets this process use the tile registers
   // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).
@@ -43,7 +44,8 @@ const char* isa_name(IsaLevel level);
 bool amx_active();
 // Turns AMX on or off for amx_active() (tests walk both); returns the previous setting.
 bool set_amx_enabled(bool on);
-// isa_name(level), plus "+amx" where amx_active() applies to that level.
+// isa_name(level), plus "+amx" where amx_active() applies to that level, or "+vnni" at the AVX2 level where the CPU
+// has AVX-VNNI (CpuFeatures::avxvnni).
 std::string isa_description(IsaLevel level);
 
 }  // namespace bitnet

@@ -65,7 +65,8 @@ bool ternary_wants_panels(const quant::TernaryMatrix& m) {
 const TernaryKernel& ternary_kernel(IsaLevel level) {
   static const TernaryKernel kScalar{IsaLevel::kScalar, ternary_matmul_scalar};
 #if defined(__x86_64__)
-  static const TernaryKernel kAvx2{IsaLevel::kAvx2, ternary_matmul_avx2};
+  static const TernaryKernel kAvx2{IsaLevel::kAvx2,
+                                   cpu_features().avxvnni ? ternary_matmul_avx2_vnni : ternary_matmul_avx2};
   static const TernaryKernel kAvx512{IsaLevel::kAvx512,
                                      cpu_features().gfni ? ternary_matmul_avx512_gfni : ternary_matmul_avx512};
   const IsaLevel cap = static_cast<int>(level) < static_cast<int>(max_supported_isa()) ? level : max_supported_isa();

@@ -56,6 +56,10 @@ float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q);
 float quantize_row_absmax_avx512(const float* x, int64_t n, int8_t* q, int32_t* sum);
 void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                          int64_t row_begin, int64_t row_end);
+// The same with AVX-VNNI's 256-bit vpdpbusd (x86/ternary_avx2_vnni.cpp): what the AVX2 level runs where the CPU has
+// AVX-VNNI (CpuFeatures::avxvnni: Intel Alder Lake and later client CPUs, Sierra Forest; AMD Zen 5).
+void ternary_matmul_avx2_vnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                              int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 // The same, its generation kernels decoding codes with GFNI (x86/ternary_avx512_gfni.cpp): what the AVX-512 level

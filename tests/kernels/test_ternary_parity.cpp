@@ -35,7 +35,8 @@ quant::TernaryMatrix random_matrix(int64_t rows, int64_t cols, int64_t group, qu
 }
 
 // An ISA level, and at AVX-512 whether AMX tiles take batches of 16 tokens or more (where the CPU has them, or in
-// the emulated build) and which build of the kernel runs (with or without GFNI decoding, where the CPU has GFNI):
+// the emulated build) and which build of the kernel runs (AVX2 with or without AVX-VNNI, AVX-512 with or without
+// GFNI decoding, where the CPU has them):
 // while the AmxSetting of a Variant is alive, AMX is set as it says.
 struct Variant {
   IsaLevel level;
@@ -59,22 +60,35 @@ class AmxSetting {
 
 std::vector<Variant> levels_here() {
   std::vector<Variant> v = {{IsaLevel::kScalar}};
-  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) v.push_back({IsaLevel::kAvx2});
 #if defined(__x86_64__)
+  // AVX2: where the CPU has AVX-VNNI, its build (the dispatcher's) and the plain one
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2) && cpu_features().avxvnni) {
+    v.push_back({IsaLevel::kAvx2, false, ternary_matmul_avx2_vnni, " (vnni)"});
+    v.push_back({IsaLevel::kAvx2, false, ternary_matmul_avx2, " (maddubs)"});
+  } else if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) {
+    v.push_back({IsaLevel::kAvx2});
+  }
   if (max_supported_isa() == IsaLevel::kAvx512) {
     v.push_back({IsaLevel::kAvx512, false, ternary_matmul_avx512, " (shifts)"});
     if (cpu_features().gfni) v.push_back({IsaLevel::kAvx512, false, ternary_matmul_avx512_gfni, " (gfni)"});
     if (cpu_features().amx_int8) v.push_back({IsaLevel::kAvx512, true});
   }
+#else
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) v.push_back({IsaLevel::kAvx2});
 #endif
   return v;
 }
 
-// Once per run: whether the AMX variant is missing here, said where it is.
-void note_amx_absent() {
+// Once per run: which variants are missing here (AMX, AVX-VNNI), said where they are.
+void note_absent_variants() {
   static const bool once = [] {
     if (!cpu_features().amx_int8)
       std::printf("[   NOTE   ] no AMX-INT8 here: the AMX prompt kernel's parity is not checked in this run\n");
+#if defined(__x86_64__)
+    if (!cpu_features().avxvnni)
+      std::printf(
+          "[   NOTE   ] no AVX-VNNI here: the AVX2 level's AVX-VNNI kernels' parity is not checked in this run\n");
+#endif
     return true;
   }();
   (void)once;
@@ -89,7 +103,7 @@ void check_rule(quant::ActQuant rule, const std::vector<Shape>& shapes) {
   const unsigned seed = seed_source();
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  note_amx_absent();
+  note_absent_variants();
   for (const Variant& v : levels_here()) {
     const AmxSetting amx(v.amx);
     const IsaLevel level = v.level;

@@ -2,6 +2,8 @@
 // (8 tokens and more) decode each chunk of rows once, to a byte per code, and run 2-row x 4-token register tiles
 // over it (the inner loop in inline assembly); generation and smaller batches go to ternary_gemv_avx2.cpp.
 // Nothing from the standard library is instantiated here (these functions carry the AVX2 target).
+// Compiled twice (x86/ternary_avx2_shared.hpp): with BITNET_TERNARY_AVXVNNI defined (ternary_matmul_avx2_vnni), the
+// tiles' sums are int32 from the start, one vpdpbusd per 32 columns where maddubs and an add made int16 sums.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -9,9 +11,17 @@
 #include "kernels/x86/ternary_avx2_shared.hpp"
 
 #pragma GCC push_options
+#if defined(BITNET_TERNARY_AVXVNNI)
+#pragma GCC target("avx2,fma,f16c,avxvnni")
+#define BITNET_AVX2_NS avx2vnni
+#define BITNET_TERNARY_AVX2_ENTRY ternary_matmul_avx2_vnni
+#else
 #pragma GCC target("avx2,fma,f16c")
+#define BITNET_AVX2_NS avx2
+#define BITNET_TERNARY_AVX2_ENTRY ternary_matmul_avx2
+#endif
 
-namespace bitnet::kernels::avx2 {
+namespace bitnet::kernels::BITNET_AVX2_NS {
 namespace {
 
 // Prompt batches: each chunk of rows is decoded once to a byte per code, in L2, so the token tiles' inner loop is
@@ -56,6 +66,13 @@ void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
   "vpxor %%ymm5, %%ymm5, %%ymm5\n\t" \
   "vpxor %%ymm6, %%ymm6, %%ymm6\n\t" \
   "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+// The group tiles' last step: ymm0 = [r0t0 r1t0 r0t1 r1t1] and ymm2 = [r0t2 r1t2 r0t3 r1t3] per 128-bit half, as
+// int32; their halves added into lane 2t + j and stored to sums.
+#define BITNET_TILE_HALVES_OUT                   \
+  "vperm2i128 $0x20, %%ymm2, %%ymm0, %%ymm1\n\t" \
+  "vperm2i128 $0x31, %%ymm2, %%ymm0, %%ymm3\n\t" \
+  "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"            \
+  "vmovdqu %%ymm1, (%[sums])\n\t"
 #define BITNET_TILE_STEPS                        \
   "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"           \
   "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"           \
@@ -71,6 +88,79 @@ void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
   BITNET_T2("32", "%%r11", "3", "7", "10", "11") \
   "add $64, %[c]\n\t"
 
+constexpr int64_t kGroupCols = 256;  // the Q8_K rule's scale group, which tile_2x4_group takes
+
+// clang-format off
+#if defined(BITNET_TERNARY_AVXVNNI)
+// With AVX-VNNI: one {vex} vpdpbusd per row, token and 32 columns (decoded codes u8 x activations s8, four products
+// summed into each int32 lane), so the sums need no int16 segments and no widening; eight int32 sums in ymm0-7.
+#define BITNET_V2(off, r, a0, a1)                                  \
+  "%{vex%} vpdpbusd " off "(" r ",%[c]), %%ymm12, %%ymm" a0 "\n\t" \
+  "%{vex%} vpdpbusd " off "(" r ",%[c]), %%ymm13, %%ymm" a1 "\n\t"
+#define BITNET_VNNI_STEPS                \
+  "vmovdqa (%[w0p],%[c]), %%ymm12\n\t"   \
+  "vmovdqa (%[w1p],%[c]), %%ymm13\n\t"   \
+  BITNET_V2("", "%%r8", "0", "4")        \
+  BITNET_V2("", "%%r9", "1", "5")        \
+  BITNET_V2("", "%%r10", "2", "6")       \
+  BITNET_V2("", "%%r11", "3", "7")       \
+  "vmovdqa 32(%[w0p],%[c]), %%ymm12\n\t" \
+  "vmovdqa 32(%[w1p],%[c]), %%ymm13\n\t" \
+  BITNET_V2("32", "%%r8", "0", "4")      \
+  BITNET_V2("32", "%%r9", "1", "5")      \
+  BITNET_V2("32", "%%r10", "2", "6")     \
+  BITNET_V2("32", "%%r11", "3", "7")     \
+  "add $64, %[c]\n\t"
+// Both tiles' sums over columns [c, ce), from zero.
+#define BITNET_VNNI_LOOP          \
+  BITNET_TILE_PTRS                \
+  BITNET_TILE_ZERO                \
+  "1:\n\t"                       \
+  BITNET_VNNI_STEPS               \
+  "cmp %[ce], %[c]\n\t"          \
+  "jl 1b\n\t"
+
+// tile_2x4 (below, the AVX2 build's) with AVX-VNNI: the same tile, its int32 sums added into acc once at the end.
+__attribute__((noinline)) void tile_2x4(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p, int64_t c,
+                                        int64_t ce, __m256i* acc) {
+  if (c >= ce) return;
+#define BITNET_ADD_OUT(k, off)                         \
+  "vpaddd " off "(%[acc]), %%ymm" k ", %%ymm" k "\n\t" \
+  "vmovdqu %%ymm" k ", " off "(%[acc])\n\t"
+  asm volatile(
+      BITNET_VNNI_LOOP
+      BITNET_ADD_OUT("0", "0") BITNET_ADD_OUT("1", "32") BITNET_ADD_OUT("2", "64") BITNET_ADD_OUT("3", "96")
+      BITNET_ADD_OUT("4", "128") BITNET_ADD_OUT("5", "160") BITNET_ADD_OUT("6", "192") BITNET_ADD_OUT("7", "224")
+      : [c] "+r"(c)
+      : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [acc] "r"(acc)
+      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm12", "ymm13", "r8", "r9", "r10", "r11",
+        "cc", "memory");
+#undef BITNET_ADD_OUT
+}
+
+// tile_2x4_group (below) with AVX-VNNI: the eight int32 sums reduced with two levels of hadd (row 0 with row 1, then
+// token pairs) and the halves added, to lane 2t + j (row j, token t).
+__attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p,
+                                              int64_t c, int64_t ce, __m256i* sums) {
+  asm volatile(
+      BITNET_VNNI_LOOP
+      "vphaddd %%ymm4, %%ymm0, %%ymm0\n\t"
+      "vphaddd %%ymm5, %%ymm1, %%ymm1\n\t"
+      "vphaddd %%ymm6, %%ymm2, %%ymm2\n\t"
+      "vphaddd %%ymm7, %%ymm3, %%ymm3\n\t"
+      "vphaddd %%ymm1, %%ymm0, %%ymm0\n\t"  // per half: [r0t0 r1t0 r0t1 r1t1]
+      "vphaddd %%ymm3, %%ymm2, %%ymm2\n\t"  // [r0t2 r1t2 r0t3 r1t3]
+      BITNET_TILE_HALVES_OUT
+      : [c] "+r"(c)
+      : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [sums] "r"(sums)
+      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm12", "ymm13", "r8", "r9", "r10", "r11",
+        "cc", "memory");
+}
+#undef BITNET_VNNI_LOOP
+#undef BITNET_VNNI_STEPS
+#undef BITNET_V2
+// clang-format on
+#else
 // The 2 x 4 register tile over columns [c, ce) (a multiple of 64): rows w0p, w1p (decoded) times tokens p[0..3],
 // added to the int32 sums acc[r * 4 + t]. Decoded byte j lines up with activation j; a 32-column step adds one
 // maddubs pair (<= 768) to each of eight int16 lanes, which are widened into acc every kBlocks16 blocks, inside
@@ -117,7 +207,6 @@ static_assert(kBlocks16 * 128 == 1024, "tile_2x4's segment length is written int
 // sums are <= 8 x 768 = 6144 a lane, so two levels of pairwise adds stay in 16 bits (<= 24576) before the
 // widening madd; then the halves are added. Where tile_2x4 widened into memory, the caller reduced in int32
 // (hadd trees) and scaled: about 37 vector operations a group against 23 here.
-constexpr int64_t kGroupCols = 256;
 static_assert(kGroupCols / 32 * 768 * 4 <= 32767, "tile_2x4_group's 16-bit reduction would overflow");
 
 __attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t* w1p, const int8_t* const* p,
@@ -141,18 +230,17 @@ __attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t*
       "vpsrlw $15, %%ymm15, %%ymm15\n\t"
       "vpmaddwd %%ymm15, %%ymm0, %%ymm0\n\t"  // dwords [r0t0 r1t0 r0t1 r1t1] per half
       "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"  // [r0t2 r1t2 r0t3 r1t3]
-      "vperm2i128 $0x20, %%ymm2, %%ymm0, %%ymm1\n\t"
-      "vperm2i128 $0x31, %%ymm2, %%ymm0, %%ymm3\n\t"
-      "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"
-      "vmovdqu %%ymm1, (%[sums])\n\t"
+      BITNET_TILE_HALVES_OUT
       : [c] "+r"(c)
       : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [p] "r"(p), [sums] "r"(sums)
       : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
         "ymm13", "ymm14", "ymm15", "r8", "r9", "r10", "r11", "cc", "memory");
 }
+#endif
 #undef BITNET_TILE_PTRS
 #undef BITNET_TILE_ZERO
 #undef BITNET_TILE_STEPS
+#undef BITNET_TILE_HALVES_OUT
 #undef BITNET_T2
 
 // What every whole-row-scale 2 x 4 tile of tokens t0..t0 + 3 shares: their activation pointers, and their code
@@ -274,13 +362,23 @@ void decoded_tile(const uint8_t* const* rows, const PreparedActs& a, int64_t t0,
                   int64_t groups, int32_t (*idot)[kMaxGroups]) {
   const int8_t* p[T];
   for (int t = 0; t < T; ++t) p[t] = a.qa.q.data() + (t0 + t) * cols;
-  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t g = 0; g < groups; ++g) {
     alignas(32) __m256i acc[R * T];
     for (int i = 0; i < R * T; ++i) acc[i] = _mm256_setzero_si256();
     if constexpr (R == 2 && T == 4) {
       tile_2x4(rows[0], rows[1], p, g * group, (g + 1) * group, acc);
     } else {
+#if defined(BITNET_TERNARY_AVXVNNI)
+      for (int64_t c = g * group; c < (g + 1) * group; c += 32) {
+        __m256i w[R];
+        for (int r = 0; r < R; ++r) w[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(rows[r] + c));
+        for (int t = 0; t < T; ++t) {
+          const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p[t] + c));
+          for (int r = 0; r < R; ++r) acc[r * T + t] = _mm256_dpbusd_avx_epi32(acc[r * T + t], w[r], x);
+        }
+      }
+#else
       for (int64_t c = g * group; c < (g + 1) * group;) {
         const int64_t ce = c + 128 * kBlocks16 < (g + 1) * group ? c + 128 * kBlocks16 : (g + 1) * group;
         __m256i s16[R * T];
@@ -296,6 +394,7 @@ void decoded_tile(const uint8_t* const* rows, const PreparedActs& a, int64_t t0,
         }
         for (int i = 0; i < R * T; ++i) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s16[i], ones));
       }
+#endif
     }
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t)
@@ -304,19 +403,19 @@ void decoded_tile(const uint8_t* const* rows, const PreparedActs& a, int64_t t0,
 }
 
 }  // namespace
-}  // namespace bitnet::kernels::avx2
+}  // namespace bitnet::kernels::BITNET_AVX2_NS
 
 namespace bitnet::kernels {
 
-using namespace avx2;  // this file's tiles and the shared constants
+using namespace BITNET_AVX2_NS;  // this file's tiles and the shared constants
 
-void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                         int64_t row_begin, int64_t row_end) {
+void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                               int64_t row_begin, int64_t row_end) {
   // Panels are made at load only where AVX-512 runs; at a level forced lower afterwards, the reference reads them.
   if (w.panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
-    return matmul_rows(w, a, y, y_stride, row_begin, row_end);
+    return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
   uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols));
   const int64_t at_stride = cols / a.qa.group;
   int32_t idot[kPair * kTile][kMaxGroups];
@@ -372,5 +471,7 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
 
 }  // namespace bitnet::kernels
 
+#undef BITNET_AVX2_NS
+#undef BITNET_TERNARY_AVX2_ENTRY
 #pragma GCC pop_options
 #endif

@@ -1,5 +1,8 @@
 // What the two AVX2 ternary matmul files share: ternary_avx2.cpp (prompt batches: rows decoded once, register tiles
-// in assembly) and ternary_gemv_avx2.cpp (generation and batches under 8 tokens: codes decoded in registers).
+// in assembly) and ternary_gemv_avx2.cpp (generation and batches under 8 tokens: codes decoded in registers). Each is
+// compiled twice: in namespace avx2 as it is, and in avx2vnni with BITNET_TERNARY_AVXVNNI defined (x86/
+// ternary_avx2_vnni.cpp, x86/ternary_gemv_avx2_vnni.cpp) for CPUs with AVX-VNNI, whose 256-bit vpdpbusd sums four
+// u8 x s8 products into each int32 lane where AVX2 takes maddubs, an int16 add and a widening madd.
 #pragma once
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -37,4 +40,14 @@ void matmul_rows(const quant::TernaryMatrix& w, const PreparedActs& a, float* y,
                  int64_t row_end);
 
 }  // namespace bitnet::kernels::avx2
+
+namespace bitnet::kernels::avx2vnni {
+
+using namespace avx2;  // the constants and helpers above
+
+// matmul_rows with AVX-VNNI (ternary_gemv_avx2_vnni.cpp).
+void matmul_rows(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride, int64_t row_begin,
+                 int64_t row_end);
+
+}  // namespace bitnet::kernels::avx2vnni
 #endif

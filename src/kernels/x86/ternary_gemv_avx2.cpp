@@ -1,6 +1,8 @@
 // AVX2 ternary matmul for generation and batches under 8 tokens: 2-bit codes x int8 activations with maddubs (u8 x
 // s8 -> s16 pairs), exact, each code vector decoded in registers: 4 rows a step for one token, one row for a tile
 // of 4 tokens. Nothing from the standard library is instantiated here (these functions carry the AVX2 target).
+// Compiled twice (x86/ternary_avx2_shared.hpp): with BITNET_TERNARY_AVXVNNI defined, generation's four-row step sums
+// each field's products into int32 lanes with vpdpbusd.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -8,9 +10,15 @@
 #include "kernels/x86/ternary_avx2_shared.hpp"
 
 #pragma GCC push_options
+#if defined(BITNET_TERNARY_AVXVNNI)
+#pragma GCC target("avx2,fma,f16c,avxvnni")
+#define BITNET_AVX2_NS avx2vnni
+#else
 #pragma GCC target("avx2,fma,f16c")
+#define BITNET_AVX2_NS avx2
+#endif
 
-namespace bitnet::kernels::avx2 {
+namespace bitnet::kernels::BITNET_AVX2_NS {
 namespace {
 
 // One 128-column block: codes (u8, 0..3; c0..c3 are the block's 32 code bytes shifted right by 6, 4, 2, 0, as
@@ -95,8 +103,10 @@ inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* t
 constexpr int64_t kSeg4 = 5;
 static_assert(kSeg4 * 2 * 3072 <= 32767 && kSeg4 * 2 * 768 * 2 <= 32767, "rows4_blocks' int16 sums would overflow");
 
-// t[r] (int16 lanes, summed over) = sum over columns [c, se) (at most kSeg4 whole blocks) of code * q for rows
-// row0 + r * stride: s1 + (s4 >> 2).
+// t[r] (summed over its lanes) = sum over columns [c, se) (at most kSeg4 whole blocks) of code * q for rows
+// row0 + r * stride: s1 + (s4 >> 2), in int16 lanes. In the AVX-VNNI build, vpdpbusd sums each field's products
+// into int32 lanes instead (every lane of s4 still a sum of multiples of 4), and t[r] is in int32 lanes: 9 vector
+// operations per 32 code bytes against 13.
 inline void rows4_segment(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t c,
                           int64_t se, __m256i* t) {
   const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12);
@@ -116,26 +126,41 @@ inline void rows4_segment(const uint8_t* row0, int64_t stride, const uint8_t* ne
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row0 + r * stride + off));
       const __m256i h = _mm256_srli_epi16(v, 4);
       // the fields at bits 6, 4, 2, 0 pair with the block's activation vectors 0, 1, 2, 3
+#if defined(BITNET_TERNARY_AVXVNNI)
+      s1[r] = _mm256_dpbusd_avx_epi32(s1[r], _mm256_and_si256(h, m3), _mm256_loadu_si256(ap + 1));
+      s4[r] = _mm256_dpbusd_avx_epi32(s4[r], _mm256_and_si256(h, m12), _mm256_loadu_si256(ap));
+      s1[r] = _mm256_dpbusd_avx_epi32(s1[r], _mm256_and_si256(v, m3), _mm256_loadu_si256(ap + 3));
+      s4[r] = _mm256_dpbusd_avx_epi32(s4[r], _mm256_and_si256(v, m12), _mm256_loadu_si256(ap + 2));
+#else
       const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(h, m3), _mm256_loadu_si256(ap + 1));
       const __m256i p3 = _mm256_maddubs_epi16(_mm256_and_si256(v, m3), _mm256_loadu_si256(ap + 3));
       const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(h, m12), _mm256_loadu_si256(ap));
       const __m256i p2 = _mm256_maddubs_epi16(_mm256_and_si256(v, m12), _mm256_loadu_si256(ap + 2));
       s1[r] = _mm256_add_epi16(s1[r], _mm256_add_epi16(p1, p3));
       s4[r] = _mm256_add_epi16(s4[r], _mm256_add_epi16(p0, p2));
+#endif
     }
   }
+#if defined(BITNET_TERNARY_AVXVNNI)
+  for (int r = 0; r < 4; ++r) t[r] = _mm256_add_epi32(s1[r], _mm256_srai_epi32(s4[r], 2));
+#else
   for (int r = 0; r < 4; ++r) t[r] = _mm256_add_epi16(s1[r], _mm256_srai_epi16(s4[r], 2));
+#endif
 }
 
 // acc[r] (int32 lanes, summed over) = sum over columns [c, ce) (whole blocks) of code * q for rows row0 + r * stride.
 inline void rows4_blocks(const uint8_t* row0, int64_t stride, const uint8_t* next, const int8_t* q, int64_t c,
                          int64_t ce, __m256i* acc) {
-  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   for (int r = 0; r < 4; ++r) acc[r] = _mm256_setzero_si256();
   for (; c < ce; c += 128 * kSeg4) {
     __m256i t[4];
     rows4_segment(row0, stride, next, q, c, c + 128 * kSeg4 < ce ? c + 128 * kSeg4 : ce, t);
+#if defined(BITNET_TERNARY_AVXVNNI)
+    for (int r = 0; r < 4; ++r) acc[r] = _mm256_add_epi32(acc[r], t[r]);
+#else
     for (int r = 0; r < 4; ++r) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(t[r], ones));
+#endif
   }
 }
 
@@ -172,14 +197,18 @@ void rows4_groups(const uint8_t* row0, int64_t stride, const uint8_t* next, cons
                   const float* at, int64_t groups, const float* ws, float* y) {
   constexpr int64_t kGroup = 256;
   static_assert(kGroup / 128 <= kSeg4, "a group is one segment");
-  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);
   __m128 out = _mm_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
     __m256i t[4];
     rows4_segment(row0, stride, next, q, g * kGroup, (g + 1) * kGroup, t);
     // per 128-bit half: rows 0..3's sums of 8 lanes each, then the halves added
+#if defined(BITNET_TERNARY_AVXVNNI)
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+#else
     const __m256i h = _mm256_madd_epi16(
         _mm256_hadd_epi16(_mm256_hadd_epi16(t[0], t[1]), _mm256_hadd_epi16(t[2], t[3])), ones);
+#endif
     const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
     const __m128 f = _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_set1_epi32(act_sums[g])));
     const __m128 w = _mm_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g]);
@@ -292,7 +321,8 @@ void matmul_rows(const quant::TernaryMatrix& w, const PreparedActs& a, float* y,
   }
 }
 
-}  // namespace bitnet::kernels::avx2
+}  // namespace bitnet::kernels::BITNET_AVX2_NS
 
+#undef BITNET_AVX2_NS
 #pragma GCC pop_options
 #endif

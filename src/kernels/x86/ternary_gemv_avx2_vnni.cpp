@@ -1,0 +1,3 @@
+// avx2vnni::matmul_rows: x86/ternary_gemv_avx2.cpp compiled again for CPUs with AVX-VNNI (see there).
+#define BITNET_TERNARY_AVXVNNI 1
+#include "kernels/x86/ternary_gemv_avx2.cpp"
