@@ -156,6 +156,52 @@ __attribute__((noinline)) void tile_2x4_group(const uint8_t* w0p, const uint8_t*
       : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm12", "ymm13", "r8", "r9", "r10", "r11",
         "cc", "memory");
 }
+// The 3 x 4 tile: twelve int32 sums (ymm(4j + t): row j, token t), so that a vpdpbusd's result is not needed again
+// for 6 cycles, past its latency (5 on Golden Cove: the eight sums of a 2 x 4 tile keep at most 8 of its 10 in
+// flight); rows w[0..2] in ymm12-14, each activation vector a memory operand of its three vpdpbusd. Adds its sums
+// into acc[0..11].
+#define BITNET_V3(off, r, a0, a1, a2)                              \
+  "%{vex%} vpdpbusd " off "(" r ",%[c]), %%ymm12, %%ymm" a0 "\n\t" \
+  "%{vex%} vpdpbusd " off "(" r ",%[c]), %%ymm13, %%ymm" a1 "\n\t" \
+  "%{vex%} vpdpbusd " off "(" r ",%[c]), %%ymm14, %%ymm" a2 "\n\t"
+#define BITNET_V3_STEP(off)                          \
+  "vmovdqa " off "(%[w0p],%[c]), %%ymm12\n\t"        \
+  "vmovdqa " off "(%[w1p],%[c]), %%ymm13\n\t"        \
+  "vmovdqa " off "(%[w2p],%[c]), %%ymm14\n\t"        \
+  BITNET_V3(off, "%%r8", "0", "4", "8")              \
+  BITNET_V3(off, "%%r9", "1", "5", "9")              \
+  BITNET_V3(off, "%%r10", "2", "6", "10")            \
+  BITNET_V3(off, "%%r11", "3", "7", "11")
+#define BITNET_ADD_OUT(k, off)                         \
+  "vpaddd " off "(%[acc]), %%ymm" k ", %%ymm" k "\n\t" \
+  "vmovdqu %%ymm" k ", " off "(%[acc])\n\t"
+__attribute__((noinline)) void tile_3x4(const uint8_t* w0p, const uint8_t* w1p, const uint8_t* w2p,
+                                        const int8_t* const* p, int64_t c, int64_t ce, __m256i* acc) {
+  if (c >= ce) return;
+  asm volatile(
+      BITNET_TILE_PTRS
+      BITNET_TILE_ZERO
+      "vpxor %%ymm8, %%ymm8, %%ymm8\n\t"
+      "vpxor %%ymm9, %%ymm9, %%ymm9\n\t"
+      "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
+      "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+      "1:\n\t"
+      BITNET_V3_STEP("")
+      BITNET_V3_STEP("32")
+      "add $64, %[c]\n\t"
+      "cmp %[ce], %[c]\n\t"
+      "jl 1b\n\t"
+      BITNET_ADD_OUT("0", "0") BITNET_ADD_OUT("1", "32") BITNET_ADD_OUT("2", "64") BITNET_ADD_OUT("3", "96")
+      BITNET_ADD_OUT("4", "128") BITNET_ADD_OUT("5", "160") BITNET_ADD_OUT("6", "192") BITNET_ADD_OUT("7", "224")
+      BITNET_ADD_OUT("8", "256") BITNET_ADD_OUT("9", "288") BITNET_ADD_OUT("10", "320") BITNET_ADD_OUT("11", "352")
+      : [c] "+r"(c)
+      : [ce] "r"(ce), [w0p] "r"(w0p), [w1p] "r"(w1p), [w2p] "r"(w2p), [p] "r"(p), [acc] "r"(acc)
+      : "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8", "ymm9", "ymm10", "ymm11", "ymm12",
+        "ymm13", "ymm14", "r8", "r9", "r10", "r11", "cc", "memory");
+}
+#undef BITNET_ADD_OUT
+#undef BITNET_V3_STEP
+#undef BITNET_V3
 #undef BITNET_VNNI_LOOP
 #undef BITNET_VNNI_STEPS
 #undef BITNET_V2
@@ -249,6 +295,8 @@ struct TokenTile4 {
   const int8_t* p[kTile];
   __m256i act_sum;
   __m256 act_scale;
+  __m128i act_sum4;  // the same, lane t: token t (a 3 x 4 tile's third row)
+  __m128 act_scale4;
 };
 
 TokenTile4 token_tile4(const PreparedActs& a, int64_t t0, int64_t cols, int64_t at_stride) {
@@ -259,6 +307,8 @@ TokenTile4 token_tile4(const PreparedActs& a, int64_t t0, int64_t cols, int64_t 
   tt.act_sum = _mm256_setr_epi32(as[0], as[0], as[1], as[1], as[2], as[2], as[3], as[3]);
   tt.act_scale = _mm256_setr_ps(at[0], at[0], at[at_stride], at[at_stride], at[2 * at_stride], at[2 * at_stride],
                                 at[3 * at_stride], at[3 * at_stride]);
+  tt.act_sum4 = _mm_setr_epi32(as[0], as[1], as[2], as[3]);
+  tt.act_scale4 = _mm_setr_ps(at[0], at[at_stride], at[2 * at_stride], at[3 * at_stride]);
   return tt;
 }
 
@@ -294,6 +344,15 @@ inline __m256 pair_lanes(float v0, float v1) {
   return _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(p)));
 }
 
+// The epilogue of a 2 x 4 tile's sums acc[0..7] (rows with scales ws[0], ws[1]): outputs y[t * y_stride + j].
+inline void epilogue_2x4(const __m256i* acc, const TokenTile4& tt, const float* ws, float* y, int64_t y_stride) {
+  const __m256i sums = reduce_2x4(acc);
+  const __m256 w_scale = pair_lanes(ws[0], ws[1]);
+  const __m256 out =
+      _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums, tt.act_sum)), tt.act_scale), w_scale);
+  store_2x4(out, y, y_stride);
+}
+
 void tiles_2x4_out(const uint8_t* dec, int n_pairs, const TokenTile4& tt, int64_t cols, const float* ws, float* y,
                    int64_t y_stride) {
   alignas(32) __m256i acc[kOutPairs][kPair * kTile];
@@ -301,14 +360,33 @@ void tiles_2x4_out(const uint8_t* dec, int n_pairs, const TokenTile4& tt, int64_
     for (auto& v : acc[q]) v = _mm256_setzero_si256();
     tile_2x4(dec + 2 * q * cols, dec + (2 * q + 1) * cols, tt.p, 0, cols, acc[q]);
   }
-  for (int q = 0; q < n_pairs; ++q) {
-    const __m256i sums = reduce_2x4(acc[q]);
-    const __m256 w_scale = pair_lanes(ws[2 * q], ws[2 * q + 1]);
-    const __m256 out =
-        _mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sums, tt.act_sum)), tt.act_scale), w_scale);
-    store_2x4(out, y + 2 * q, y_stride);
+  for (int q = 0; q < n_pairs; ++q) epilogue_2x4(acc[q], tt, ws + 2 * q, y + 2 * q, y_stride);
+}
+
+#if defined(BITNET_TERNARY_AVXVNNI)
+// tiles_2x4_out for up to kOutTriples row triples with tile_3x4: rows 0 and 1 of a triple as a 2 x 4 tile's
+// epilogue, row 2's four sums (one per token) in four lanes, each output stored on its own.
+constexpr int kOutTriples = 2;
+void tiles_3x4_out(const uint8_t* dec, int n_triples, const TokenTile4& tt, int64_t cols, const float* ws, float* y,
+                   int64_t y_stride) {
+  alignas(32) __m256i acc[kOutTriples][3 * kTile];
+  for (int q = 0; q < n_triples; ++q) {
+    for (auto& v : acc[q]) v = _mm256_setzero_si256();
+    tile_3x4(dec + 3 * q * cols, dec + (3 * q + 1) * cols, dec + (3 * q + 2) * cols, tt.p, 0, cols, acc[q]);
+  }
+  for (int q = 0; q < n_triples; ++q) {
+    epilogue_2x4(acc[q], tt, ws + 3 * q, y + 3 * q, y_stride);
+    const __m256i* c = acc[q] + 2 * kTile;  // row 2, tokens 0..3
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(c[0], c[1]), _mm256_hadd_epi32(c[2], c[3]));
+    const __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128 o2 = _mm_mul_ps(_mm_div_ps(_mm_cvtepi32_ps(_mm_sub_epi32(s2, tt.act_sum4)), tt.act_scale4),
+                                 _mm_set1_ps(ws[3 * q + 2]));
+    alignas(16) float o[kTile];
+    _mm_store_ps(o, o2);
+    for (int t = 0; t < kTile; ++t) y[t * y_stride + 3 * q + 2] = o[t];
   }
 }
+#endif
 
 // The Q8_K rule's 2 x 4 tiles (llama.cpp's TQ1_0/TQ2_0: a weight and an activation scale per 256 columns): per
 // group, the tile's eight sums reduced in one vector and added into the eight outputs as the reference does,
@@ -440,12 +518,21 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
         r = rb + (re - rb) / kPair * kPair;
       }
       if (whole_rows) {
+#if defined(BITNET_TERNARY_AVXVNNI)
+        for (; r + 3 <= re; r += 3 * kOutTriples) {
+          const int n_triples = (re - r) / 3 < kOutTriples ? static_cast<int>((re - r) / 3) : kOutTriples;
+          tiles_3x4_out(scratch + (r - rb) * cols, n_triples, tt, cols, w.scales.data() + r, y + t0 * y_stride + r,
+                        y_stride);
+        }
+        r = rb + (re - rb) / 3 * 3;
+#endif
+        const int64_t rp = r;
         for (; r + kPair <= re; r += kPair * kOutPairs) {
           const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
           tiles_2x4_out(scratch + (r - rb) * cols, n_pairs, tt, cols, w.scales.data() + r, y + t0 * y_stride + r,
                         y_stride);
         }
-        r = rb + (re - rb) / kPair * kPair;
+        r = rp + (re - rp) / kPair * kPair;
       }
       for (; r < re; r += kPair) {
         const int nr = re - r >= kPair ? kPair : 1;
