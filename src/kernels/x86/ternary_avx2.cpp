@@ -112,12 +112,12 @@ constexpr int64_t kGroupCols = 256;  // the Q8_K rule's scale group, which tile_
   BITNET_V2("32", "%%r11", "3", "7")     \
   "add $64, %[c]\n\t"
 // Both tiles' sums over columns [c, ce), from zero.
-#define BITNET_VNNI_LOOP          \
-  BITNET_TILE_PTRS                \
-  BITNET_TILE_ZERO                \
-  "1:\n\t"                       \
-  BITNET_VNNI_STEPS               \
-  "cmp %[ce], %[c]\n\t"          \
+#define BITNET_VNNI_LOOP \
+  BITNET_TILE_PTRS       \
+  BITNET_TILE_ZERO       \
+  "1:\n\t"               \
+  BITNET_VNNI_STEPS      \
+  "cmp %[ce], %[c]\n\t"  \
   "jl 1b\n\t"
 
 // tile_2x4 (below, the AVX2 build's) with AVX-VNNI: the same tile, its int32 sums added into acc once at the end.
