@@ -341,15 +341,17 @@ void register_all() {
             benchmark::RegisterBenchmark((name + suffix).c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false,
                                          false, fn)
                 ->Unit(benchmark::kMillisecond);
-            if (level == IsaLevel::kAvx512)
-              benchmark::RegisterBenchmark((name + "/panels").c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k,
-                                           true, false, nullptr)
+            // in panels: where the loader would put them (AVX-512; AVX-VNNI for one scale a row)
+            const bool panels_here = level == IsaLevel::kAvx512 || (suffix == "+vnni" && !q8k);
+            if (panels_here)
+              benchmark::RegisterBenchmark((name + suffix + "/panels").c_str(), ternary, level, sh.rows, sh.cols,
+                                           tokens, q8k, true, false, fn)
                   ->Unit(benchmark::kMillisecond);
             // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
             // threads: what generation on two threads can reach.
             if (sh.rows > 100000 && level != IsaLevel::kScalar)
               for (bool panels : {false, true}) {
-                if (panels && level != IsaLevel::kAvx512) continue;
+                if (panels && !panels_here) continue;
                 benchmark::RegisterBenchmark((name + suffix + (panels ? "/panels" : "")).c_str(), ternary, level,
                                              sh.rows, sh.cols, tokens, q8k, panels, false, fn)
                     ->Threads(2)

@@ -37,7 +37,8 @@ struct TernaryKernel {
 // The best kernel at or below `level` that this build and CPU have.
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
-// Whether a loader should put m in the panel layout (quant::to_panels): the AVX-512 kernels are active and m fits.
+// Whether a loader should put m in the panel layout (quant::to_panels): m fits, and the AVX-512 kernels are active,
+// or the AVX2 level with AVX-VNNI is and m has one scale a row.
 // Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
 
@@ -60,6 +61,10 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
 // AVX-VNNI (CpuFeatures::avxvnni: Intel Alder Lake and later client CPUs, Sierra Forest; AMD Zen 5).
 void ternary_matmul_avx2_vnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                               int64_t row_begin, int64_t row_end);
+// Its kernel for fewer than 8 tokens against a matrix in panels (x86/ternary_panel_gemv_avxvnni.cpp): rows
+// [row_begin, row_end) whole panels, one scale a row (group == cols) and the per-token rule.
+void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                 int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 // The same, its generation kernels decoding codes with GFNI (x86/ternary_avx512_gfni.cpp): what the AVX-512 level

@@ -30,19 +30,33 @@ constexpr int64_t kDecodeMinTokens = 8;
 constexpr int64_t kDecodeRows = 32;  // 32 rows of 6912 columns: 221 KB of decoded codes
 constexpr int kPair = 2;            // rows in one register tile (with kTile tokens: 8 int16 sums)
 
-// One row's codes as bytes, block by block: block b's 128 bytes are its 32 code bytes shifted by 6, 4, 2 and 0,
-// so decoded byte 32s + k of the block lines up with activation 128b + 32s + k.
-void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
+// One block's 32 code bytes v as bytes: shifted by 6, 4, 2 and 0, so decoded byte 32s + k of the block (at out)
+// lines up with activation 128b + 32s + k.
+inline void decode_block(__m256i v, uint8_t* out) {
   const __m256i mask = _mm256_set1_epi8(3);
-  for (int64_t b = 0; b < blocks; ++b) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * b));
-    __m256i* o = reinterpret_cast<__m256i*>(out + 128 * b);
-    _mm256_store_si256(o, _mm256_and_si256(_mm256_srli_epi16(v, 6), mask));
-    _mm256_store_si256(o + 1, _mm256_and_si256(_mm256_srli_epi16(v, 4), mask));
-    _mm256_store_si256(o + 2, _mm256_and_si256(_mm256_srli_epi16(v, 2), mask));
-    _mm256_store_si256(o + 3, _mm256_and_si256(v, mask));
-  }
+  __m256i* o = reinterpret_cast<__m256i*>(out);
+  _mm256_store_si256(o, _mm256_and_si256(_mm256_srli_epi16(v, 6), mask));
+  _mm256_store_si256(o + 1, _mm256_and_si256(_mm256_srli_epi16(v, 4), mask));
+  _mm256_store_si256(o + 2, _mm256_and_si256(_mm256_srli_epi16(v, 2), mask));
+  _mm256_store_si256(o + 3, _mm256_and_si256(v, mask));
 }
+
+// One row's codes as bytes, block by block (128 bytes a block).
+void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    decode_block(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * b)), out + 128 * b);
+}
+
+#if defined(BITNET_TERNARY_AVXVNNI)
+// The same for row r of a matrix in panels: each block's 8 dwords, 64 bytes apart in its panel, gathered.
+void decode_panel_row(const quant::TernaryMatrix& w, int64_t r, uint8_t* out) {
+  const uint8_t* p =
+      w.codes() + r / quant::kPanelRows * quant::kPanelRows * w.row_bytes() + 4 * (r % quant::kPanelRows);
+  const __m256i idx = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);  // dwords
+  for (int64_t b = 0; b < w.cols / quant::kTernaryBlock; ++b)
+    decode_block(_mm256_i32gather_epi32(reinterpret_cast<const int*>(p + 512 * b), idx, 4), out + 128 * b);
+}
+#endif
 
 // The assembly both 2 x 4 tiles share: the four activation pointers into r8-r11; eight zeroed int16 sums (ymm0-3:
 // row 0, tokens 0-3; ymm4-7: row 1); one loop iteration, two 32-column steps through which six product registers
@@ -489,9 +503,27 @@ using namespace BITNET_AVX2_NS;  // this file's tiles and the shared constants
 
 void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                int64_t row_begin, int64_t row_end) {
-  // Panels are made at load only where AVX-512 runs; at a level forced lower afterwards, the reference reads them.
-  if (w.panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
+  // Panels are made at load where AVX-512 runs, and where this AVX-VNNI build does for matrices with one scale a row
+  // (ternary_wants_panels). This build reads those: fewer than 8 tokens with the panel kernel, prompts by decoding
+  // each row from its panel. Any other matrix in panels (a level forced lower after load) goes to the reference.
+#if defined(BITNET_TERNARY_AVXVNNI)
+  const bool read_panels = w.group == cols && group == cols && a.qa.rule == quant::ActQuant::kPerTokenAbsmax;
+#else
+  const bool read_panels = false;
+#endif
+  if (w.panels && !read_panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
+  if (w.panels && n < kDecodeMinTokens) {
+    // rows outside whole panels (callers split at multiples of 64; tests need not) through the reference
+    const int64_t up = (row_begin + quant::kPanelRows - 1) / quant::kPanelRows * quant::kPanelRows;
+    const int64_t pb = up < row_end ? up : row_end;
+    const int64_t down = row_end / quant::kPanelRows * quant::kPanelRows;
+    const int64_t pe = down > pb ? down : pb;
+    if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
+    if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
+    if (pb < pe) ternary_gemv_panels_avxvnni(w, a, y, y_stride, pb, pe);
+    return;
+  }
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
     return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
   uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols));
@@ -500,7 +532,15 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
   TokenTileGroups ttg;  // 16 KB, filled only for Q8_K-rule tiles
   for (int64_t rb = row_begin; rb < row_end; rb += kDecodeRows) {
     const int64_t re = rb + kDecodeRows < row_end ? rb + kDecodeRows : row_end;
-    for (int64_t r = rb; r < re; ++r) decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
+    for (int64_t r = rb; r < re; ++r) {
+#if defined(BITNET_TERNARY_AVXVNNI)
+      if (w.panels) {
+        decode_panel_row(w, r, scratch + (r - rb) * cols);
+        continue;
+      }
+#endif
+      decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
+    }
     for (int64_t t0 = 0; t0 < n;) {
       const int nt = n - t0 >= kTile ? kTile : 1;
       const bool whole_rows = nt == kTile && groups == 1 && a.qa.rule != quant::ActQuant::kQ8K;
