@@ -1,6 +1,6 @@
 // Loading a model from GGUF: hyper-parameters from `<arch>.*` keys, tensors checked by name, type and
-// shape; I2_S tensors used in place (or, when asked, copied into panels for AVX-512), other ternary types repacked
-// once into the compute layout.
+// shape; I2_S tensors used in place (or, when asked, copied into panels for AVX-512 or AVX-VNNI), other ternary types
+// repacked once into the compute layout.
 #include <cmath>
 #include <cstring>
 
@@ -69,7 +69,7 @@ struct Repacking {
   }
 };
 
-// Codes the loader repacked are its own to lay out: in 16-row panels where the AVX-512 kernels will read them
+// Codes the loader repacked are its own to lay out: in 16-row panels where the kernels will read them
 // (kernels/ternary.hpp). `dst`: where they went, or nullptr if m owns them.
 void to_kernel_layout(quant::TernaryMatrix& m, uint8_t* dst) {
   if (kernels::ternary_wants_panels(m)) quant::to_panels(m, dst != nullptr ? dst : m.owned.data());
@@ -79,8 +79,8 @@ bool repacked_type(uint32_t type) {
   return type == quant::kTQ1_0 || type == quant::kTQ2_0 || type == quant::kTL1 || type == quant::kTL2;
 }
 
-// Whether an I2_S tensor of this shape goes into panels when repack_i2s asks for it: where the AVX-512 kernels run
-// and the shape fits.
+// Whether an I2_S tensor of this shape goes into panels when repack_i2s asks for it: where the kernels read panels
+// and the shape fits (kernels::ternary_wants_panels).
 bool i2_s_fits_panels(int64_t ne0, int64_t n_rows) {
   quant::TernaryMatrix shape;
   shape.rows = n_rows;
