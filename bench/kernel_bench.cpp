@@ -341,8 +341,8 @@ void register_all() {
             benchmark::RegisterBenchmark((name + suffix).c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false,
                                          false, fn)
                 ->Unit(benchmark::kMillisecond);
-            // in panels: where the loader would put them (AVX-512; AVX-VNNI for one scale a row)
-            const bool panels_here = level == IsaLevel::kAvx512 || (suffix == "+vnni" && !q8k);
+            // in panels: where the loader would put them (AVX-512, and AVX2 with AVX-VNNI)
+            const bool panels_here = level == IsaLevel::kAvx512 || suffix == "+vnni";
             if (panels_here)
               benchmark::RegisterBenchmark((name + suffix + "/panels").c_str(), ternary, level, sh.rows, sh.cols,
                                            tokens, q8k, true, false, fn)

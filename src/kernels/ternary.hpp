@@ -38,7 +38,7 @@ struct TernaryKernel {
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
 // Whether a loader should put m in the panel layout (quant::to_panels): m fits, and the AVX-512 kernels are active,
-// or the AVX2 level with AVX-VNNI is and m has one scale a row.
+// or the AVX2 level with AVX-VNNI is and m has one scale a row or TQ's scale per 256 columns.
 // Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
 
@@ -62,7 +62,7 @@ void ternary_matmul_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, f
 void ternary_matmul_avx2_vnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                               int64_t row_begin, int64_t row_end);
 // Its kernel for fewer than 8 tokens against a matrix in panels (x86/ternary_panel_gemv_avxvnni.cpp): rows
-// [row_begin, row_end) whole panels, one scale a row (group == cols) and the per-token rule.
+// [row_begin, row_end) whole panels; one scale a row (group == cols) and the per-token rule, or the Q8_K rule.
 void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                  int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

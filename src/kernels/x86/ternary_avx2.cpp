@@ -504,11 +504,14 @@ using namespace BITNET_AVX2_NS;  // this file's tiles and the shared constants
 void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                int64_t row_begin, int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
-  // Panels are made at load where AVX-512 runs, and where this AVX-VNNI build does for matrices with one scale a row
-  // (ternary_wants_panels). This build reads those: fewer than 8 tokens with the panel kernel, prompts by decoding
-  // each row from its panel. Any other matrix in panels (a level forced lower after load) goes to the reference.
+  // Panels are made at load where AVX-512 runs, and where this AVX-VNNI build does, for matrices with one scale a
+  // row or TQ's scale per 256 columns (ternary_wants_panels). This build reads those: fewer than 8 tokens with the
+  // panel kernel, prompts by decoding each row (and its scales) from its panel. Any other matrix in panels (a level
+  // forced lower after load) goes to the reference.
 #if defined(BITNET_TERNARY_AVXVNNI)
-  const bool read_panels = w.group == cols && group == cols && a.qa.rule == quant::ActQuant::kPerTokenAbsmax;
+  const bool read_panels =
+      group == w.group && ((groups == 1 && a.qa.rule == quant::ActQuant::kPerTokenAbsmax) ||
+                           (a.qa.rule == quant::ActQuant::kQ8K && group == kGroupCols && groups <= kMaxGroups));
 #else
   const bool read_panels = false;
 #endif
@@ -526,12 +529,23 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
   }
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
     return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
-  uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols));
+  // the chunk's decoded rows, then (for a matrix in panels) their weight scales in the row layout
+  uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols + kDecodeRows * groups * 4));
+  float* panel_ws = reinterpret_cast<float*>(scratch + kDecodeRows * cols);
   const int64_t at_stride = cols / a.qa.group;
   int32_t idot[kPair * kTile][kMaxGroups];
   TokenTileGroups ttg;  // 16 KB, filled only for Q8_K-rule tiles
   for (int64_t rb = row_begin; rb < row_end; rb += kDecodeRows) {
     const int64_t re = rb + kDecodeRows < row_end ? rb + kDecodeRows : row_end;
+    // the chunk's weight scales, rows (r - rb) * groups apart
+    const float* chunk_ws = w.scales.data() + rb * groups;
+    if (w.panels && groups > 1) {  // group g of row r at ((r / 16) * groups + g) * 16 + r % 16
+      for (int64_t r = rb; r < re; ++r)
+        for (int64_t g = 0; g < groups; ++g)
+          panel_ws[(r - rb) * groups + g] =
+              w.scales.data()[((r / quant::kPanelRows) * groups + g) * quant::kPanelRows + r % quant::kPanelRows];
+      chunk_ws = panel_ws;
+    }
     for (int64_t r = rb; r < re; ++r) {
 #if defined(BITNET_TERNARY_AVXVNNI)
       if (w.panels) {
@@ -552,7 +566,7 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
         token_tile_groups(a, t0, cols, groups, ttg);
         for (; r + kPair <= re; r += kPair * kOutPairs) {
           const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
-          tiles_2x4_groups(scratch + (r - rb) * cols, n_pairs, ttg, cols, group, groups, w.scales.data() + r * groups,
+          tiles_2x4_groups(scratch + (r - rb) * cols, n_pairs, ttg, cols, group, groups, chunk_ws + (r - rb) * groups,
                            y + t0 * y_stride + r, y_stride);
         }
         r = rb + (re - rb) / kPair * kPair;
@@ -561,7 +575,7 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
 #if defined(BITNET_TERNARY_AVXVNNI)
         for (; r + 3 <= re; r += 3 * kOutTriples) {
           const int n_triples = (re - r) / 3 < kOutTriples ? static_cast<int>((re - r) / 3) : kOutTriples;
-          tiles_3x4_out(scratch + (r - rb) * cols, n_triples, tt, cols, w.scales.data() + r, y + t0 * y_stride + r,
+          tiles_3x4_out(scratch + (r - rb) * cols, n_triples, tt, cols, chunk_ws + (r - rb), y + t0 * y_stride + r,
                         y_stride);
         }
         r = rb + (re - rb) / 3 * 3;
@@ -569,7 +583,7 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
         const int64_t rp = r;
         for (; r + kPair <= re; r += kPair * kOutPairs) {
           const int n_pairs = (re - r) / kPair < kOutPairs ? static_cast<int>((re - r) / kPair) : kOutPairs;
-          tiles_2x4_out(scratch + (r - rb) * cols, n_pairs, tt, cols, w.scales.data() + r, y + t0 * y_stride + r,
+          tiles_2x4_out(scratch + (r - rb) * cols, n_pairs, tt, cols, chunk_ws + (r - rb), y + t0 * y_stride + r,
                         y_stride);
         }
         r = rp + (re - rp) / kPair * kPair;
@@ -585,7 +599,7 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
           else decoded_tile<1, 1>(dec, a, t0, cols, group, groups, idot);
         }
         for (int j = 0; j < nr; ++j) {
-          const float* ws = w.scales.data() + (r + j) * groups;
+          const float* ws = chunk_ws + (r - rb + j) * groups;
           for (int i = 0; i < nt; ++i)
             y[(t0 + i) * y_stride + r + j] =
                 ternary_epilogue(a.qa.rule, idot[j * nt + i], groups, ws, a.qa.scales.data() + (t0 + i) * at_stride);

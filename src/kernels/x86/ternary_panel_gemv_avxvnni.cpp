@@ -3,8 +3,9 @@
 // block is two ymm (rows 0-7 and 8-15), one int32 lane per row; each shifted right by 6 - 2s and masked holds codes
 // 32s + 4j + [0, 4) of its rows, and vpdpbusd against those 4 activations, one dword broadcast to every lane, adds
 // their products. Each panel is one stream, where the row kernel (ternary_gemv_avx2.cpp) reads four rows at four
-// places. The AVX2 level puts only matrices with one scale a row in panels (ternary_wants_panels), so the epilogue
-// is the per-token rule's, (float)idot / act_scale * w_scale, lane by lane: bit-equal to the reference.
+// places. The AVX2 level puts in panels only matrices with one scale a row (the per-token rule) or TQ's scale per
+// 256 columns (the Q8_K rule; ternary_wants_panels); the epilogue is the reference's operations in its order, lane
+// by lane, so the outputs are bit-equal to it.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -38,43 +39,53 @@ inline __m256i field(__m256i v) {
   return _mm256_and_si256(_mm256_srli_epi32(v, 6 - 2 * S), _mm256_set1_epi8(3));
 }
 
-// Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Two accumulators per half and
-// field pair, so that no vpdpbusd waits on the one before.
+// Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row), group by group. Separate sums
+// per half and field, so that no vpdpbusd waits on the one before.
 void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row, bool to_l2) {
-  const int64_t cols = w.cols, blocks = cols / quant::kTernaryBlock;
+  const int64_t cols = w.cols, group = w.group, groups = cols / group;
+  const int64_t blocks_per_group = group / quant::kTernaryBlock;
   const uint8_t* base = w.codes() + p * quant::kPanelRows * w.row_bytes();
   const int8_t* act = a.qa.q.data() + t * cols;
-  __m256i lo[4], hi[4];
-  for (int s = 0; s < 4; ++s) lo[s] = hi[s] = _mm256_setzero_si256();
-  for (int64_t b = 0; b < blocks; ++b) {
-    const uint8_t* pb = base + b * kPanelBlockBytes;
+  const float* at = a.qa.scales.data() + t * (cols / a.qa.group);
+  const int32_t* sums = a.sums.data() + t * groups;
+  __m256 out[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // the epilogue so far, rows 0-7 and 8-15
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256i lo[4], hi[4];
+    for (int s = 0; s < 4; ++s) lo[s] = hi[s] = _mm256_setzero_si256();
+    for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
+      const uint8_t* pb = base + b * kPanelBlockBytes;
 #pragma GCC unroll 1
-    for (int j = 0; j < 8; ++j) {
-      prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
-      const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + j * 64));
-      const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + j * 64 + 32));
-      const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
-      const __m256i x0 = broadcast4(q), x1 = broadcast4(q + 32), x2 = broadcast4(q + 64), x3 = broadcast4(q + 96);
-      lo[0] = _mm256_dpbusd_avx_epi32(lo[0], field<0>(v0), x0);
-      hi[0] = _mm256_dpbusd_avx_epi32(hi[0], field<0>(v1), x0);
-      lo[1] = _mm256_dpbusd_avx_epi32(lo[1], field<1>(v0), x1);
-      hi[1] = _mm256_dpbusd_avx_epi32(hi[1], field<1>(v1), x1);
-      lo[2] = _mm256_dpbusd_avx_epi32(lo[2], field<2>(v0), x2);
-      hi[2] = _mm256_dpbusd_avx_epi32(hi[2], field<2>(v1), x2);
-      lo[3] = _mm256_dpbusd_avx_epi32(lo[3], field<3>(v0), x3);
-      hi[3] = _mm256_dpbusd_avx_epi32(hi[3], field<3>(v1), x3);
+      for (int j = 0; j < 8; ++j) {
+        prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + j * 64));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + j * 64 + 32));
+        const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
+        const __m256i x0 = broadcast4(q), x1 = broadcast4(q + 32), x2 = broadcast4(q + 64), x3 = broadcast4(q + 96);
+        lo[0] = _mm256_dpbusd_avx_epi32(lo[0], field<0>(v0), x0);
+        hi[0] = _mm256_dpbusd_avx_epi32(hi[0], field<0>(v1), x0);
+        lo[1] = _mm256_dpbusd_avx_epi32(lo[1], field<1>(v0), x1);
+        hi[1] = _mm256_dpbusd_avx_epi32(hi[1], field<1>(v1), x1);
+        lo[2] = _mm256_dpbusd_avx_epi32(lo[2], field<2>(v0), x2);
+        hi[2] = _mm256_dpbusd_avx_epi32(hi[2], field<2>(v1), x2);
+        lo[3] = _mm256_dpbusd_avx_epi32(lo[3], field<3>(v0), x3);
+        hi[3] = _mm256_dpbusd_avx_epi32(hi[3], field<3>(v1), x3);
+      }
+    }
+    // a panel's scales: group g's 16 side by side where groups > 1, else the rows' own
+    const float* ws = w.scales.data() + (p * groups + g) * quant::kPanelRows;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i* acc = h == 0 ? lo : hi;
+      const __m256i dots = _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(sums[g])));
+      const __m256 wsv = _mm256_loadu_ps(ws + 8 * h);
+      if (a.qa.rule == quant::ActQuant::kQ8K)  // sum over groups of idot * (w_scale * d), from 0
+        out[h] = _mm256_add_ps(out[h], _mm256_mul_ps(f, _mm256_mul_ps(wsv, _mm256_set1_ps(at[g]))));
+      else  // one group: idot / s * w_scale
+        out[h] = _mm256_mul_ps(_mm256_div_ps(f, _mm256_set1_ps(at[0])), wsv);
     }
   }
-  const __m256i act_sum = _mm256_set1_epi32(a.sums[static_cast<size_t>(t)]);
-  const __m256 act_scale = _mm256_set1_ps(a.qa.scales[static_cast<size_t>(t)]);
-  const float* ws = w.scales.data() + p * quant::kPanelRows;
-  for (int h = 0; h < 2; ++h) {
-    const __m256i* acc = h == 0 ? lo : hi;
-    const __m256i dots = _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
-    const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, act_sum));
-    _mm256_storeu_ps(y_row + p * quant::kPanelRows + 8 * h,
-                     _mm256_mul_ps(_mm256_div_ps(f, act_scale), _mm256_loadu_ps(ws + 8 * h)));
-  }
+  _mm256_storeu_ps(y_row + p * quant::kPanelRows, out[0]);
+  _mm256_storeu_ps(y_row + p * quant::kPanelRows + 8, out[1]);
 }
 
 }  // namespace
