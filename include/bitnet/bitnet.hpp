@@ -30,7 +30,8 @@ struct LoadOptions {
   // Copy I2_S weights at load into the layout the AVX-512 kernels (and the AVX2 ones with AVX-VNNI) read best (other
   // ternary types always are). On a 2-core Zen 5 VM: 2B-4T generation 2-5% faster and prompts 1-2%; on a 2-core
   // Intel VM generation 11-19% faster. The cost is a longer load (2B-4T 0.04-0.06 -> 0.2-0.3 s there). false reads
-  // I2_S where it lies in the file. No effect without AVX-512 or AVX-VNNI.
+  // I2_S where it lies in the file. No effect where neither AVX-512 nor AVX2 with AVX-VNNI runs (a CPU without them,
+  // or BITNET_ISA below them).
   bool repack_i2s = true;
 };
 

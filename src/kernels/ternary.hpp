@@ -37,8 +37,9 @@ struct TernaryKernel {
 // The best kernel at or below `level` that this build and CPU have.
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
-// Whether a loader should put m in the panel layout (quant::to_panels): m fits, and the AVX-512 kernels are active,
-// or the AVX2 level with AVX-VNNI is and m has one scale a row or TQ's scale per 256 columns.
+// Whether a loader should put m in the panel layout (quant::to_panels): m fits (quant::panels_fit) with at most 256
+// groups a row, and the AVX-512 kernels are active, or the AVX2 level with AVX-VNNI is and m has one scale a row
+// (the per-token rule) or a scale per 256 columns (the Q8_K rule: TQ1_0, TQ2_0).
 // Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
 

@@ -108,6 +108,11 @@ void check_rule(quant::ActQuant rule, const std::vector<Shape>& shapes) {
     const AmxSetting amx(v.amx);
     const IsaLevel level = v.level;
     ASSERT_EQ(ternary_kernel(level).isa, level);
+#if defined(__x86_64__)
+    if (level == IsaLevel::kAvx2 && cpu_features().avxvnni) {  // the dispatcher's AVX2 build is AVX-VNNI's
+      ASSERT_EQ(ternary_kernel(level).matmul, ternary_matmul_avx2_vnni);
+    }
+#endif
     const TernaryMatmulFn matmul = v.matmul();
     for (const Shape& sh : shapes) {
       const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
@@ -264,14 +269,17 @@ TEST(KernelParity, TernaryPanels) {
                                        {80, 1536, 8},
                                        {48, 512, 9},
                                        {160, 768, 17},
-                                       {48, 1024, 33}});
+                                       {48, 1024, 33},
+                                       // 256 groups, the most the kernels take
+                                       {32, 65536, 1},
+                                       {32, 65536, 9}});
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels
 // may sum ternary codes further in 16 bits), against activations all at the rules' extreme (-127), and at -128
 // (set by hand: the quantizers do not produce it, but a kernel's bound must hold for any int8), over rows long
 // enough for a 16-bit intermediate summed too far to overflow; batches of 1-4 tokens and of 8 or more (AVX2 takes
-// different paths for them).
+// different paths for them); in rows, and in panels where the rows are whole panels.
 TEST(KernelParity, ExtremeSumsAreExact) {
   for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
     for (const Shape& sh : std::vector<Shape>{{20, 6912, 1},
@@ -282,7 +290,10 @@ TEST(KernelParity, ExtremeSumsAreExact) {
                                               {8, 4224, 8},
                                               {6, 1536, 8},
                                               {20, 6912, 17},
-                                              {33, 4096, 32}}) {
+                                              {33, 4096, 32},
+                                              // whole 16-row panels (also tried in the panel layout)
+                                              {32, 6912, 1},
+                                              {48, 4096, 16}}) {
       for (uint8_t fill : {uint8_t{0xff}, uint8_t{0xaa}}) {
         for (bool min_int8 : {false, true}) {
           const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
@@ -304,13 +315,21 @@ TEST(KernelParity, ExtremeSumsAreExact) {
           }
           std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows));
           ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
+          // the same matrix in panels too, where its rows are whole panels
+          quant::TernaryMatrix wp = w;
+          const bool panels = quant::panels_fit(wp);
+          if (panels) quant::to_panels(wp, wp.owned.data());
           for (const Variant& v : levels_here()) {
             const AmxSetting amx(v.amx);
-            std::vector<float> got(want.size(), 0.0f);
-            v.matmul()(w, a, got.data(), sh.rows, 0, sh.rows);
-            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
-                << v.name() << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " fill " << int{fill}
-                << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference " << want[0];
+            for (const quant::TernaryMatrix* m : {&w, &wp}) {
+              if (m == &wp && !panels) continue;
+              std::vector<float> got(want.size(), 0.0f);
+              v.matmul()(*m, a, got.data(), sh.rows, 0, sh.rows);
+              ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
+                  << v.name() << (m == &wp ? " panels " : " ") << sh.rows << "x" << sh.cols << " tokens " << sh.tokens
+                  << " fill " << int{fill} << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference "
+                  << want[0];
+            }
           }
         }
       }

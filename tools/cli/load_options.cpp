@@ -16,7 +16,7 @@ void add_load_options(CLI::App* sub, LoadArgs& a) {
                 "with AVX-VNNI) read best, as the other ternary types always are (the default: generation 11-19% "
                 "faster on a 2-core Intel VM, 2-5% on a Zen 5 one). --no-repack-i2s reads them where they lie in the "
                 "file: a shorter load (2B-4T 0.04-0.06 s against 0.2-0.3 s there) and slower generation. No effect "
-                "without AVX-512 or AVX-VNNI");
+                "where neither AVX-512 nor AVX2 with AVX-VNNI runs");
 }
 
 bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error) {
