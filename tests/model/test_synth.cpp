@@ -203,7 +203,7 @@ TEST(ModelSynth, PromptAtOnceEqualsTokenByToken) {
 TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "not x86-64: matrices are never put in panels";
-#else
+#endif
   if (max_supported_isa() != IsaLevel::kAvx512 && !cpu_features().avxvnni)
     GTEST_SKIP() << "neither AVX-512 nor AVX-VNNI here: matrices are never put in panels";
   const std::string dir = test::temp_dir();
@@ -224,7 +224,6 @@ TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
   }
   set_active_isa(before);
   std::filesystem::remove_all(dir);
-#endif
 }
 
 // The loader repacks every TQ1_0, TQ2_0, TL1 and TL2 matrix into one buffer (so that 2 MB pages can back all of
