@@ -24,7 +24,8 @@ namespace bitnet::kernels {
 namespace {
 
 constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
-constexpr int64_t kPrefetchAhead = 10240;  // as the AVX-512 panel kernel: every line 10 KB ahead of the one loaded
+constexpr int64_t kPrefetchAhead = 10240;  // as the AVX-512 panel kernel: every line 10 KB ahead of the one loaded,
+constexpr int64_t kScalesAheadPanels = 2;  // and a group's scales (one line) of the panel two ahead
 
 // 4 activations at q, in every lane.
 inline __m256i broadcast4(const int8_t* q) {
@@ -48,10 +49,14 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
   const int8_t* act = a.qa.q.data() + t * cols;
   const float* at = a.qa.scales.data() + t * (cols / a.qa.group);
   const int32_t* sums = a.sums.data() + t * groups;
+  // addressed as an integer: past the last panels it lies outside the scales (a prefetch never faults)
+  const uintptr_t scales_ahead = reinterpret_cast<uintptr_t>(w.scales.data()) +
+                                 static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
   __m256 out[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // the epilogue so far, rows 0-7 and 8-15
   for (int64_t g = 0; g < groups; ++g) {
     __m256i lo[4], hi[4];
     for (int s = 0; s < 4; ++s) lo[s] = hi[s] = _mm256_setzero_si256();
+    if (groups > 1) prefetch_code_line(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4), to_l2);
     for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
       const uint8_t* pb = base + b * kPanelBlockBytes;
 #pragma GCC unroll 1
