@@ -48,6 +48,19 @@ bool ternary_wants_panels(const quant::TernaryMatrix& m);
 // member instantiated under an AVX-512 target could be the copy the linker keeps for every caller).
 uint8_t* kernel_scratch(size_t bytes);
 
+// Rows [row_begin, row_end) as the panel kernels take them: [begin, end) the whole 16-row panels within (begin ==
+// end where there are none); the rows before and after go to the reference (callers split at multiples of 64, tests
+// need not). Static: each kernel file compiles its own copy for its target.
+struct PanelRowSpan {
+  int64_t begin, end;
+};
+static constexpr PanelRowSpan whole_panel_rows(int64_t row_begin, int64_t row_end) {
+  const int64_t up = (row_begin + quant::kPanelRows - 1) / quant::kPanelRows * quant::kPanelRows;
+  const int64_t begin = up < row_end ? up : row_end;
+  const int64_t down = row_end / quant::kPanelRows * quant::kPanelRows;
+  return {begin, down > begin ? down : begin};
+}
+
 // Per-ISA implementations (x86/ files); declared here so the dispatcher and the parity tests see them.
 void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);

@@ -516,17 +516,15 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
   const bool read_panels = false;
 #endif
   if (w.panels && !read_panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
+#if defined(BITNET_TERNARY_AVXVNNI)
   if (w.panels && n < kDecodeMinTokens) {
-    // rows outside whole panels (callers split at multiples of 64; tests need not) through the reference
-    const int64_t up = (row_begin + quant::kPanelRows - 1) / quant::kPanelRows * quant::kPanelRows;
-    const int64_t pb = up < row_end ? up : row_end;
-    const int64_t down = row_end / quant::kPanelRows * quant::kPanelRows;
-    const int64_t pe = down > pb ? down : pb;
+    const auto [pb, pe] = whole_panel_rows(row_begin, row_end);
     if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
     if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
     if (pb < pe) ternary_gemv_panels_avxvnni(w, a, y, y_stride, pb, pe);
     return;
   }
+#endif
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
     return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
   // the chunk's decoded rows, then (for a matrix in panels) their weight scales in the row layout

@@ -255,9 +255,7 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
   const int64_t n = a.qa.n_tokens;
   if (w.panels) {
     if (!ternary_panels_avx512_fits(w, a)) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
-    // Rows outside whole panels (callers split at multiples of 64; tests need not) through the reference.
-    const int64_t pb = std::min(row_end, (row_begin + quant::kPanelRows - 1) / quant::kPanelRows * quant::kPanelRows);
-    const int64_t pe = std::max(pb, row_end / quant::kPanelRows * quant::kPanelRows);
+    const auto [pb, pe] = whole_panel_rows(row_begin, row_end);
     if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
     if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
     if (pb == pe) return;
