@@ -44,6 +44,21 @@ TEST(Cli, HelpForEverySubcommand) {
   }
 }
 
+TEST(Cli, ServeRunsOrSaysItIsNotBuilt) {
+  REQUIRE_CLI();
+  CliRun help = run_cli("serve --help");
+  EXPECT_EQ(help.code, 0) << help.out;
+  CliRun r = run_cli("serve --model /nonexistent.gguf --port 0");
+  EXPECT_NE(r.code, 0) << r.out;
+  if (help.out.find("not in this build") != std::string::npos) {
+    EXPECT_NE(r.out.find("built without the server"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("BITNET_BUILD_SERVER=ON"), std::string::npos) << r.out;
+  } else {
+    EXPECT_NE(help.out.find("--model"), std::string::npos) << help.out;
+    EXPECT_NE(r.out.find("/nonexistent.gguf"), std::string::npos) << r.out;
+  }
+}
+
 TEST(Cli, InferenceJsonGreedyFromBos) {
   REQUIRE_CLI();
   const std::string model = test::fixture("stories260k/stories260K.gguf");

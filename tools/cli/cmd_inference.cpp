@@ -31,7 +31,8 @@ struct InferenceArgs {
 constexpr const char* kDemoModel = "bitnet-kjv-4m.gguf";
 
 // The model to use without --model: $BITNET_MODEL, else the shipped demo model in models/ of the source tree
-// (found from the executable: build/bin/ -> ../../models/) or beside an installed bin/ (../models/).
+// (found from the executable: build/bin/ -> ../../models/) or beside an installed bin/ (../models/), else in the
+// source tree this was built from (a build directory outside it).
 Result<std::string> default_model() {
   namespace fs = std::filesystem;
   if (const char* env = std::getenv("BITNET_MODEL"); env != nullptr && *env != '\0') return std::string(env);
@@ -45,6 +46,9 @@ Result<std::string> default_model() {
       looked += ", no " + candidate.string();
     }
   }
+  const fs::path built_from = fs::path(BITNET_SOURCE_MODELS_DIR) / kDemoModel;
+  if (fs::is_regular_file(built_from, ec)) return built_from.string();
+  looked += ", no " + built_from.string();
   return not_found("no --model given and no default model found (" + looked + ")");
 }
 

@@ -25,6 +25,7 @@ void add_chat(CLI::App& app, std::vector<Command>& out);
 void add_model_synth(CLI::App& model, std::vector<Command>& out);
 void add_bench(CLI::App& app, std::vector<Command>& out);
 void add_serve(CLI::App& app, std::vector<Command>& out);  // only when built with the server
+void add_serve_missing(CLI::App& app, std::vector<Command>& out);  // built without it: says so, exits 1
 
 // Sampling flags shared by inference and chat (defaults as GenerationConfig's; seed -1 = random).
 struct SamplingArgs {

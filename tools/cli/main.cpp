@@ -34,6 +34,22 @@ bool parse_ids(const std::string& text, std::vector<int32_t>& ids, std::string& 
   return true;
 }
 
+#ifndef BITNET_WITH_SERVER
+// A build without the server still knows the subcommand, so `serve` says why it cannot run instead of a parse error.
+void add_serve_missing(CLI::App& app, std::vector<Command>& out) {
+  CLI::App* sub = app.add_subcommand(
+      "serve",
+      "OpenAI-compatible HTTP server: not in this build (configure with -DBITNET_BUILD_SERVER=ON; needs "
+      "cpp-httplib, Debian's libcpp-httplib-dev)");
+  sub->allow_extras();
+  out.push_back({sub, [] {
+                   return fail(
+                       "this bitnet-cli was built without the server (BITNET_BUILD_SERVER=OFF): "
+                       "reconfigure with -DBITNET_BUILD_SERVER=ON (needs libcpp-httplib-dev) and rebuild");
+                 }});
+}
+#endif
+
 }  // namespace bitnet::cli
 
 int main(int argc, char** argv) {
@@ -49,6 +65,8 @@ int main(int argc, char** argv) {
   bitnet::cli::add_bench(app, commands);
 #ifdef BITNET_WITH_SERVER
   bitnet::cli::add_serve(app, commands);
+#else
+  bitnet::cli::add_serve_missing(app, commands);
 #endif
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands)
