@@ -47,6 +47,19 @@ for isa in scalar neon; do
   BITNET_ISA=$isa ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
 done
 
+# Built with clang instead of GCC (the kernels' target regions and dotprod helpers take each compiler's own
+# spelling): the whole suite on x86-64, and the kernels' parity tests on aarch64 under qemu-user.
+echo "== the suite built with clang"
+CC=clang CXX=clang++ cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build-clang -j "$jobs"
+ctest --test-dir build-clang --output-on-failure -j "$jobs"
+echo "== aarch64 kernel parity built with clang"
+cmake -S . -B build-arm-clang -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu-clang.cmake -DBITNET_BUILD_TOOLS=OFF -DBITNET_BUILD_SERVER=OFF \
+  -DBITNET_BUILD_BENCH=OFF
+cmake --build build-arm-clang -j "$jobs" --target bitnet_tests
+ctest --test-dir build-arm-clang --output-on-failure -j "$jobs" -R 'KernelParity|KvAttention|KQuant'
+
 # The whole suite again under AddressSanitizer + UBSan (Debug): every truncated or corrupted file must give
 # an error, never a bad read; the forward pass and tokenizers must stay in bounds. (CLI tests are skipped
 # there: the tools are built only in the Release tree; the server and its tests are built and run.)

@@ -42,18 +42,29 @@ bool detect_amx_int8() {
 }
 #endif
 
+#if defined(__x86_64__)
+// cpuid leaf `leaf`, subleaf `sub`, register r (0 eax, 1 ebx, 2 ecx, 3 edx) has bit `bit` set. For the features
+// clang's __builtin_cpu_supports does not name (f16c, avxvnni): both are VEX-encoded, so they count only where the
+// OS saves the YMM state, which the avx2 check includes.
+bool cpuid_bit(unsigned leaf, unsigned sub, int r, int bit) {
+  unsigned regs[4] = {};
+  if (__get_cpuid_count(leaf, sub, &regs[0], &regs[1], &regs[2], &regs[3]) == 0) return false;
+  return (regs[r] & (1u << bit)) != 0;
+}
+#endif
+
 }  // namespace
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = [] {
     CpuFeatures c;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_cpu_init();
     c.avx2 = __builtin_cpu_supports("avx2");
     c.fma = __builtin_cpu_supports("fma");
-    c.f16c = __builtin_cpu_supports("f16c");
+    c.f16c = c.avx2 && cpuid_bit(1, 0, 2, 29);
     c.intel = __builtin_cpu_is("intel");
-    c.avxvnni = __builtin_cpu_supports("avxvnni");
+    c.avxvnni = c.avx2 && cpuid_bit(7, 1, 0, 4);
 #if defined(BITNET_EMULATE_AVX512)
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;

@@ -1,7 +1,7 @@
 // NEON dotprod dots of Q8_0-quantized queries with a Q8_0 cache's keys, positions in lanes (kernels/attention.hpp's
 // Q8_0 dot, before the scale), for blocks of queries: the x86 kernels' layout (x86/attention_q8_0_avx512.cpp) on 4
 // lanes. 4 keys' block is transposed once (register m, lane k: key k's values 4m .. 4m + 3), shared by all the
-// queries, and a query's 4 block sums are 8 sdot by element (vdotq_laneq_s32, its dword m selected): signed times
+// queries, and a query's 4 block sums are 8 sdot by element (sdot_lane, its dword m selected): signed times
 // signed, exact in int32, no sum across lanes. The float step (kquant_accumulate) runs on the 4 keys' lanes side by
 // side. Per query, key and 32-value block that is 2 sdot and a quarter of a float step, where the Q8_0 matmul, one
 // query at a time, takes 2 sdot, a horizontal add and a scalar float step (not timed: no ARM machine here, and qemu
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/arm/dotprod.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/query_groups.hpp"
 #include "quant/q8_0.hpp"
@@ -43,9 +44,8 @@ inline void transpose_keys(const uint8_t* const* rows, int64_t off, int8x16_t* k
 // dots[i * ld + j0 + k] for queries first .. first + NQ - 1 and keys j0 + k, k < n (keys rows[k]; rows[k] for k >= n
 // repeat a real one and are not stored).
 template <int NQ>
-__attribute__((target("arch=armv8.2-a+dotprod"))) void key_group(const int8_t* qq, const float* dq, int first,
-                                                                 int64_t head_dim, const uint8_t* const* rows, int n,
-                                                                 float* dots, int64_t ld, int64_t j0) {
+BITNET_DOTPROD void key_group(const int8_t* qq, const float* dq, int first, int64_t head_dim,
+                              const uint8_t* const* rows, int n, float* dots, int64_t ld, int64_t j0) {
   const int64_t nb = head_dim / quant::kQ8_0BlockElems;
   float32x4_t acc[NQ];
   for (int i = 0; i < NQ; ++i) acc[i] = vdupq_n_f32(0.0f);
@@ -60,14 +60,14 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void key_group(const int8_t* q
       const int8_t* q = qq + (first + i) * head_dim + b * quant::kQ8_0BlockElems;
       const int8x16_t q0 = vld1q_s8(q), q1 = vld1q_s8(q + 16);
       int32x4_t isum = vdupq_n_s32(0);
-      isum = vdotq_laneq_s32(isum, kt[0], q0, 0);
-      isum = vdotq_laneq_s32(isum, kt[1], q0, 1);
-      isum = vdotq_laneq_s32(isum, kt[2], q0, 2);
-      isum = vdotq_laneq_s32(isum, kt[3], q0, 3);
-      isum = vdotq_laneq_s32(isum, kt[4], q1, 0);
-      isum = vdotq_laneq_s32(isum, kt[5], q1, 1);
-      isum = vdotq_laneq_s32(isum, kt[6], q1, 2);
-      isum = vdotq_laneq_s32(isum, kt[7], q1, 3);
+      isum = sdot_lane<0>(isum, kt[0], q0);
+      isum = sdot_lane<1>(isum, kt[1], q0);
+      isum = sdot_lane<2>(isum, kt[2], q0);
+      isum = sdot_lane<3>(isum, kt[3], q0);
+      isum = sdot_lane<0>(isum, kt[4], q1);
+      isum = sdot_lane<1>(isum, kt[5], q1);
+      isum = sdot_lane<2>(isum, kt[6], q1);
+      isum = sdot_lane<3>(isum, kt[7], q1);
       const float32x4_t da = vdupq_n_f32(dq[(first + i) * nb + b]);
       acc[i] = vaddq_f32(acc[i], vmulq_f32(vmulq_f32(da, dk), vcvtq_f32_s32(isum)));
     }
@@ -80,9 +80,8 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void key_group(const int8_t* q
 }
 
 template <int NQ>
-__attribute__((target("arch=armv8.2-a+dotprod"))) void queries(const int8_t* qq, const float* dq, int first,
-                                                               const uint8_t* k, int64_t stride, int64_t head_dim,
-                                                               int64_t n_pos, float* dots, int64_t ld) {
+BITNET_DOTPROD void queries(const int8_t* qq, const float* dq, int first, const uint8_t* k, int64_t stride,
+                            int64_t head_dim, int64_t n_pos, float* dots, int64_t ld) {
   const uint8_t* rows[kKeys];
   for (int64_t j0 = 0; j0 < n_pos; j0 += kKeys) {
     const int n = static_cast<int>(std::min<int64_t>(kKeys, n_pos - j0));
@@ -94,11 +93,9 @@ __attribute__((target("arch=armv8.2-a+dotprod"))) void queries(const int8_t* qq,
 }  // namespace
 
 // flatten: the call tree inlined under this function's dotprod target, as kquant_neon.cpp's entry points do.
-__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) bool q8_0_dots_neon_dot(const int8_t* qq, const float* dq,
-                                                                                   int n_q, const uint8_t* k,
-                                                                                   int64_t stride, int64_t head_dim,
-                                                                                   int64_t n_pos, float* dots,
-                                                                                   int64_t ld) {
+BITNET_DOTPROD __attribute__((flatten)) bool q8_0_dots_neon_dot(const int8_t* qq, const float* dq, int n_q,
+                                                                const uint8_t* k, int64_t stride, int64_t head_dim,
+                                                                int64_t n_pos, float* dots, int64_t ld) {
   if (head_dim / quant::kQ8_0BlockElems > kMaxBlocks) return false;
   for_query_groups(n_q, [&](int first, auto nq) {
     queries<decltype(nq)::value>(qq, dq, first, k, stride, head_dim, n_pos, dots, ld);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/half.hpp"
+#include "kernels/arm/dotprod.hpp"
 #include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
 #include "quant/q8_0.hpp"
@@ -24,8 +25,8 @@ inline int32x4_t sub_dot_neon(int8x16_t w, const int8_t* a) {
   return vpadalq_s16(acc, vmull_high_s8(w, q));
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) inline int32x4_t sub_dot_sdot(int8x16_t w, const int8_t* a) {
-  return vdotq_s32(vdupq_n_s32(0), w, vld1q_s8(a));
+BITNET_DOTPROD inline int32x4_t sub_dot_sdot(int8x16_t w, const int8_t* a) {
+  return sdot(vdupq_n_s32(0), w, vld1q_s8(a));
 }
 
 // Sub-block s (elements 16s..16s+15) of one block as int8 (q - 32).
@@ -125,8 +126,9 @@ void q6_k_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_
 
 // flatten: the whole call tree inlined here, under this function's dotprod target (sub_dot_sdot, which carries
 // it, is not inlined into row_tokens, which does not: every sdot had been a call).
-__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q6_k_matmul_neon_dot(
-    const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+BITNET_DOTPROD __attribute__((flatten)) void q6_k_matmul_neon_dot(const FloatRows& w, const IntActsView& a, float* y,
+                                                                  int64_t y_stride, int64_t row_begin,
+                                                                  int64_t row_end) {
   matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 
@@ -135,8 +137,9 @@ void q8_0_matmul_neon(const FloatRows& w, const IntActsView& a, float* y, int64_
   q8_0_matmul<false>(w, a, y, y_stride, row_begin, row_end);
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void q8_0_matmul_neon_dot(
-    const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+BITNET_DOTPROD __attribute__((flatten)) void q8_0_matmul_neon_dot(const FloatRows& w, const IntActsView& a, float* y,
+                                                                  int64_t y_stride, int64_t row_begin,
+                                                                  int64_t row_end) {
   q8_0_matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 

@@ -5,6 +5,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include "kernels/arm/dotprod.hpp"
 #include "kernels/ternary.hpp"
 
 namespace bitnet::kernels {
@@ -22,9 +23,7 @@ inline int32x4_t dot16_neon(int32x4_t acc, int8x16_t c, int8x16_t q) {
   return vpadalq_s16(acc, vmull_high_s8(c, q));
 }
 
-__attribute__((target("arch=armv8.2-a+dotprod"))) inline int32x4_t dot16_sdot(int32x4_t acc, int8x16_t c, int8x16_t q) {
-  return vdotq_s32(acc, c, q);
-}
+BITNET_DOTPROD inline int32x4_t dot16_sdot(int32x4_t acc, int8x16_t c, int8x16_t q) { return sdot(acc, c, q); }
 
 // One 128-column block's codes, decoded once for every token of the tile: field j of each code byte (bits 7-6,
 // 5-4, 3-2, 1-0) pairs with activations 32j..32j+31. Two fields come out as codes (v >> 6, v & 3), the other two
@@ -210,11 +209,9 @@ void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, f
 
 // flatten: the whole call tree inlined here, under this function's dotprod target. A helper with the target
 // attribute is not inlined into one without it (matmul<true>, block_dot), so every sdot had been a call.
-__attribute__((target("arch=armv8.2-a+dotprod"), flatten)) void ternary_matmul_neon_dot(const quant::TernaryMatrix& w,
-                                                                                        const PreparedActs& a, float* y,
-                                                                                        int64_t y_stride,
-                                                                                        int64_t row_begin,
-                                                                                        int64_t row_end) {
+BITNET_DOTPROD __attribute__((flatten)) void ternary_matmul_neon_dot(const quant::TernaryMatrix& w,
+                                                                     const PreparedActs& a, float* y, int64_t y_stride,
+                                                                     int64_t row_begin, int64_t row_end) {
   matmul<true>(w, a, y, y_stride, row_begin, row_end);
 }
 

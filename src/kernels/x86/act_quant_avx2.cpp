@@ -7,10 +7,10 @@
 
 #include <algorithm>
 
+#include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 
@@ -56,5 +56,5 @@ float quantize_row_absmax_avx2(const float* x, int64_t n, int8_t* q) {
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

@@ -9,11 +9,11 @@
 #include <cstring>
 
 #include "core/cpu_features.hpp"  // before the target region: code_prefetch.hpp reads it
+#include "core/target_region.hpp"
 #include "kernels/attention.hpp"
 #include "quant/q8_0.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 #include "kernels/x86/code_prefetch.hpp"
 
@@ -159,5 +159,5 @@ void kv_weighted_sum_q8_0_avx2(const AttnHead& h, const float* p, float* out) {
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

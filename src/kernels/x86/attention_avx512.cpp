@@ -14,7 +14,9 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512vl")
 // GCC 12's avx512fintrin.h (set1/broadcast via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace bitnet::kernels {
 namespace {

@@ -12,11 +12,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/target_region.hpp"
 #include "kernels/attention.hpp"
 #include "quant/q8_0.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -264,5 +264,5 @@ void kv_block_weighted_sum_f16_avx2(const AttnBlock& b, const float* p, int64_t 
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

@@ -19,7 +19,9 @@
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512vl")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace bitnet::kernels {
 namespace {

@@ -14,12 +14,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/target_region.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/query_groups.hpp"
 #include "quant/q8_0.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -123,5 +123,5 @@ bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

@@ -5,17 +5,17 @@
 // faults, the real instructions' timing) is only tested on a CPU that has AVX-512.
 //
 // A kernel file includes this first and wraps its code in BITNET_AVX512_BEGIN(features) ... BITNET_AVX512_END,
-// which compile it for those ISA extensions (GCC target pragmas) natively and do nothing in the emulated build.
+// which compile it for those ISA extensions (core/target_region.hpp) natively and do nothing in the emulated build.
 #pragma once
 
 #if !defined(BITNET_EMULATE_AVX512)
 
 #include <immintrin.h>
 
-#define BITNET_AVX512_PRAGMA(x) _Pragma(#x)
-#define BITNET_AVX512_BEGIN(features) \
-  BITNET_AVX512_PRAGMA(GCC push_options) BITNET_AVX512_PRAGMA(GCC target(features))
-#define BITNET_AVX512_END BITNET_AVX512_PRAGMA(GCC pop_options)
+#include "core/target_region.hpp"
+
+#define BITNET_AVX512_BEGIN(features) BITNET_TARGET_BEGIN(features)
+#define BITNET_AVX512_END BITNET_TARGET_END
 
 #else
 

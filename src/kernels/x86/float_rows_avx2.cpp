@@ -6,10 +6,10 @@
 #include <cstring>
 
 #include "core/half.hpp"
+#include "core/target_region.hpp"
 #include "kernels/float_rows.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -76,5 +76,5 @@ float row_dot_bf16_avx2(const uint8_t* row, const float* x, int64_t n) {
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

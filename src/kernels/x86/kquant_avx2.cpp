@@ -13,13 +13,13 @@
 #include <cstring>
 
 #include "core/half.hpp"
+#include "core/target_region.hpp"
 #include "kernels/kquant.hpp"
 #include "quant/q6_k.hpp"
 #include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels {
 namespace {
@@ -183,5 +183,5 @@ void q6_k_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

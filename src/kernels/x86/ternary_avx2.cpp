@@ -7,16 +7,16 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 #include "kernels/x86/ternary_avx2_shared.hpp"
 
-#pragma GCC push_options
 #if defined(BITNET_TERNARY_AVXVNNI)
-#pragma GCC target("avx2,fma,f16c,avxvnni")
+BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
 #define BITNET_AVX2_NS avx2vnni
 #define BITNET_TERNARY_AVX2_ENTRY ternary_matmul_avx2_vnni
 #else
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 #define BITNET_AVX2_NS avx2
 #define BITNET_TERNARY_AVX2_ENTRY ternary_matmul_avx2
 #endif
@@ -612,5 +612,5 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
 
 #undef BITNET_AVX2_NS
 #undef BITNET_TERNARY_AVX2_ENTRY
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

@@ -9,10 +9,10 @@
 
 #include <cstdint>
 
+#include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bitnet::kernels::avx2 {
 
@@ -31,7 +31,7 @@ inline int32_t hsum_epi32(__m256i v) {
 
 }  // namespace bitnet::kernels::avx2
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 
 namespace bitnet::kernels::avx2 {
 

@@ -27,7 +27,9 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 // GCC 12's avx512fintrin.h (broadcast/insert/extract via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "kernels/x86/code_prefetch.hpp"
 

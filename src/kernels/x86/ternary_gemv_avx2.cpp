@@ -6,15 +6,15 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 #include "kernels/x86/ternary_avx2_shared.hpp"
 
-#pragma GCC push_options
 #if defined(BITNET_TERNARY_AVXVNNI)
-#pragma GCC target("avx2,fma,f16c,avxvnni")
+BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
 #define BITNET_AVX2_NS avx2vnni
 #else
-#pragma GCC target("avx2,fma,f16c")
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
 #define BITNET_AVX2_NS avx2
 #endif
 
@@ -324,5 +324,5 @@ void matmul_rows(const quant::TernaryMatrix& w, const PreparedActs& a, float* y,
 }  // namespace bitnet::kernels::BITNET_AVX2_NS
 
 #undef BITNET_AVX2_NS
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif

@@ -13,10 +13,10 @@
 #include <cstring>
 
 #include "core/cpu_features.hpp"  // before the target region: code_prefetch.hpp reads it
+#include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avxvnni")
+BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
 
 #include "kernels/x86/code_prefetch.hpp"
 
@@ -106,5 +106,5 @@ void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedAc
 
 }  // namespace bitnet::kernels
 
-#pragma GCC pop_options
+BITNET_TARGET_END
 #endif
