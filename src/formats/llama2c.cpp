@@ -48,6 +48,13 @@ class Cursor {
   size_t pos_ = 0;
 };
 
+// The header's seven fields; the vocabulary size's sign says whether the classifier is shared. INT32_MIN has no
+// magnitude in int32: it becomes 0, which validate refuses.
+Config config_from_header(const int32_t* h) {
+  const int32_t v = h[5];
+  return Config{h[0], h[1], h[2], h[3], h[4], v == INT32_MIN ? 0 : (v < 0 ? -v : v), h[6], v > 0};
+}
+
 Status validate(const Config& c) {
   auto bad = [](const std::string& what) { return format_error("llama2.c header: " + what); };
   const int32_t lim = 1 << 20;
@@ -98,7 +105,7 @@ Result<int32_t> convert_float(const MappedFile& in, gguf::Writer& w) {
   BITNET_ASSIGN_OR_RETURN(const uint8_t* hdr, cur.take(28, "the header"));
   int32_t h[7];
   std::memcpy(h, hdr, sizeof h);
-  Config c{h[0], h[1], h[2], h[3], h[4], h[5] < 0 ? -h[5] : h[5], h[6], h[5] > 0};
+  const Config c = config_from_header(h);
   BITNET_RETURN_IF_ERROR(validate(c));
   const int64_t d = c.dim, hd = c.dim / c.n_heads, kv = hd * c.n_kv_heads, L = c.n_layers, f = c.hidden;
   write_hparams(w, "llama", c, "llama2.c import");
@@ -172,7 +179,7 @@ Result<int32_t> convert_ternary(const MappedFile& in, gguf::Writer& w) {
   std::memcpy(h, hdr + 8, sizeof h);
   if (magic != 0x616b3432) return format_error("not a bitllama2.c file (magic is not \"ak42\")");
   if (ver != 1) return unsupported("bitllama2.c file version " + std::to_string(ver) + " (only version 1 is known)");
-  Config c{h[0], h[1], h[2], h[3], h[4], h[5] < 0 ? -h[5] : h[5], h[6], h[5] > 0};
+  const Config c = config_from_header(h);
   BITNET_RETURN_IF_ERROR(validate(c));
   if (!c.shared) return unsupported("bitllama2.c files with an unshared classifier");
   const int64_t d = c.dim, hd = c.dim / c.n_heads, kv = hd * c.n_kv_heads, f = c.hidden;
