@@ -233,6 +233,13 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
 
   const int64_t kv_dim = hp.head_dim * hp.n_head_kv;
   const ArchSpec& arch = *w->arch;
+  // Every block has its 7 matrices in the file: a block_count beyond what the tensors allow is refused before the
+  // layers are allocated (2^24 of them took 23 GB).
+  constexpr int64_t kMatricesPerBlock = 7;
+  if (hp.n_layer > static_cast<int64_t>(f.tensors().size()) / kMatricesPerBlock)
+    return format_error(a + "block_count = " + std::to_string(hp.n_layer) + ", but the file has only " +
+                        std::to_string(f.tensors().size()) + " tensors (each block has " +
+                        std::to_string(kMatricesPerBlock) + " matrices)");
   w->layers.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t i = 0; i < hp.n_layer; ++i) {
     Layer& L = w->layers[static_cast<size_t>(i)];

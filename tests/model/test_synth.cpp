@@ -320,6 +320,39 @@ TEST(ModelSynth, TlFilesThatCannotBeDecodedAreClearErrors) {
   std::filesystem::remove_all(dir);
 }
 
+// A block_count the file's tensors cannot back: refused before the layers are allocated (2^24 took 23 GB), and
+// one block more than the file has names the first missing tensor.
+TEST(ModelSynth, BlockCountBeyondTheTensorsIsRefused) {
+  const std::string dir = test::temp_dir();
+  std::ifstream in(synth_tiny(dir, "i2_s", "q8_0"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string key = "bitnet.block_count";
+  const size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  uint32_t type = 0, n_layer = 0;
+  std::memcpy(&type, bytes.data() + at + key.size(), 4);
+  ASSERT_EQ(type, 4u) << "block_count is expected as a uint32";  // GGUF's type 4
+  std::memcpy(&n_layer, bytes.data() + at + key.size() + 4, 4);
+  for (const uint32_t lie : {uint32_t{1} << 24, n_layer + 1}) {
+    std::string patched = bytes;
+    std::memcpy(patched.data() + at + key.size() + 4, &lie, 4);
+    const std::string path = dir + "/lie.gguf";
+    std::ofstream(path, std::ios::binary) << patched;
+    auto m = Model::load(path);
+    ASSERT_FALSE(m.ok()) << lie;
+    if (lie == n_layer + 1) {
+      EXPECT_EQ(m.status().code(), StatusCode::kNotFound) << m.status().to_string();
+      EXPECT_NE(m.status().message().find("tensor 'blk." + std::to_string(n_layer) + "."), std::string::npos)
+          << m.status().to_string();
+    } else {
+      EXPECT_EQ(m.status().code(), StatusCode::kFormatError) << m.status().to_string();
+      EXPECT_NE(m.status().message().find("block_count = 16777216, but the file has only"), std::string::npos)
+          << m.status().to_string();
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ModelSynth, SameOptionsSameBytes) {
   const std::string dir = test::temp_dir();
   auto read = [](const std::string& p) {
