@@ -1,9 +1,9 @@
 // Vocabulary from a Hugging Face tokenizer.json (+ tokenizer_config.json beside it): the byte-level BPE
 // subset that Llama 3 and GPT-2 style models use. Anything outside that subset is an unsupported error.
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/mapped_file.hpp"
@@ -92,9 +92,12 @@ Status read_pre_tokenizer(const json& root, Vocab& v) {
   return Status::Ok();
 }
 
-// Sets tokens[id], checking the id; `taken` marks ids already given a text by the model's vocab.
-Status place_token(int64_t id, std::string text, TokenType type, bool added, Vocab& v, std::vector<char>& taken) {
-  if (id < 0 || id >= kMaxVocab) return format_error("token id " + std::to_string(id) + " is out of range");
+// Sets tokens[id], checking the id against `limit`; `taken` marks ids already given a text by the model's vocab.
+Status place_token(int64_t id, std::string text, TokenType type, bool added, int64_t limit, Vocab& v,
+                   std::vector<char>& taken) {
+  if (id < 0 || id >= limit)
+    return format_error("token id " + std::to_string(id) + " is out of range (ids go up to " +
+                        std::to_string(limit - 1) + " here)");
   const auto i = static_cast<size_t>(id);
   if (i >= v.tokens.size()) {
     v.tokens.resize(i + 1);
@@ -121,13 +124,18 @@ Status read_model(const json& root, Vocab& v) {
   if (vocab == nullptr || !vocab->is_object()) return format_error("tokenizer.json model.vocab is not an object");
   if (merges == nullptr || !merges->is_array()) return format_error("tokenizer.json model.merges is not an array");
 
+  // Ids are dense in real files; unnamed ids in between stay unused. A bound of twice the named ids (plus some
+  // room) keeps a file that names one id of 2^24 from allocating a table of that size.
+  const json* added = field(root, "added_tokens");
+  const size_t n_named = vocab->size() + (added != nullptr && added->is_array() ? added->size() : 0);
+  const int64_t limit = std::min<int64_t>(kMaxVocab, 2 * static_cast<int64_t>(n_named) + 1024);
   std::vector<char> taken;
   v.tokens.reserve(vocab->size() + 1024);
   for (const auto& [text, id] : vocab->items()) {
     if (!id.is_number_integer()) return format_error("model.vocab['" + text + "'] is not an integer id");
-    BITNET_RETURN_IF_ERROR(place_token(id.get<int64_t>(), text, TokenType::kNormal, false, v, taken));
+    BITNET_RETURN_IF_ERROR(place_token(id.get<int64_t>(), text, TokenType::kNormal, false, limit, v, taken));
   }
-  if (const json* added = field(root, "added_tokens"); added != nullptr && added->is_array()) {
+  if (added != nullptr && added->is_array()) {
     for (const json& t : *added) {
       const json* id = field(t, "id");
       const json* content = field(t, "content");
@@ -135,7 +143,7 @@ Status read_model(const json& root, Vocab& v) {
         return format_error("an added_tokens entry lacks an integer id or a string content");
       }
       const TokenType type = bool_field(t, "special") == 1 ? TokenType::kControl : TokenType::kUserDefined;
-      BITNET_RETURN_IF_ERROR(place_token(id->get<int64_t>(), content->get<std::string>(), type, true, v, taken));
+      BITNET_RETURN_IF_ERROR(place_token(id->get<int64_t>(), content->get<std::string>(), type, true, limit, v, taken));
     }
   }
 

@@ -135,11 +135,16 @@ TEST(TokenizerBpeRules, TokenizerJsonSubset) {
       {tokenizer_json(kModel, R"({"type": "ByteLevel", "add_prefix_space": true})"), StatusCode::kUnsupported,
        "add_prefix_space"},
       {tokenizer_json(kModel, R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"},
-          "behavior": "Removed"}, )" + kPre + "]}"), StatusCode::kUnsupported, "'Removed'"},
+          "behavior": "Removed"}, )" +
+                                  kPre + "]}"),
+       StatusCode::kUnsupported, "'Removed'"},
       {tokenizer_json(R"({"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []})", kPre), StatusCode::kFormatError,
        "twice"},
       {tokenizer_json(R"({"type": "BPE", "vocab": {"a": -4}, "merges": []})", kPre), StatusCode::kFormatError,
        "out of range"},
+      // one named id far past the others: refused, not a table of 2^24 entries
+      {tokenizer_json(R"({"type": "BPE", "vocab": {"a": 0, "b": 16777215}, "merges": []})", kPre),
+       StatusCode::kFormatError, "token id 16777215 is out of range (ids go up to 1027 here)"},
       {tokenizer_json(R"({"type": "BPE", "vocab": {"a": 0}, "merges": [7]})", kPre), StatusCode::kFormatError,
        "merges"},
       {tokenizer_json(R"({"type": "BPE", "vocab": {"a": "x"}, "merges": []})", kPre), StatusCode::kFormatError,
