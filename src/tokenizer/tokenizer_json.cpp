@@ -1,9 +1,10 @@
 // Vocabulary from a Hugging Face tokenizer.json (+ tokenizer_config.json beside it): the byte-level BPE
 // subset that Llama 3 and GPT-2 style models use. Anything outside that subset is an unsupported error.
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/mapped_file.hpp"
