@@ -1,13 +1,12 @@
 // inspect_model_file: describe a GGUF file from its header alone (architecture, hyper-parameters, tensor
-// types), and say whether this engine can load it.
+// types), and say whether this engine can load it (model/file_check.hpp: every tensor it needs, by type and shape).
 #include <map>
 #include <sstream>
 
 #include "bitnet/bitnet.hpp"
 #include "formats/gguf.hpp"
-#include "model/arch.hpp"
+#include "model/file_check.hpp"
 #include "quant/quant.hpp"
-#include "quant/tl_config.hpp"
 
 namespace bitnet {
 namespace {
@@ -45,32 +44,14 @@ Result<ModelFileInfo> inspect_model_file(const std::string& path) {
     if (arch_key || tok_key || key == "general.file_type") info.hparams.emplace_back(key, value_to_string(value));
   }
   std::map<std::string, uint64_t> types;
-  std::string unloadable;
-  // TL1/TL2 load only with a known kernel config for their shape (quant/tl_config.hpp).
-  std::vector<quant::TlKernelConfig> tl_configs;
-  if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
-    auto parsed = quant::parse_tl_configs(v->ints);
-    if (parsed.ok()) tl_configs = *parsed;
-  }
   for (const auto& t : f.tensors()) {
     types[quant::type_name(t.type)]++;
     info.n_params += static_cast<uint64_t>(t.n_elements());
-    if (!quant::is_supported(t.type) && unloadable.empty())
-      unloadable = "tensor '" + t.name + "' has type " + quant::type_name(t.type) + ", which cannot be loaded yet";
-    if ((t.type == quant::kTL1 || t.type == quant::kTL2) && unloadable.empty()) {
-      auto config = quant::find_tl_config(t.type, t.n_rows(), t.ne0(), tl_configs);
-      if (!config.ok()) unloadable = "tensor '" + t.name + "': " + config.status().message();
-    }
   }
   info.tensor_types.assign(types.begin(), types.end());
-  if (model::find_arch(info.architecture) == nullptr) {
-    info.not_loadable_reason =
-        "architecture " + in_quotes(info.architecture) + " is not supported (known: " + model::known_arch_names() + ")";
-  } else if (!unloadable.empty()) {
-    info.not_loadable_reason = unloadable;
-  } else {
-    info.loadable = true;
-  }
+  const Result<model::FilePlan> plan = model::check_model_file(f);
+  info.loadable = plan.ok();
+  if (!plan.ok()) info.not_loadable_reason = plan.status().message();
   return info;
 }
 

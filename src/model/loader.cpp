@@ -1,10 +1,11 @@
-// Loading a model from GGUF: hyper-parameters from `<arch>.*` keys, tensors checked by name, type and
-// shape; I2_S tensors used in place (or, when asked, copied into panels for AVX-512 or AVX-VNNI), other ternary types
-// repacked once into the compute layout.
+// Loading a model from GGUF: the file checked from its header first (model/file_check.hpp), then I2_S tensors used
+// in place (or, when asked, copied into panels for AVX-512 or AVX-VNNI), other ternary types repacked once into the
+// compute layout.
 #include <cmath>
 #include <cstring>
 
 #include "kernels/ternary.hpp"
+#include "model/file_check.hpp"
 #include "model/weights.hpp"
 #include "quant/quant.hpp"
 #include "quant/ternary.hpp"
@@ -12,29 +13,6 @@
 
 namespace bitnet::model {
 namespace {
-
-Result<const gguf::TensorInfo*> require_tensor(const gguf::File& f, const std::string& name) {
-  const gguf::TensorInfo* t = f.find_tensor(name);
-  if (t == nullptr) return not_found("tensor '" + name + "' is missing");
-  if (!quant::is_supported(t->type))
-    return unsupported("tensor '" + name + "' has type " + quant::type_name(t->type) +
-                       ", which this engine cannot load yet");
-  return t;
-}
-
-Status check_shape(const gguf::TensorInfo& t, std::vector<int64_t> want) {
-  std::vector<int64_t> have = t.ne;
-  while (have.size() > want.size() && have.back() == 1) have.pop_back();
-  if (have != want) {
-    auto fmt = [](const std::vector<int64_t>& v) {
-      std::string s = "[";
-      for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-      return s + "]";
-    };
-    return format_error("tensor '" + t.name + "' has shape " + fmt(t.ne) + ", expected " + fmt(want));
-  }
-  return Status::Ok();
-}
 
 Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& name, int64_t n, bool optional) {
   const gguf::TensorInfo* t = f.find_tensor(name);
@@ -150,53 +128,17 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
   return l;
 }
 
-Result<int64_t> positive_key(const gguf::File& f, const std::string& key) {
-  BITNET_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
-  if (v <= 0 || v > (int64_t{1} << 24))
-    return format_error("key '" + key + "' = " + std::to_string(v) + " is out of range");
-  return v;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i2s) {
   auto w = std::make_unique<Weights>();
-  BITNET_ASSIGN_OR_RETURN(std::string arch_name, f.get_string("general.architecture"));
-  w->arch = find_arch(arch_name);
-  if (w->arch == nullptr)
-    return unsupported("architecture " + in_quotes(arch_name) + " is not supported (known: " + known_arch_names() +
-                       ")");
-  const std::string a = arch_name + ".";
-  HParams& hp = w->hp;
-  BITNET_ASSIGN_OR_RETURN(hp.n_embd, positive_key(f, a + "embedding_length"));
-  BITNET_ASSIGN_OR_RETURN(hp.n_layer, positive_key(f, a + "block_count"));
-  BITNET_ASSIGN_OR_RETURN(hp.n_head, positive_key(f, a + "attention.head_count"));
-  BITNET_ASSIGN_OR_RETURN(hp.n_ff, positive_key(f, a + "feed_forward_length"));
-  BITNET_ASSIGN_OR_RETURN(hp.n_ctx_train, positive_key(f, a + "context_length"));
-  BITNET_ASSIGN_OR_RETURN(hp.n_head_kv, f.get_int_or(a + "attention.head_count_kv", hp.n_head));
-  if (hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0)
-    return format_error("attention.head_count_kv = " + std::to_string(hp.n_head_kv) +
-                        " does not divide head_count = " + std::to_string(hp.n_head));
-  if (hp.n_embd % hp.n_head != 0)
-    return format_error("embedding_length " + std::to_string(hp.n_embd) + " is not a multiple of head_count " +
-                        std::to_string(hp.n_head));
-  hp.head_dim = hp.n_embd / hp.n_head;
-  BITNET_ASSIGN_OR_RETURN(hp.rope_dim, f.get_int_or(a + "rope.dimension_count", hp.head_dim));
-  if (hp.rope_dim != hp.head_dim)
-    return unsupported("rope.dimension_count " + std::to_string(hp.rope_dim) + " != head dimension " +
-                       std::to_string(hp.head_dim) + " (partial rotary embeddings are not supported)");
-  BITNET_ASSIGN_OR_RETURN(hp.rope_theta, f.get_float_or(a + "rope.freq_base", w->arch->default_rope_theta));
-  BITNET_ASSIGN_OR_RETURN(double eps, f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-5));
-  hp.norm_eps = static_cast<float>(eps);
-  if (!(hp.rope_theta > 0) || !(eps >= 0)) return format_error("rope.freq_base or layer_norm_rms_epsilon is invalid");
-
+  BITNET_ASSIGN_OR_RETURN(FilePlan plan, check_model_file(f));
+  w->arch = plan.arch;
+  w->hp = plan.hp;
+  const HParams& hp = w->hp;
   Repacking rp;
   rp.i2_s = repack_i2s;
-  if (const gguf::Value* v = f.find(quant::kTlConfigKey)) {
-    if (!v->is_array() || v->ints.size() != v->array_size())
-      return format_error(std::string("key '") + quant::kTlConfigKey + "' must be an array of integers");
-    BITNET_ASSIGN_OR_RETURN(rp.tl_configs, quant::parse_tl_configs(v->ints));
-  }
+  rp.tl_configs = std::move(plan.tl_configs);
   // One buffer for the codes of every tensor to be repacked, so that 2 MB pages back all of them but the last
   // partial 2 MB. A buffer per tensor left the ones under 2 MB, and each one's partial last 2 MB, in 4 KB pages
   // (160 MB of a 2B-4T TQ2_0 model's 520 MB), and cost a mapping and its page faults each: that model loaded in
@@ -210,14 +152,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   w->repacked = HugePageBuffer(static_cast<size_t>(repacked_bytes));
   rp.codes = &w->repacked;
 
-  const gguf::TensorInfo* emb;
-  BITNET_ASSIGN_OR_RETURN(emb, require_tensor(f, "token_embd.weight"));
-  if (emb->ne.size() < 2 || emb->ne[0] != hp.n_embd)
-    return format_error("tensor 'token_embd.weight' must be [" + std::to_string(hp.n_embd) + ", n_vocab]");
-  hp.n_vocab = emb->ne[1];
-  BITNET_RETURN_IF_ERROR(check_shape(*emb, {hp.n_embd, hp.n_vocab}));
-  if (quant::find_type(emb->type)->ternary)
-    return unsupported("a ternary token embedding ('token_embd.weight' is " + quant::type_name(emb->type) + ")");
+  const gguf::TensorInfo* emb = f.find_tensor("token_embd.weight");  // checked by check_model_file
   w->token_embd = kernels::FloatRows{emb->type, emb->data, hp.n_embd, hp.n_vocab};
 
   BITNET_ASSIGN_OR_RETURN(w->output_norm, load_vector(f, "output_norm.weight", hp.n_embd, false));
@@ -233,13 +168,6 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
 
   const int64_t kv_dim = hp.head_dim * hp.n_head_kv;
   const ArchSpec& arch = *w->arch;
-  // Every block has its 7 matrices in the file: a block_count beyond what the tensors allow is refused before the
-  // layers are allocated (2^24 of them took 23 GB).
-  constexpr int64_t kMatricesPerBlock = 7;
-  if (hp.n_layer > static_cast<int64_t>(f.tensors().size()) / kMatricesPerBlock)
-    return format_error(a + "block_count = " + std::to_string(hp.n_layer) + ", but the file has only " +
-                        std::to_string(f.tensors().size()) + " tensors (each block has " +
-                        std::to_string(kMatricesPerBlock) + " matrices)");
   w->layers.resize(static_cast<size_t>(hp.n_layer));
   for (int64_t i = 0; i < hp.n_layer; ++i) {
     Layer& L = w->layers[static_cast<size_t>(i)];

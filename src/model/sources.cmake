@@ -1,5 +1,6 @@
 list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/arch.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/file_check.cpp
   ${CMAKE_CURRENT_LIST_DIR}/loader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/forward.cpp
   ${CMAKE_CURRENT_LIST_DIR}/synth.cpp

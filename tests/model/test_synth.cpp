@@ -340,6 +340,12 @@ TEST(ModelSynth, BlockCountBeyondTheTensorsIsRefused) {
     std::ofstream(path, std::ios::binary) << patched;
     auto m = Model::load(path);
     ASSERT_FALSE(m.ok()) << lie;
+    // `info` says so from the header alone, with the loader's reason.
+    auto info = inspect_model_file(path);
+    ASSERT_TRUE(info.ok()) << info.status().to_string();
+    EXPECT_FALSE(info->loadable) << lie;
+    EXPECT_FALSE(info->not_loadable_reason.empty());
+    EXPECT_NE(m.status().message().find(info->not_loadable_reason), std::string::npos) << info->not_loadable_reason;
     if (lie == n_layer + 1) {
       EXPECT_EQ(m.status().code(), StatusCode::kNotFound) << m.status().to_string();
       EXPECT_NE(m.status().message().find("tensor 'blk." + std::to_string(n_layer) + "."), std::string::npos)
