@@ -45,11 +45,18 @@ constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kScalesAheadPanels = 2;
 
-// 4 activations at q, in every lane.
+// 4 activations at q, in every lane. Under clang the broadcast is kept a load of its own (a broadcast from memory,
+// as GCC emits it): folded into vpdpbusd as an embedded {1to16} operand, the kernel streamed its codes 20-25% slower
+// on the 2-core Intel VM (bitnet-kernel-bench ternary/stream_2560x262144/tokens:1/avx512-vnni/panels, one thread 12.0
+// against 14.5-16.3 GB/s, two threads 22.6-23.2 against 28.8-29.9; large I2_S tg64 105-114 against 115-117 tok/s).
 inline __m512i broadcast4(const int8_t* q) {
   int32_t four;
   std::memcpy(&four, q, 4);
-  return _mm512_set1_epi32(four);
+  __m512i v = _mm512_set1_epi32(four);
+#if defined(__clang__)
+  __asm__("" : "+v"(v));  // v must be in a register here: clang cannot fold its load into the use
+#endif
+  return v;
 }
 
 // The field at bits 6 - 2s of every byte of v, at bits 0-1 (s = 0..3).
