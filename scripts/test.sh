@@ -60,6 +60,11 @@ cmake -S . -B build-arm-clang -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build build-arm-clang -j "$jobs" --target bitnet_tests
 ctest --test-dir build-arm-clang --output-on-failure -j "$jobs" -R 'KernelParity|KvAttention|KQuant'
 
+# The libFuzzer targets (fuzz/), built with clang under ASan + UBSan: each runs every one of its seeds once, the
+# inputs of the bugs fuzzing found among them (scripts/fuzz.sh run fuzzes for real).
+echo "== fuzz targets, replaying their seeds"
+bash scripts/fuzz.sh replay
+
 # The whole suite again under AddressSanitizer + UBSan (Debug): every truncated or corrupted file must give
 # an error, never a bad read; the forward pass and tokenizers must stay in bounds. (CLI tests are skipped
 # there: the tools are built only in the Release tree; the server and its tests are built and run.)
