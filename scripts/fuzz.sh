@@ -57,7 +57,7 @@ fi
 for name in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$name" "build-fuzz/findings/$name" "build-fuzz/seeds/$name"
   echo "== $name for $seconds s"
-  if ! build-fuzz/bin/"$name" -max_total_time="$seconds" -rss_limit_mb=4096 -malloc_limit_mb=512 -timeout=30 -max_len=1048576 \
+  if ! build-fuzz/bin/"$name" -max_total_time="$seconds" -rss_limit_mb=4096 -malloc_limit_mb=512 -timeout=30 \
       -artifact_prefix="build-fuzz/findings/$name/" "build-fuzz/corpus/$name" "build-fuzz/seeds/$name" \
       > "build-fuzz/$name.log" 2>&1; then
     tail -40 "build-fuzz/$name.log"

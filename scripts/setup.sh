@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libgtest-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
-  libcpp-httplib-dev pkg-config libsimde-dev g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 clang)
+  libcpp-httplib-dev pkg-config libsimde-dev g++-aarch64-linux-gnu qemu-user libpcre2-dev:arm64 clang libclang-rt-dev)
+# (libclang-rt-dev: clang's sanitizer and libFuzzer runtimes, for scripts/fuzz.sh; only recommended by clang)
 # PyTorch for the trainer's parity test (tools/train/parity_test.py, run by ctest). `--no-trainer` leaves it out
 # (scripts/run.sh: generating text needs none of it).
 if [ "${1:-}" != "--no-trainer" ]; then
