@@ -18,6 +18,11 @@ for isa in scalar avx2; do
   echo "== model fixtures with BITNET_ISA=$isa"
   BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
 done
+# Where the CPU has AVX-VNNI (the AVX2 level takes it), the fixtures again on the plain AVX2 kernels.
+if grep -q avx_vnni /proc/cpuinfo 2>/dev/null; then
+  echo "== model fixtures with BITNET_ISA=avx2 BITNET_AVXVNNI=0"
+  BITNET_ISA=avx2 BITNET_AVXVNNI=0 ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+fi
 # Where the CPU has AMX tiles (prompt batches take them by default), the fixtures again on AVX-512 VNNI alone.
 if grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then
   echo "== model fixtures with BITNET_AMX=0"

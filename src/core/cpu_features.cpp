@@ -64,7 +64,9 @@ const CpuFeatures& cpu_features() {
     c.fma = __builtin_cpu_supports("fma");
     c.f16c = c.avx2 && cpuid_bit(1, 0, 2, 29);
     c.intel = __builtin_cpu_is("intel");
-    c.avxvnni = c.avx2 && cpuid_bit(7, 1, 0, 4);
+    // BITNET_AVXVNNI=0: as if the CPU had none, so the plain AVX2 kernels run (as on Zen 2-4, Skylake, Ice Lake).
+    const char* vnni_env = std::getenv("BITNET_AVXVNNI");
+    c.avxvnni = c.avx2 && cpuid_bit(7, 1, 0, 4) && !(vnni_env != nullptr && std::strcmp(vnni_env, "0") == 0);
 #if defined(BITNET_EMULATE_AVX512)
     // A test build (CMake BITNET_EMULATE_AVX512): its AVX-512 kernels run on portable code, on any x86-64 CPU.
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;

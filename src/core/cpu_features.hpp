@@ -20,7 +20,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   bool gfni = false;  // Galois-field byte instructions (vgf2p8affineqb): the AVX-512 generation kernels' decode
-  bool avxvnni = false;  // AVX-VNNI (vpdpbusd on 256 bits, VEX-encoded): the AVX2 level's ternary kernels use it
+  // AVX-VNNI (vpdpbusd on 256 bits, VEX-encoded): the AVX2 level's ternary kernels use it. BITNET_AVXVNNI=0 (read
+  // once) hides it, so that the plain AVX2 kernels run.
+  bool avxvnni = false;
   bool neon = false, neon_dotprod = false;
   // AMX-TILE + AMX-INT8 (Intel Sapphire Rapids and later), and Linux lets this process use the tile registers
   // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).

@@ -20,9 +20,11 @@ struct CliRun {
 };
 
 // stdout only, or stdout and stderr together; bench writes its progress lines to stderr.
-CliRun run_cli(const std::string& args, bool with_stderr) {
+// avxvnni: BITNET_AVXVNNI for the command, with BITNET_ISA=avx2 (nullptr: the environment as it is).
+CliRun run_cli(const std::string& args, bool with_stderr, const char* avxvnni = nullptr) {
   CliRun r;
-  const std::string cmd = test::cli_path() + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string env = avxvnni != nullptr ? std::string("BITNET_ISA=avx2 BITNET_AVXVNNI=") + avxvnni + " " : "";
+  const std::string cmd = env + test::cli_path() + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -122,6 +124,31 @@ TEST_F(CliBench, ZeroTokensSkipsATest) {
     ASSERT_TRUE(j.contains(kept)) << args;
     EXPECT_GT(j[kept]["tokens_per_s_mean"].get<double>(), 0.0) << args;
   }
+}
+
+// BITNET_AVXVNNI=0 hides AVX-VNNI, so the plain AVX2 kernels run where the CPU has it: bench names the level
+// "avx2", not "avx2+vnni", and greedy text is the same either way (both kernels are exact).
+TEST_F(CliBench, AvxVnniCanBeTurnedOff) {
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "an x86-64 switch";
+#else
+  if (static_cast<int>(max_supported_isa()) < static_cast<int>(IsaLevel::kAvx2)) GTEST_SKIP() << "no AVX2 here";
+  const auto isa = [&](const char* vnni) {
+    CliRun r = run_cli("bench --model " + model_ + " --json -p 0 -n 2 -r 1", false, vnni);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? r.out : j["isa"].get<std::string>();
+  };
+  const std::string with = isa("1"), without = isa("0");
+  EXPECT_TRUE(with == "avx2" || with == "avx2+vnni") << with;
+  EXPECT_EQ(without, "avx2");
+  const auto text = [&](const char* vnni) {
+    return run_cli("inference -m " + model_ + " -p 'a b c' -n 12 --temperature 0 -t 2", false, vnni);
+  };
+  const CliRun a = text("1"), b = text("0");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_FALSE(a.out.empty());
+  EXPECT_EQ(a.out, b.out);
+#endif
 }
 
 TEST_F(CliBench, TableByDefault) {
