@@ -342,7 +342,7 @@ void register_all() {
                                          false, fn)
                 ->Unit(benchmark::kMillisecond);
             // in panels: where the loader would put them (AVX-512, and AVX2 with AVX-VNNI)
-            const bool panels_here = level == IsaLevel::kAvx512 || suffix == "+vnni";
+            const bool panels_here = level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2;
             if (panels_here)
               benchmark::RegisterBenchmark((name + suffix + "/panels").c_str(), ternary, level, sh.rows, sh.cols,
                                            tokens, q8k, true, false, fn)

@@ -27,11 +27,11 @@ struct LoadOptions {
   int n_threads = 0;              // 0: one per CPU this process may run on (its affinity, its cgroup's CPU quota)
   int n_ctx = 0;                  // KV cache positions; 0: the model's training context, capped at 4096
   KvType kv_type = KvType::kF16;  // of every KV cache of the model (its own and each Sequence's)
-  // Copy I2_S weights at load into the layout the AVX-512 kernels (and the AVX2 ones with AVX-VNNI) read best (other
-  // ternary types always are). On a 2-core Zen 5 VM: 2B-4T generation 2-5% faster and prompts 1-2%; on a 2-core
-  // Intel VM generation 11-19% faster. The cost is a longer load (2B-4T 0.04-0.06 -> 0.2-0.3 s there). false reads
-  // I2_S where it lies in the file. No effect where neither AVX-512 nor AVX2 with AVX-VNNI runs (a CPU without them,
-  // or BITNET_ISA below them).
+  // Copy I2_S weights at load into the layout the AVX-512 and AVX2 kernels read best (other ternary types always
+  // are). On a 2-core Zen 5 VM: 2B-4T generation 2-5% faster and prompts 1-2%; on a 2-core Intel VM generation
+  // 11-19% faster (plain AVX2, without AVX-VNNI: 4-11%). The cost is a longer load (2B-4T 0.04-0.06 -> 0.2-0.3 s
+  // there). false reads I2_S where it lies in the file. No effect where neither AVX-512 nor AVX2 runs (a CPU without
+  // them, or BITNET_ISA=scalar).
   bool repack_i2s = true;
 };
 

@@ -22,6 +22,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx2_vnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_gemv_avx2_vnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_panel_gemv_avxvnni.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_panel_gemv_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_gfni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_panels.cpp

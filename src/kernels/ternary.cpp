@@ -55,7 +55,7 @@ void ternary_matmul_scalar(const quant::TernaryMatrix& w, const PreparedActs& a,
 
 bool ternary_wants_panels(const quant::TernaryMatrix& m) {
 #if defined(__x86_64__)
-  if (active_isa() == IsaLevel::kAvx2 && cpu_features().avxvnni)
+  if (active_isa() == IsaLevel::kAvx2)
     return quant::panels_fit(m) && ((m.group == m.cols && m.act_quant == quant::ActQuant::kPerTokenAbsmax) ||
                                     (m.group == 256 && m.act_quant == quant::ActQuant::kQ8K && m.cols / 256 <= 256));
   return active_isa() == IsaLevel::kAvx512 && quant::panels_fit(m) && m.cols / m.group <= 256;

@@ -38,8 +38,8 @@ struct TernaryKernel {
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
 // Whether a loader should put m in the panel layout (quant::to_panels): m fits (quant::panels_fit) with at most 256
-// groups a row, and the AVX-512 kernels are active, or the AVX2 level with AVX-VNNI is and m has one scale a row
-// (the per-token rule) or a scale per 256 columns (the Q8_K rule: TQ1_0, TQ2_0).
+// groups a row, and the AVX-512 kernels are active, or the AVX2 level is (with or without AVX-VNNI) and m has one
+// scale a row (the per-token rule) or a scale per 256 columns (the Q8_K rule: TQ1_0, TQ2_0).
 // Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
 
@@ -79,6 +79,9 @@ void ternary_matmul_avx2_vnni(const quant::TernaryMatrix& w, const PreparedActs&
 // [row_begin, row_end) whole panels; one scale a row (group == cols) and the per-token rule, or the Q8_K rule.
 void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                  int64_t row_begin, int64_t row_end);
+// The same without AVX-VNNI (x86/ternary_panel_gemv_avx2.cpp): maddubs, int16 sums.
+void ternary_gemv_panels_avx2(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                              int64_t row_begin, int64_t row_end);
 void ternary_matmul_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                            int64_t row_begin, int64_t row_end);
 // The same, its generation kernels decoding codes with GFNI (x86/ternary_avx512_gfni.cpp): what the AVX-512 level

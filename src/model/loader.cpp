@@ -1,5 +1,5 @@
 // Loading a model from GGUF: the file checked from its header first (model/file_check.hpp), then I2_S tensors used
-// in place (or, when asked, copied into panels for AVX-512 or AVX-VNNI), other ternary types repacked once into the
+// in place (or, when asked, copied into panels for AVX-512 or AVX2), other ternary types repacked once into the
 // compute layout.
 #include <cmath>
 #include <cstring>

@@ -209,11 +209,10 @@ TEST(KernelParity, TernaryQ8K) {
                                      {16, 6912, 32}});
 }
 
-// Matrices in the panel layout (quant/ternary.hpp; the loader makes them for AVX-512 and for AVX2 with AVX-VNNI)
-// against the reference on the same weights in rows, at every level (plain AVX2 through the reference, which reads
-// panels too): single tokens and small batches (the panel generation kernels), batches of 8 and more (the prompt
-// kernels reading panels), rows split at a panel boundary and inside a panel (its rows outside whole panels go to
-// the reference).
+// Matrices in the panel layout (quant/ternary.hpp; the loader makes them for AVX-512 and AVX2) against the reference
+// on the same weights in rows, at every level and build (AVX2 with and without AVX-VNNI): single tokens and small
+// batches (the panel generation kernels), batches of 8 and more (the prompt kernels reading panels), rows split at a
+// panel boundary and inside a panel (its rows outside whole panels go to the reference).
 void check_panels(quant::ActQuant rule, const std::vector<Shape>& shapes) {
   std::random_device seed_source;
   const unsigned seed = seed_source();

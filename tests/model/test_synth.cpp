@@ -198,14 +198,13 @@ TEST(ModelSynth, PromptAtOnceEqualsTokenByToken) {
   std::filesystem::remove_all(dir);
 }
 
-// Loaded at the scalar level (every matrix in rows), at AVX2 (in rows; with AVX-VNNI, in panels) and where AVX-512
-// runs (TQ and TL matrices in panels, and I2_S with repack_i2s): the same logits, bit for bit.
+// Loaded at the scalar level (every matrix in rows), and where AVX2 or AVX-512 runs (TQ and TL matrices in panels,
+// and I2_S with repack_i2s): the same logits, bit for bit.
 TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
 #if !defined(__x86_64__)
   GTEST_SKIP() << "not x86-64: matrices are never put in panels";
 #endif
-  if (max_supported_isa() != IsaLevel::kAvx512 && !cpu_features().avxvnni)
-    GTEST_SKIP() << "neither AVX-512 nor AVX-VNNI here: matrices are never put in panels";
+  if (max_supported_isa() == IsaLevel::kScalar) GTEST_SKIP() << "no AVX2 here: matrices are never put in panels";
   const std::string dir = test::temp_dir();
   const IsaLevel before = active_isa();
   for (const char* type : {"tq1_0", "tq2_0", "tl2", "i2_s"}) {
@@ -251,12 +250,12 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
       }
 #if defined(__x86_64__)
     const bool avx512 = active_isa() == IsaLevel::kAvx512;
-    const bool avxvnni = active_isa() == IsaLevel::kAvx2 && cpu_features().avxvnni;
+    const bool avx2 = active_isa() == IsaLevel::kAvx2;
 #else
     const bool avx512 = false;  // (kNeonDot shares kAvx512's value)
-    const bool avxvnni = false;
+    const bool avx2 = false;
 #endif
-    // Where the AVX-512 kernels run, or the AVX2 ones with AVX-VNNI, the repacked matrices are in 16-row panels
+    // Where the AVX-512 or AVX2 kernels run, the repacked matrices are in 16-row panels
     // (quant/ternary.hpp); I2_S only with repack_i2s.
     const bool repacked = label != "i2_s";
     int in_panels = 0;
@@ -264,13 +263,13 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
       for (const model::Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) {
         const quant::TernaryMatrix& t = m->tern;
         const bool fits = t.rows % 16 == 0 && t.cols % 128 == 0 && t.group % 128 == 0;
-        EXPECT_EQ(t.panels, repacked && fits && (avx512 || avxvnni)) << label << " " << m->name;
+        EXPECT_EQ(t.panels, repacked && fits && (avx512 || avx2)) << label << " " << m->name;
         in_panels += t.panels ? 1 : 0;
       }
-    if (repacked && (avx512 || avxvnni)) {
+    if (repacked && (avx512 || avx2)) {
       EXPECT_GT(in_panels, 0) << label;
     }
-    if (!repacked || (repack_i2s && !avx512 && !avxvnni)) {  // I2_S in rows is read where it lies in the file
+    if (!repacked || (repack_i2s && !avx512 && !avx2)) {  // I2_S in rows is read where it lies in the file
       EXPECT_EQ((*w)->repacked.size(), 0u) << label;
       continue;
     }

@@ -11,12 +11,13 @@ void add_load_options(CLI::App* sub, LoadArgs& a) {
                   "less accurate; needs a head size that is a multiple of 32)")
       ->check(CLI::IsMember({"f32", "f16", "q8_0"}, CLI::ignore_case))
       ->capture_default_str();
-  sub->add_flag("--repack-i2s,!--no-repack-i2s", a.repack_i2s,
-                "Whether I2_S weights are copied at load into the layout the AVX-512 kernels (and the AVX2 ones "
-                "with AVX-VNNI) read best, as the other ternary types always are (the default: generation 11-19% "
-                "faster on a 2-core Intel VM, 2-5% on a Zen 5 one). --no-repack-i2s reads them where they lie in the "
-                "file: a shorter load (2B-4T 0.04-0.06 s against 0.2-0.3 s there) and slower generation. No effect "
-                "where neither AVX-512 nor AVX2 with AVX-VNNI runs");
+  sub->add_flag(
+      "--repack-i2s,!--no-repack-i2s", a.repack_i2s,
+      "Whether I2_S weights are copied at load into the layout the AVX-512 and AVX2 kernels read best, as the "
+      "other ternary types always are (the default: generation 11-19% faster on a 2-core Intel VM, 2-5% on "
+      "a Zen 5 one; plain AVX2 there 4-11%). --no-repack-i2s reads them where they lie in the file: a "
+      "shorter load (2B-4T 0.04-0.06 s against 0.2-0.3 s there) and slower generation. No effect where "
+      "neither AVX-512 nor AVX2 runs");
 }
 
 bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error) {

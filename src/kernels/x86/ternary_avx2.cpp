@@ -47,8 +47,32 @@ void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
     decode_block(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * b)), out + 128 * b);
 }
 
-#if defined(BITNET_TERNARY_AVXVNNI)
-// The same for row r of a matrix in panels: each block's 8 dwords, 64 bytes apart in its panel, gathered.
+// The 8 rows of half h (rows 8h .. 8h + 7) of panel p of a matrix in panels, as bytes, rows `cols` apart at out: line
+// j of a block holds dword j of the panel's 16 rows, so an 8 x 8 transpose of dwords (interleaved by dwords, then by
+// qwords, then the 128-bit halves exchanged) gives each row's 32 code bytes of the block. 24 shuffles per block of 8
+// rows where a gather per row took 8 loads (slow on AMD before Zen 4).
+void decode_panel_half(const quant::TernaryMatrix& w, int64_t p, int h, int64_t cols, uint8_t* out) {
+  const uint8_t* base = w.codes() + p * quant::kPanelRows * w.row_bytes() + 32 * h;
+  for (int64_t b = 0; b < cols / quant::kTernaryBlock; ++b) {
+    __m256i r[8], t[8];
+    for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + 512 * b + 64 * j));
+    for (int j = 0; j < 8; j += 2) {
+      t[j] = _mm256_unpacklo_epi32(r[j], r[j + 1]);      // rows 0, 1 | 4, 5: dwords j, j + 1
+      t[j + 1] = _mm256_unpackhi_epi32(r[j], r[j + 1]);  // rows 2, 3 | 6, 7
+    }
+    for (int j = 0; j < 8; j += 4)
+      for (int k = 0; k < 2; ++k) {
+        r[j + 2 * k] = _mm256_unpacklo_epi64(t[j + k], t[j + 2 + k]);      // row 2k | 2k + 4: dwords j .. j + 3
+        r[j + 2 * k + 1] = _mm256_unpackhi_epi64(t[j + k], t[j + 2 + k]);  // row 2k + 1 | 2k + 5
+      }
+    for (int k = 0; k < 4; ++k) {
+      decode_block(_mm256_permute2x128_si256(r[k], r[k + 4], 0x20), out + k * cols + 128 * b);
+      decode_block(_mm256_permute2x128_si256(r[k], r[k + 4], 0x31), out + (k + 4) * cols + 128 * b);
+    }
+  }
+}
+
+// Row r of a matrix in panels alone: each block's 8 dwords, 64 bytes apart in its panel, gathered.
 void decode_panel_row(const quant::TernaryMatrix& w, int64_t r, uint8_t* out) {
   const uint8_t* p =
       w.codes() + r / quant::kPanelRows * quant::kPanelRows * w.row_bytes() + 4 * (r % quant::kPanelRows);
@@ -56,7 +80,6 @@ void decode_panel_row(const quant::TernaryMatrix& w, int64_t r, uint8_t* out) {
   for (int64_t b = 0; b < w.cols / quant::kTernaryBlock; ++b)
     decode_block(_mm256_i32gather_epi32(reinterpret_cast<const int*>(p + 512 * b), idx, 4), out + 128 * b);
 }
-#endif
 
 // The assembly both 2 x 4 tiles share: the four activation pointers into r8-r11; eight zeroed int16 sums (ymm0-3:
 // row 0, tokens 0-3; ymm4-7: row 1); one loop iteration, two 32-column steps through which six product registers
@@ -504,27 +527,25 @@ using namespace BITNET_AVX2_NS;  // this file's tiles and the shared constants
 void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                int64_t row_begin, int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
-  // Panels are made at load where AVX-512 runs, and where this AVX-VNNI build does, for matrices with one scale a
+  // Panels are made at load where AVX-512 runs, and where the AVX2 level does, for matrices with one scale a
   // row or TQ's scale per 256 columns (ternary_wants_panels). This build reads those: fewer than 8 tokens with the
   // panel kernel, prompts by decoding each row (and its scales) from its panel. Any other matrix in panels (a level
   // forced lower after load) goes to the reference.
-#if defined(BITNET_TERNARY_AVXVNNI)
   const bool read_panels =
       group == w.group && ((groups == 1 && a.qa.rule == quant::ActQuant::kPerTokenAbsmax) ||
                            (a.qa.rule == quant::ActQuant::kQ8K && group == kGroupCols && groups <= kMaxGroups));
-#else
-  const bool read_panels = false;
-#endif
   if (w.panels && !read_panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
-#if defined(BITNET_TERNARY_AVXVNNI)
   if (w.panels && n < kDecodeMinTokens) {
     const auto [pb, pe] = whole_panel_rows(row_begin, row_end);
     if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
     if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
+#if defined(BITNET_TERNARY_AVXVNNI)
     if (pb < pe) ternary_gemv_panels_avxvnni(w, a, y, y_stride, pb, pe);
+#else
+    if (pb < pe) ternary_gemv_panels_avx2(w, a, y, y_stride, pb, pe);
+#endif
     return;
   }
-#endif
   if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
     return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
   // the chunk's decoded rows, then (for a matrix in panels) their weight scales in the row layout
@@ -545,13 +566,15 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
       chunk_ws = panel_ws;
     }
     for (int64_t r = rb; r < re; ++r) {
-#if defined(BITNET_TERNARY_AVXVNNI)
-      if (w.panels) {
+      if (w.panels && r % 8 == 0 && r + 8 <= re) {
+        decode_panel_half(w, r / quant::kPanelRows, static_cast<int>(r % quant::kPanelRows / 8), cols,
+                          scratch + (r - rb) * cols);
+        r += 7;
+      } else if (w.panels) {
         decode_panel_row(w, r, scratch + (r - rb) * cols);
-        continue;
+      } else {
+        decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
       }
-#endif
-      decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
     }
     for (int64_t t0 = 0; t0 < n;) {
       const int nt = n - t0 >= kTile ? kTile : 1;

@@ -6,6 +6,9 @@
 // places. The AVX2 level puts in panels only matrices with one scale a row (the per-token rule) or TQ's scale per
 // 256 columns (the Q8_K rule; ternary_wants_panels); the epilogue is the reference's operations in its order, lane
 // by lane, so the outputs are bit-equal to it.
+// Compiled again from x86/ternary_panel_gemv_avx2.cpp (BITNET_PANEL_GEMV_MADDUBS) for AVX2 without AVX-VNNI: maddubs
+// into int16 sums, with the row kernel's decoding (two fields as 4 x code, one shift for all four), widened to int32
+// every half block.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -16,7 +19,13 @@
 #include "core/target_region.hpp"
 #include "kernels/ternary.hpp"
 
+#if defined(BITNET_PANEL_GEMV_MADDUBS)
+BITNET_TARGET_BEGIN("avx2,fma,f16c")
+#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avx2
+#else
 BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
+#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avxvnni
+#endif
 
 #include "kernels/x86/code_prefetch.hpp"
 
@@ -34,11 +43,42 @@ inline __m256i broadcast4(const int8_t* q) {
   return _mm256_set1_epi32(four);
 }
 
+#if defined(BITNET_PANEL_GEMV_MADDUBS)
+// One half block (steps j = j0 .. j0 + 3) of panel block pb: the four fields' products summed into dots[0] (rows 0-7)
+// and dots[1] (rows 8-15), int32 lanes. The fields at bits 2-3 and 6-7 are taken as 4 x code (v & 12, and (v >> 4) &
+// 12, the shift crossing bytes only into bits the masks drop), the others as codes, into separate int16 sums s4 and
+// s1: a step adds at most 2 x 3072 to a lane of s4 (codes <= 3), so four steps stay below 32767, and every lane of s4
+// is a multiple of 4: dots += s1 + s4 / 4, exactly.
+inline void half_block(const uint8_t* pb, int j0, const int8_t* q0, __m256i* dots, bool to_l2) {
+  const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12);
+  __m256i s1[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+  __m256i s4[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 1
+  for (int j = j0; j < j0 + 4; ++j) {
+    prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
+    const int8_t* q = q0 + 4 * j;
+    const __m256i x0 = broadcast4(q), x1 = broadcast4(q + 32), x2 = broadcast4(q + 64), x3 = broadcast4(q + 96);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + j * 64 + 32 * h));
+      const __m256i hi = _mm256_srli_epi16(v, 4);
+      s4[h] = _mm256_add_epi16(s4[h], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(hi, m12), x0),
+                                                       _mm256_maddubs_epi16(_mm256_and_si256(v, m12), x2)));
+      s1[h] = _mm256_add_epi16(s1[h], _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(hi, m3), x1),
+                                                       _mm256_maddubs_epi16(_mm256_and_si256(v, m3), x3)));
+    }
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int h = 0; h < 2; ++h)
+    dots[h] = _mm256_add_epi32(dots[h], _mm256_add_epi32(_mm256_madd_epi16(s1[h], ones),
+                                                         _mm256_srai_epi32(_mm256_madd_epi16(s4[h], ones), 2)));
+}
+#else
 // The field at bits 6 - 2s of every byte of v, at bits 0-1.
 template <int S>
 inline __m256i field(__m256i v) {
   return _mm256_and_si256(_mm256_srli_epi32(v, 6 - 2 * S), _mm256_set1_epi8(3));
 }
+#endif
 
 // Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row), group by group. Separate sums
 // per half and field, so that no vpdpbusd waits on the one before.
@@ -54,9 +94,16 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
                                  static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
   __m256 out[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // the epilogue so far, rows 0-7 and 8-15
   for (int64_t g = 0; g < groups; ++g) {
+    if (groups > 1) prefetch_code_line(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4), to_l2);
+    __m256i dots[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // rows 0-7 and 8-15
+#if defined(BITNET_PANEL_GEMV_MADDUBS)
+    for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
+      half_block(base + b * kPanelBlockBytes, 0, act + b * quant::kTernaryBlock, dots, to_l2);
+      half_block(base + b * kPanelBlockBytes, 4, act + b * quant::kTernaryBlock, dots, to_l2);
+    }
+#else
     __m256i lo[4], hi[4];
     for (int s = 0; s < 4; ++s) lo[s] = hi[s] = _mm256_setzero_si256();
-    if (groups > 1) prefetch_code_line(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4), to_l2);
     for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
       const uint8_t* pb = base + b * kPanelBlockBytes;
 #pragma GCC unroll 1
@@ -76,12 +123,13 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
         hi[3] = _mm256_dpbusd_avx_epi32(hi[3], field<3>(v1), x3);
       }
     }
+    dots[0] = _mm256_add_epi32(_mm256_add_epi32(lo[0], lo[1]), _mm256_add_epi32(lo[2], lo[3]));
+    dots[1] = _mm256_add_epi32(_mm256_add_epi32(hi[0], hi[1]), _mm256_add_epi32(hi[2], hi[3]));
+#endif
     // a panel's scales: group g's 16 side by side where groups > 1, else the rows' own
     const float* ws = w.scales.data() + (p * groups + g) * quant::kPanelRows;
     for (int h = 0; h < 2; ++h) {
-      const __m256i* acc = h == 0 ? lo : hi;
-      const __m256i dots = _mm256_add_epi32(_mm256_add_epi32(acc[0], acc[1]), _mm256_add_epi32(acc[2], acc[3]));
-      const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_set1_epi32(sums[g])));
+      const __m256 f = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots[h], _mm256_set1_epi32(sums[g])));
       const __m256 wsv = _mm256_loadu_ps(ws + 8 * h);
       if (a.qa.rule == quant::ActQuant::kQ8K)  // sum over groups of idot * (w_scale * d), from 0
         out[h] = _mm256_add_ps(out[h], _mm256_mul_ps(f, _mm256_mul_ps(wsv, _mm256_set1_ps(at[g]))));
@@ -95,8 +143,8 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
 
 }  // namespace
 
-void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                                 int64_t row_begin, int64_t row_end) {
+void BITNET_PANEL_GEMV_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                             int64_t row_begin, int64_t row_end) {
   const int64_t pb = row_begin / quant::kPanelRows, pe = row_end / quant::kPanelRows;
   const bool to_l2 = code_prefetch_to_l2();
   // Panel by panel, so that a batch's further tokens find the panel in cache.
@@ -107,4 +155,5 @@ void ternary_gemv_panels_avxvnni(const quant::TernaryMatrix& w, const PreparedAc
 }  // namespace bitnet::kernels
 
 BITNET_TARGET_END
+#undef BITNET_PANEL_GEMV_ENTRY
 #endif
