@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace bitnet::fuzz {
 namespace {
@@ -51,7 +52,19 @@ void* copy_to_heap(int fd, size_t size) {
 }  // namespace
 
 std::string scratch_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("bitnet-fuzz-" + std::to_string(::getpid()) + "-" + name)).string();
+  // Removed when the process exits normally (libFuzzer's -runs and -max_total_time end in exit()); a crash's _Exit
+  // leaves them, beside the crash input.
+  static std::vector<std::string>* paths = nullptr;
+  if (paths == nullptr) {
+    paths = new std::vector<std::string>();
+    std::atexit([] {
+      for (const std::string& p : *paths) ::unlink(p.c_str());
+    });
+  }
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("bitnet-fuzz-" + std::to_string(::getpid()) + "-" + name)).string();
+  paths->push_back(path);
+  return path;
 }
 
 bool write_file(const std::string& path, const uint8_t* data, size_t size) {

@@ -9,7 +9,7 @@
 
 namespace bitnet::fuzz {
 
-// "<tmp>/bitnet-fuzz-<pid>-<name>": one per process, so parallel fuzzing jobs do not share files.
+// "<tmp>/bitnet-fuzz-<pid>-<name>": one per process, so parallel fuzzing jobs do not share files; removed at exit.
 std::string scratch_path(const std::string& name);
 
 bool write_file(const std::string& path, const uint8_t* data, size_t size);
