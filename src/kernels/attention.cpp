@@ -98,6 +98,13 @@ const KvAttentionKernel kAvx2[] = {
     {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
      q8_0_block_scores<q8_0_matmul_avx2, q8_0_dots_avx2>, kv_block_weighted_sum_q8_0_avx2},
 };
+// The AVX2 level on a CPU with AVX-VNNI: Q8_0 blocks' scores with positions in lanes take vpdpbusd (the same dots).
+const KvAttentionKernel kAvx2Vnni[] = {
+    kAvx2[0],
+    kAvx2[1],
+    {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
+     q8_0_block_scores<q8_0_matmul_avx2, q8_0_dots_avxvnni>, kv_block_weighted_sum_q8_0_avx2},
+};
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
 // blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores
 // (their 8-lane order is part of the definition).
@@ -136,7 +143,7 @@ const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level) {
     if (kRef[i].type != type) continue;
 #if defined(__x86_64__)
     if (cap >= static_cast<int>(IsaLevel::kAvx512)) return &kAvx512[i];
-    if (cap >= static_cast<int>(IsaLevel::kAvx2)) return &kAvx2[i];
+    if (cap >= static_cast<int>(IsaLevel::kAvx2)) return cpu_features().avxvnni ? &kAvx2Vnni[i] : &kAvx2[i];
 #elif defined(__aarch64__)
     if (cap >= static_cast<int>(IsaLevel::kNeonDot)) return &kNeonDot[i];
     if (cap >= static_cast<int>(IsaLevel::kNeon)) return &kNeon[i];

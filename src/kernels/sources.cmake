@@ -13,6 +13,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_block_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_q8_0_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/attention_q8_0_avxvnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_block_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_q8_0_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/act_quant_avx2.cpp

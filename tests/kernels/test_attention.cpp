@@ -12,6 +12,7 @@
 
 #include "core/half.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/kquant.hpp"
 #include "quant/q8_0.hpp"
 #include "quant/quant.hpp"
 
@@ -332,6 +333,74 @@ TEST(KvAttention, ReferenceMatchesDoubleWithinDerivedBound) {
     }
   }
 }
+
+#if defined(__x86_64__)
+// Each x86 kernel for Q8_0 dots with positions in lanes (AVX2, AVX2 with AVX-VNNI, AVX-512 VNNI), called directly so
+// that every one this CPU has runs (the level tables pick one per level), against the scalar Q8_0 x Q8_0 matmul over
+// the same key rows: bit-equal. Keys strided as a cache row of two KV heads, with -128 values; query bytes over the
+// whole int8 range (-128 included, which the quantizer never makes but the dots take exactly).
+TEST(KernelParity, Q80LanesDotsEveryX86Variant) {
+  struct Variant {
+    const char* name;
+    Q8LanesFn fn;
+  };
+  std::vector<Variant> variants;
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2))
+    variants.push_back({"avx2", q8_0_dots_avx2});
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2) && cpu_features().avxvnni)
+    variants.push_back({"avx2+vnni", q8_0_dots_avxvnni});
+  if (max_supported_isa() == IsaLevel::kAvx512) variants.push_back({"avx512-vnni", q8_0_dots_avx512});
+  if (variants.empty()) GTEST_SKIP() << "no x86 lanes kernel on this CPU";
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  int checked = 0;
+  for (int64_t head_dim : {32, 96, 128, 256}) {
+    const int64_t nb = head_dim / quant::kQ8_0BlockElems, head_bytes = nb * quant::kQ8_0BlockBytes;
+    const int64_t stride = 2 * head_bytes;  // a row of two KV heads; the second is read
+    const int64_t max_pos = 67;
+    std::vector<uint8_t> keys(static_cast<size_t>(stride * max_pos));
+    for (auto& e : keys) e = static_cast<uint8_t>(rng());
+    for (int64_t j = 0; j < max_pos; ++j)
+      for (int64_t b = 0; b < 2 * nb; ++b) {
+        uint8_t* blk = keys.data() + j * stride + b * quant::kQ8_0BlockBytes;
+        const uint16_t d = static_cast<uint16_t>(0x2800 + rng() % 0x1000);  // fp16 scales 2^-5 .. 2^-3
+        std::memcpy(blk, &d, 2);
+        if (j % 5 == 0) std::memset(blk + 2, 0x80, quant::kQ8_0BlockElems);  // all -128
+      }
+    // The second head's rows packed one after another, for the matmul.
+    std::vector<uint8_t> packed(static_cast<size_t>(head_bytes * max_pos));
+    for (int64_t j = 0; j < max_pos; ++j)
+      std::memcpy(packed.data() + j * head_bytes, keys.data() + j * stride + head_bytes, head_bytes);
+    for (int n_q : {1, 3, 8, 11, 16}) {
+      std::vector<int8_t> qq(static_cast<size_t>(n_q * head_dim));
+      for (auto& e : qq) e = static_cast<int8_t>(rng());
+      std::vector<float> dq(static_cast<size_t>(n_q * nb));
+      for (auto& e : dq) e = std::ldexp(1.0f + static_cast<float>(rng() % 1024) / 1024.0f, -7);
+      for (int64_t n_pos : {1, 7, 8, 9, 31, 67}) {
+        const int64_t ld = n_pos + 3;
+        std::vector<float> ref(static_cast<size_t>(n_q * ld), 0.0f);
+        q8_0_matmul_scalar({quant::kQ8_0, packed.data(), head_dim, n_pos},
+                           IntActsView{quant::kQ8_0, n_q, head_dim, qq.data(), dq.data(), nullptr}, ref.data(), ld, 0,
+                           n_pos);
+        for (const Variant& v : variants) {
+          std::vector<float> dots(ref.size(), 0.0f);
+          ASSERT_TRUE(v.fn(qq.data(), dq.data(), n_q, keys.data() + head_bytes, stride, head_dim, n_pos, dots.data(), ld))
+              << v.name;
+          for (int i = 0; i < n_q; ++i)
+            for (int64_t j = 0; j < n_pos; ++j)
+              ASSERT_EQ(dots[static_cast<size_t>(i * ld + j)], ref[static_cast<size_t>(i * ld + j)])
+                  << v.name << " head_dim " << head_dim << " queries " << n_q << " positions " << n_pos << " query " << i
+                  << " key " << j << " seed " << seed;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+  RecordProperty("variants", static_cast<int>(variants.size()));
+}
+#endif
 
 TEST(KvAttention, TypesAndHeadSizes) {
   EXPECT_TRUE(check_kv_type(quant::kF32, 8).ok());

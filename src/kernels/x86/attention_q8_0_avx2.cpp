@@ -7,6 +7,9 @@
 // multiply-port instructions per m where this takes two (the two ran level here). The float step (kquant_accumulate)
 // runs on the 8 keys' lanes side by side. bitnet-kernel-bench attention_q8_0/head_dim:96/pos:1024/queries:8/avx2 (the
 // 2-core Intel VM), softmax and weighted sums included: 59.7 us through the matmul, 52.2 with this (F16: 51.5).
+// Compiled again with BITNET_ATTENTION_Q8_0_AVXVNNI (x86/attention_q8_0_avxvnni.cpp: q8_0_dots_avxvnni) for CPUs with
+// AVX-VNNI: as the AVX-512 kernel, the keys offset to unsigned (+128, one xor per register for all the queries) and a
+// query's 8 block sums are 8 {vex} vpdpbusd with its dword m broadcast, from -128 * (the query block's sum).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -19,7 +22,13 @@
 #include "kernels/query_groups.hpp"
 #include "quant/q8_0.hpp"
 
+#if defined(BITNET_ATTENTION_Q8_0_AVXVNNI)
+BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
+#define BITNET_Q8_0_DOTS q8_0_dots_avxvnni
+#else
 BITNET_TARGET_BEGIN("avx2,fma,f16c")
+#define BITNET_Q8_0_DOTS q8_0_dots_avx2
+#endif
 
 namespace bitnet::kernels {
 namespace {
@@ -47,9 +56,17 @@ inline void transpose_keys(const uint8_t* const* rows, int64_t off, __m256i* kt)
   }
 }
 
+// The prepared queries' words per block: AVX2 takes 16 (below), AVX-VNNI 9: dwords m < 8 are query i's values
+// 4m .. 4m + 3 of block b as bytes, dword 8 is -128 * their sum (the keys' offset taken back).
+#if defined(BITNET_ATTENTION_Q8_0_AVXVNNI)
+constexpr int kQueryWords = 9;
+#else
+constexpr int kQueryWords = 16;
+#endif
+
 // dots[i * ld + j0 + k] for queries first .. first + NQ - 1 and keys j0 + k, k < n (keys rows[k]; rows[k] for k >= n
-// repeat a real one and are not stored). qp[(i * nb + b) * 16 + 2m]: query i's values 4m and 4m + 2 of block b as
-// two int16, [.. + 2m + 1]: 4m + 1 and 4m + 3.
+// repeat a real one and are not stored). AVX2: qp[(i * nb + b) * 16 + 2m]: query i's values 4m and 4m + 2 of block b
+// as two int16, [.. + 2m + 1]: 4m + 1 and 4m + 3.
 template <int NQ>
 void key_group(const int32_t* qp, const float* dq, int first, int64_t nb, const uint8_t* const* rows, __m256i offsets,
                int n, float* dots, int64_t ld, int64_t j0) {
@@ -65,16 +82,27 @@ void key_group(const int32_t* qp, const float* dq, int first, int64_t nb, const 
     const __m256i d16 = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(d32, pick), 0x08);
     const __m256 dk = _mm256_cvtph_ps(_mm256_castsi256_si128(d16));
     __m256i isum[NQ];
+#if defined(BITNET_ATTENTION_Q8_0_AVXVNNI)
+    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int m = 0; m < 8; ++m) kt[m] = _mm256_xor_si256(kt[m], bias);  // key + 128: unsigned
+    for (int i = 0; i < NQ; ++i) isum[i] = _mm256_set1_epi32(qp[((first + i) * nb + b) * kQueryWords + 8]);
+    for (int m = 0; m < 8; ++m)
+      for (int i = 0; i < NQ; ++i) {
+        const int32_t q = qp[((first + i) * nb + b) * kQueryWords + m];
+        isum[i] = _mm256_dpbusd_avx_epi32(isum[i], kt[m], _mm256_set1_epi32(q));
+      }
+#else
     for (int i = 0; i < NQ; ++i) isum[i] = _mm256_setzero_si256();
     for (int m = 0; m < 8; ++m) {
       const __m256i even = _mm256_srai_epi16(_mm256_slli_epi16(kt[m], 8), 8);  // values 4m, 4m + 2
       const __m256i odd = _mm256_srai_epi16(kt[m], 8);                         // 4m + 1, 4m + 3
       for (int i = 0; i < NQ; ++i) {
-        const int32_t* q = qp + ((first + i) * nb + b) * 16 + 2 * m;
+        const int32_t* q = qp + ((first + i) * nb + b) * kQueryWords + 2 * m;
         isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(even, _mm256_set1_epi32(q[0])));
         isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(odd, _mm256_set1_epi32(q[1])));
       }
     }
+#endif
     for (int i = 0; i < NQ; ++i) {
       const __m256 da = _mm256_set1_ps(dq[(first + i) * nb + b]);
       const __m256 p = _mm256_mul_ps(_mm256_mul_ps(da, dk), _mm256_cvtepi32_ps(isum[i]));
@@ -102,20 +130,30 @@ void queries(const int32_t* qp, const float* dq, int first, const uint8_t* k, in
 
 }  // namespace
 
-bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
-                    int64_t n_pos, float* dots, int64_t ld) {
+bool BITNET_Q8_0_DOTS(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
+                      int64_t n_pos, float* dots, int64_t ld) {
   const int64_t nb = head_dim / quant::kQ8_0BlockElems;
   // The gather's offsets span 8 rows in int32.
   if (nb > kMaxBlocks || n_q > kMaxBlockQueries || stride > INT32_MAX / kKeys) return false;
-  int32_t qp[kMaxBlockQueries * kMaxBlocks * 16];
+  int32_t qp[kMaxBlockQueries * kMaxBlocks * kQueryWords];
   for (int i = 0; i < n_q; ++i)
-    for (int64_t b = 0; b < nb; ++b)
+    for (int64_t b = 0; b < nb; ++b) {
+      const int8_t* q = qq + i * head_dim + b * quant::kQ8_0BlockElems;
+      int32_t* out = qp + (i * nb + b) * kQueryWords;
+#if defined(BITNET_ATTENTION_Q8_0_AVXVNNI)
+      int32_t sum = 0;
+      for (int j = 0; j < quant::kQ8_0BlockElems; ++j) sum += q[j];
+      std::memcpy(out, q, quant::kQ8_0BlockElems);
+      out[8] = -128 * sum;
+#else
       for (int m = 0; m < 8; ++m)
         for (int h = 0; h < 2; ++h) {
-          const int8_t* q = qq + i * head_dim + b * quant::kQ8_0BlockElems + 4 * m + h;
-          const uint32_t lo = static_cast<uint16_t>(int16_t{q[0]}), hi = static_cast<uint16_t>(int16_t{q[2]});
-          qp[(i * nb + b) * 16 + 2 * m + h] = static_cast<int32_t>(lo | hi << 16);
+          const uint32_t lo = static_cast<uint16_t>(int16_t{q[4 * m + h]});
+          const uint32_t hi = static_cast<uint16_t>(int16_t{q[4 * m + h + 2]});
+          out[2 * m + h] = static_cast<int32_t>(lo | hi << 16);
         }
+#endif
+    }
   for_query_groups(
       n_q, [&](int first, auto nq) { queries<decltype(nq)::value>(qp, dq, first, k, stride, nb, n_pos, dots, ld); });
   return true;
@@ -124,4 +162,5 @@ bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k
 }  // namespace bitnet::kernels
 
 BITNET_TARGET_END
+#undef BITNET_Q8_0_DOTS
 #endif
