@@ -98,12 +98,13 @@ const KvAttentionKernel kAvx2[] = {
     {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
      q8_0_block_scores<q8_0_matmul_avx2, q8_0_dots_avx2>, kv_block_weighted_sum_q8_0_avx2},
 };
-// The AVX2 level on a CPU with AVX-VNNI: Q8_0 blocks' scores with positions in lanes take vpdpbusd (the same dots).
+// The AVX2 level on a CPU with AVX-VNNI: Q8_0 scores take vpdpbusd, in the matmul and with positions in lanes (the
+// same dots).
 const KvAttentionKernel kAvx2Vnni[] = {
     kAvx2[0],
     kAvx2[1],
-    {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avx2>, kv_weighted_sum_q8_0_avx2,
-     q8_0_block_scores<q8_0_matmul_avx2, q8_0_dots_avxvnni>, kv_block_weighted_sum_q8_0_avx2},
+    {quant::kQ8_0, IsaLevel::kAvx2, q8_0_head_scores<q8_0_matmul_avxvnni>, kv_weighted_sum_q8_0_avx2,
+     q8_0_block_scores<q8_0_matmul_avxvnni, q8_0_dots_avxvnni>, kv_block_weighted_sum_q8_0_avx2},
 };
 // Wider registers change nothing in the definitions but speed: element-wise weighted sums take 16 lanes, and
 // blocks of queries score two queries per register, each in an 8-lane half; single queries keep the AVX2 scores

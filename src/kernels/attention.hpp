@@ -141,9 +141,10 @@ using Q8LanesFn = bool (*)(const int8_t* qq, const float* dq, int n_q, const uin
 // of a register, each block of that many keys transposed once for all the queries; head_dim up to 256.
 bool q8_0_dots_avx2(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
                     int64_t n_pos, float* dots, int64_t ld);
-// AVX-VNNI (x86/attention_q8_0_avxvnni.cpp): q8_0_dots_avx2 with {vex} vpdpbusd, for the AVX2 level where the CPU has it.
-bool q8_0_dots_avxvnni(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride,
-                       int64_t head_dim, int64_t n_pos, float* dots, int64_t ld);
+// AVX-VNNI (x86/attention_q8_0_avxvnni.cpp): q8_0_dots_avx2 with {vex} vpdpbusd, for the AVX2 level where the CPU has
+// it.
+bool q8_0_dots_avxvnni(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
+                       int64_t n_pos, float* dots, int64_t ld);
 bool q8_0_dots_avx512(const int8_t* qq, const float* dq, int n_q, const uint8_t* k, int64_t stride, int64_t head_dim,
                       int64_t n_pos, float* dots, int64_t ld);
 #endif

@@ -99,6 +99,9 @@ void q6_k_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int6
                         int64_t row_end);
 void q8_0_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end);
+// With AVX-VNNI (x86/kquant_avxvnni.cpp): the AVX2 level's Q8_0 kernel where the CPU has it.
+void q8_0_matmul_avxvnni(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
+                         int64_t row_end);
 void q8_0_matmul_avx512(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                         int64_t row_end);
 #endif

@@ -8,6 +8,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/attention.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/float_rows_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/kquant_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/kquant_avxvnni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/kquant_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/attention_avx512.cpp

@@ -385,13 +385,14 @@ TEST(KernelParity, Q80LanesDotsEveryX86Variant) {
                            n_pos);
         for (const Variant& v : variants) {
           std::vector<float> dots(ref.size(), 0.0f);
-          ASSERT_TRUE(v.fn(qq.data(), dq.data(), n_q, keys.data() + head_bytes, stride, head_dim, n_pos, dots.data(), ld))
+          ASSERT_TRUE(
+              v.fn(qq.data(), dq.data(), n_q, keys.data() + head_bytes, stride, head_dim, n_pos, dots.data(), ld))
               << v.name;
           for (int i = 0; i < n_q; ++i)
             for (int64_t j = 0; j < n_pos; ++j)
               ASSERT_EQ(dots[static_cast<size_t>(i * ld + j)], ref[static_cast<size_t>(i * ld + j)])
-                  << v.name << " head_dim " << head_dim << " queries " << n_q << " positions " << n_pos << " query " << i
-                  << " key " << j << " seed " << seed;
+                  << v.name << " head_dim " << head_dim << " queries " << n_q << " positions " << n_pos << " query "
+                  << i << " key " << j << " seed " << seed;
           ++checked;
         }
       }

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/half.hpp"
 #include "kernels/kquant.hpp"
@@ -253,17 +256,27 @@ TEST(KernelParity, Q80Q80BitEqualAcrossIsaAndBatch) {
           by_hand = kquant_accumulate(by_hand, a.d[static_cast<size_t>(t * blocks + b)], fp16_to_float(dh), isum);
         }
         ASSERT_EQ(ref[static_cast<size_t>(t * rows + 1)], by_hand);
+        // Each level's kernel, and on a CPU with AVX-VNNI the plain AVX2 one too (the level table takes the other).
+        std::vector<std::pair<std::string, KQuantMatmulFn>> kernels;
         for (int lv = 1; lv <= static_cast<int>(max_supported_isa()); ++lv) {
           const IsaLevel level = static_cast<IsaLevel>(lv);
-          const KQuantMatmulFn fn = kquant_matmul(quant::kQ8_0, level);
+          const bool vnni = level == IsaLevel::kAvx2 && cpu_features().avxvnni;
+          kernels.emplace_back(std::string(isa_name(level)) + (vnni ? " (AVX-VNNI)" : ""),
+                               kquant_matmul(quant::kQ8_0, level));
+        }
+#if defined(__x86_64__)
+        if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2) && cpu_features().avxvnni)
+          kernels.emplace_back("avx2 without AVX-VNNI", q8_0_matmul_avx2);
+#endif
+        for (const auto& [name, fn] : kernels) {
           ASSERT_NE(fn, nullptr);
           std::vector<float> y(ref.size(), -1.0f);
           fn(fr, a.view(), y.data(), rows, 0, 3);  // split as threads would, at odd boundaries
           fn(fr, a.view(), y.data(), rows, 3, 4);
           fn(fr, a.view(), y.data(), rows, 4, rows);
           for (size_t i = 0; i < y.size(); ++i)
-            ASSERT_EQ(y[i], ref[i]) << isa_name(level) << " blocks " << blocks << " rows " << rows << " tokens "
-                                    << n_tokens << " index " << i << " seed " << seed;
+            ASSERT_EQ(y[i], ref[i]) << name << " blocks " << blocks << " rows " << rows << " tokens " << n_tokens
+                                    << " index " << i << " seed " << seed;
           ++checked;
         }
         expect_batch_independent(fr, x, n_tokens, ref);

@@ -113,7 +113,8 @@ KQuantMatmulFn kquant_matmul(uint32_t type, IsaLevel level) {
                       ? static_cast<int>(level)
                       : static_cast<int>(max_supported_isa());
   if (cap >= static_cast<int>(IsaLevel::kAvx512)) return q6 ? q6_k_matmul_avx512 : q8_0_matmul_avx512;
-  if (cap >= static_cast<int>(IsaLevel::kAvx2)) return q6 ? q6_k_matmul_avx2 : q8_0_matmul_avx2;
+  if (cap >= static_cast<int>(IsaLevel::kAvx2))
+    return q6 ? q6_k_matmul_avx2 : cpu_features().avxvnni ? q8_0_matmul_avxvnni : q8_0_matmul_avx2;
 #elif defined(__aarch64__)
   const int cap = static_cast<int>(level) < static_cast<int>(max_supported_isa())
                       ? static_cast<int>(level)

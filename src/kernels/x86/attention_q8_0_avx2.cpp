@@ -9,7 +9,9 @@
 // 2-core Intel VM), softmax and weighted sums included: 59.7 us through the matmul, 52.2 with this (F16: 51.5).
 // Compiled again with BITNET_ATTENTION_Q8_0_AVXVNNI (x86/attention_q8_0_avxvnni.cpp: q8_0_dots_avxvnni) for CPUs with
 // AVX-VNNI: as the AVX-512 kernel, the keys offset to unsigned (+128, one xor per register for all the queries) and a
-// query's 8 block sums are 8 {vex} vpdpbusd with its dword m broadcast, from -128 * (the query block's sum).
+// query's 8 block sums are 8 {vex} vpdpbusd with its dword m broadcast, from -128 * (the query block's sum). Same
+// bench row, three alternations with BITNET_AVXVNNI=0: head 96 at 1024 positions 48.9-49.3 -> 42.7-43.6 us, head 128
+// 62.1-63.4 -> 53.4-55.8 (at 128 positions: 7.97-8.30 -> 7.05-7.16 and 9.93-10.2 -> 8.83-8.97).
 #if defined(__x86_64__)
 #include <immintrin.h>
 

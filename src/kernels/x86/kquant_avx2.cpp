@@ -6,6 +6,9 @@
 // pair's sum fits int16), vpmaddwd by ones into int32; 4 rows x 2 blocks at a time, their 8 sums in one register
 // (horizontal adds in a tree) for 8 float steps side by side. In L2 (the kernel bench's 512 rows) 16-17 -> 35-36
 // GB/s against one row and a horizontal sum a block; streaming from memory, as fast as memory.
+// Compiled again with BITNET_KQUANT_AVXVNNI (x86/kquant_avxvnni.cpp: q8_0_matmul_avxvnni, Q8_0 only) for CPUs with
+// AVX-VNNI: a block's 8 int32 partial sums are one {vex} vpdpbusd of |w| with the signed activations where maddubs and
+// a widening madd were (Q6_K's sub-block scales go in through madd and stay with the plain build).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -19,10 +22,18 @@
 #include "quant/q8_0.hpp"
 #include "quant/q8_k.hpp"
 
+#if defined(BITNET_KQUANT_AVXVNNI)
+BITNET_TARGET_BEGIN("avx2,fma,f16c,avxvnni")
+#define BITNET_Q8_0_MATMUL q8_0_matmul_avxvnni
+#else
 BITNET_TARGET_BEGIN("avx2,fma,f16c")
+#define BITNET_Q8_0_MATMUL q8_0_matmul_avx2
+#endif
 
 namespace bitnet::kernels {
 namespace {
+
+#if !defined(BITNET_KQUANT_AVXVNNI)
 
 inline int32_t hsum_epi32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -90,12 +101,30 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
-// One block of row w times the activations q, given w's signs: 8 int32 partial sums.
+#endif  // !BITNET_KQUANT_AVXVNNI
+
+// One block of row w times the activations q, given w's signs: 8 int32 partial sums, by vpdpbusd where kVnni.
+template <bool kVnni>
 inline __m256i q8_0_block(const uint8_t* blk, const int8_t* q) {
   const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
   const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+#if defined(BITNET_KQUANT_AVXVNNI)
+  if constexpr (kVnni)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+#endif
   return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
 }
+
+// The AVX-VNNI build takes vpdpbusd for 2 tokens and more. For one token it ran slower than maddubs on the Intel VM
+// (bitnet-kernel-bench q8_0_head/l2_512x2560/tokens:1/avx2 59-60 -> 62.5-66.5 us, attention_gen_Q8_0 with one query
+// 30.1-30.5 -> 30.8-33.4 us) and keeps maddubs.
+#if defined(BITNET_KQUANT_AVXVNNI)
+template <int T>
+constexpr bool kQ80Vnni = T >= 2;
+#else
+template <int T>
+constexpr bool kQ80Vnni = false;
+#endif
 
 // The sums of v[0..8)'s lanes, in order, in one register (horizontal adds in a tree).
 inline __m256i sums8(const __m256i* v) {
@@ -133,8 +162,8 @@ void q8_0_rows4(const uint8_t* const* rows, int64_t nb, const IntActsView& a, in
       const float* da = a.d + (t0 + t) * nb + b;
       __m256i v[8];
       for (int r = 0; r < 4; ++r) {
-        v[2 * r] = q8_0_block(rows[r] + o0, q);
-        v[2 * r + 1] = pair ? q8_0_block(rows[r] + o1, q + 32) : _mm256_setzero_si256();
+        v[2 * r] = q8_0_block<kQ80Vnni<T>>(rows[r] + o0, q);
+        v[2 * r + 1] = pair ? q8_0_block<kQ80Vnni<T>>(rows[r] + o1, q + 32) : _mm256_setzero_si256();
       }
       __m256 dab;
       if (pair) {
@@ -158,8 +187,8 @@ void q8_0_rows4(const uint8_t* const* rows, int64_t nb, const IntActsView& a, in
 
 }  // namespace
 
-void q8_0_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
-                      int64_t row_end) {
+void BITNET_Q8_0_MATMUL(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
+                        int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ8_0BlockElems;
   const int64_t row_bytes = nb * quant::kQ8_0BlockBytes;
   for (int64_t r = row_begin; r < row_end; r += 4) {
@@ -172,6 +201,7 @@ void q8_0_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_
   }
 }
 
+#if !defined(BITNET_KQUANT_AVXVNNI)
 void q6_k_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_t y_stride, int64_t row_begin,
                       int64_t row_end) {
   const int64_t nb = w.ne0 / quant::kQ6KBlockElems;
@@ -181,7 +211,10 @@ void q6_k_matmul_avx2(const FloatRows& w, const IntActsView& a, float* y, int64_
               });
 }
 
+#endif  // !BITNET_KQUANT_AVXVNNI
+
 }  // namespace bitnet::kernels
 
 BITNET_TARGET_END
+#undef BITNET_Q8_0_MATMUL
 #endif
