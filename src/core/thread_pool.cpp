@@ -1,6 +1,7 @@
 // ThreadPool: workers wait on a generation counter, then claim chunks of the current job by compare-and-swap on
 // a (generation, next chunk) word, so a claim can never land on a later job; the caller waits for the chunk
-// count, not for every worker to check in.
+// count, not for every worker to check in. parallel_for_shares claims the same way on one (generation, front, back)
+// word per thread's share.
 #include "core/thread_pool.hpp"
 
 #include <algorithm>
@@ -133,11 +134,58 @@ void ThreadPool::run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int inde
     if (c >= n_chunks) return;
     if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     fn(bounds_[c], bounds_[c + 1], index);
-    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_chunks) {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_cv_.notify_one();
-    }
+    finish(1, n_chunks);
     v = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::finish(int64_t count, int64_t total) {
+  if (done_.fetch_add(count, std::memory_order_acq_rel) + count == total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_cv_.notify_one();
+  }
+}
+
+void ThreadPool::wait_done(int64_t total) {
+  for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != total; ++i) wait_a_little();
+  if (done_.load(std::memory_order_acquire) != total) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return done_.load(std::memory_order_acquire) == total; });
+  }
+}
+
+void ThreadPool::run_shares(uint32_t gen, ChunkFn fn, int64_t n, int64_t grain, int64_t grains, int index) {
+  constexpr uint64_t kField = (uint64_t{1} << kShareBits) - 1;
+  const uint64_t tag = static_cast<uint64_t>(gen & 0xffffffu) << (2 * kShareBits);
+  auto run = [&](int s, uint64_t g0, uint64_t g1) {
+    const int64_t b = share_begin_[s] + static_cast<int64_t>(g0), e = share_begin_[s] + static_cast<int64_t>(g1);
+    fn(b * grain, std::min(n, e * grain), index);
+    finish(e - b, grains);
+  };
+  // This thread's share from the front, half of what is left a claim; then single grains from the others' backs.
+  for (int k = 0; k < n_threads_; ++k) {
+    const int s = (index + k) % n_threads_;
+    uint64_t v = shares_[s].load(std::memory_order_acquire);
+    for (;;) {
+      if ((v & ~((uint64_t{1} << (2 * kShareBits)) - 1)) != tag) return;  // the job is over
+      const uint64_t front = v >> kShareBits & kField, back = v & kField;
+      if (front >= back) break;
+      if (k == 0) {
+        const uint64_t take = std::max<uint64_t>(1, (back - front) / 2);
+        if (shares_[s].compare_exchange_weak(v, tag | (front + take) << kShareBits | back, std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+          run(s, front, front + take);
+        else
+          continue;
+      } else {
+        if (shares_[s].compare_exchange_weak(v, tag | front << kShareBits | (back - 1), std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+          run(s, back - 1, back);
+        else
+          continue;
+      }
+      v = shares_[s].load(std::memory_order_acquire);
+    }
   }
 }
 
@@ -166,6 +214,7 @@ void ThreadPool::parallel_for(int64_t n, ChunkFn fn, int64_t grain) {
     }
     job_ = fn;
     job_chunks_ = n_chunks;
+    job_shares_ = false;
     gen = static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
     done_.store(0, std::memory_order_relaxed);
     claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
@@ -173,11 +222,39 @@ void ThreadPool::parallel_for(int64_t n, ChunkFn fn, int64_t grain) {
   }
   start_cv_.notify_all();
   run_chunks(gen, fn, n_chunks, 0);
-  for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != n_chunks; ++i) wait_a_little();
-  if (done_.load(std::memory_order_acquire) != n_chunks) {
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return done_.load(std::memory_order_acquire) == n_chunks; });
+  wait_done(n_chunks);
+}
+
+void ThreadPool::parallel_for_shares(int64_t n, ChunkFn fn, int64_t grain) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t grains = (n + grain - 1) / grain;
+  if (n_threads_ > kMaxShares || grains >= (int64_t{1} << kShareBits)) return parallel_for(n, fn, grain);
+  if (n_threads_ == 1 || grains == 1) {
+    fn(0, n, 0);
+    return;
   }
+  uint32_t gen;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gen = static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
+    const uint64_t tag = static_cast<uint64_t>(gen & 0xffffffu) << (2 * kShareBits);
+    for (int s = 0; s <= n_threads_; ++s) share_begin_[s] = grains * s / n_threads_;
+    for (int s = 0; s < n_threads_; ++s)
+      shares_[s].store(tag | static_cast<uint64_t>(share_begin_[s + 1] - share_begin_[s]), std::memory_order_relaxed);
+    job_ = fn;
+    job_shares_ = true;
+    job_n_ = n;
+    job_grain_ = grain;
+    job_grains_ = grains;
+    done_.store(0, std::memory_order_relaxed);
+    // No parallel_for chunk can be claimed while this job runs: its claim word names another generation.
+    claim_.store(static_cast<uint64_t>(gen) << 32 | 0xffffffffu, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  start_cv_.notify_all();
+  run_shares(gen, fn, n, grain, grains, 0);
+  wait_done(grains);
 }
 
 void ThreadPool::worker(int index) {
@@ -185,7 +262,8 @@ void ThreadPool::worker(int index) {
   for (;;) {
     for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen; ++i) wait_a_little();
     ChunkFn job;
-    int64_t n_chunks;
+    int64_t n_chunks, n, grain, grains;
+    bool shares;
     {
       std::unique_lock<std::mutex> lock(mu_);
       start_cv_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
@@ -193,8 +271,15 @@ void ThreadPool::worker(int index) {
       seen = generation_.load(std::memory_order_relaxed);
       job = job_;
       n_chunks = job_chunks_;
+      shares = job_shares_;
+      n = job_n_;
+      grain = job_grain_;
+      grains = job_grains_;
     }
-    run_chunks(static_cast<uint32_t>(seen), job, n_chunks, index);
+    if (shares)
+      run_shares(static_cast<uint32_t>(seen), job, n, grain, grains, index);
+    else
+      run_chunks(static_cast<uint32_t>(seen), job, n_chunks, index);
   }
 }
 

@@ -1,7 +1,7 @@
 // A persistent pool of worker threads running one parallel-for at a time. The calling thread works too,
 // so a pool of N threads uses N-1 workers. Work goes out in chunks claimed from a shared counter, so a thread
 // that the OS deschedules (a busy machine) does not hold up the others: whoever is running takes the next
-// chunk. No allocation per call.
+// chunk (parallel_for_shares: one share a thread, the others taking from its back). No allocation per call.
 #pragma once
 
 #include <atomic>
@@ -53,6 +53,13 @@ class ThreadPool {
   // of each other. Returns when all chunks are done. fn must not throw; thread_index < size() names the running
   // thread (for scratch).
   void parallel_for(int64_t n, ChunkFn fn, int64_t grain = 1);
+  // parallel_for for jobs that stream their range from memory once (generation's matrices): [0, n) is cut into one
+  // contiguous share per thread, of whole grains, and each thread runs its own share front to back in claims of half
+  // what is left of it, so that its reads (and its kernel's prefetches past a claim's end) stay one stream; a thread
+  // done with its own share takes single grains from the back of the others', so the threads still finish within
+  // about a grain of each other. Same contract as parallel_for. (Its claims carry the job's generation in 24 bits: a
+  // worker would have to sleep through 16 million jobs, about half an hour of generation, to mistake one for another.)
+  void parallel_for_shares(int64_t n, ChunkFn fn, int64_t grain);
 
   // One per CPU the calling thread may run on (its affinity, on Linux; else the hardware's count), no more than a
   // cgroup CPU quota allows (a container's --cpus, a Kubernetes CPU limit: more threads than that are throttled
@@ -66,12 +73,22 @@ class ThreadPool {
   void worker(int index);
   // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
   void run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index);
+  // The same for a parallel_for_shares job of n indices in `grains` grains: this thread's share, then the others'.
+  void run_shares(uint32_t gen, ChunkFn fn, int64_t n, int64_t grain, int64_t grains, int index);
+  // Counts `count` finished pieces of a job of `total`, waking the caller after the last.
+  void finish(int64_t count, int64_t total);
+  // The caller's wait for done_ == total.
+  void wait_done(int64_t total);
 
   // One turn of a wait loop: a pause, or with more threads than CPUs a yield, so a waiting thread hands its CPU to
   // one with work (spinning there held the CPU for whole time slices: 4 threads on 2 CPUs ran at half speed).
   void wait_a_little() const;
 
   static constexpr int kMaxChunks = 64;
+  // parallel_for_shares: share words are (job generation's low 24 bits << 40) | (front << 20) | back, front and back
+  // in grains from the share's start (claimed: [0, front) by its thread, [back, size) by the others).
+  static constexpr int kMaxShares = 64;
+  static constexpr int kShareBits = 20;
 
   int n_threads_;
   bool oversubscribed_;  // more threads than the CPUs there are
@@ -83,6 +100,11 @@ class ThreadPool {
   // worker that wakes after the job is over reads nothing of the caller's frame, and calls it only on a claim).
   ChunkFn job_;
   int64_t job_chunks_ = 0;
+  bool job_shares_ = false;  // a parallel_for_shares job, of job_n_ indices in job_grains_ grains of job_grain_
+  int64_t job_n_ = 0, job_grain_ = 1, job_grains_ = 0;
+  // Share s of a parallel_for_shares job is grains [share_begin_[s], share_begin_[s + 1]); written as bounds_ is.
+  int64_t share_begin_[kMaxShares + 1] = {};
+  std::atomic<uint64_t> shares_[kMaxShares] = {};
   // Chunk c of the current job is [bounds_[c], bounds_[c + 1]). Written only while no chunk is outstanding: a
   // thread reads its entry after claiming the chunk, and the next job cannot start before that chunk is done.
   int64_t bounds_[kMaxChunks + 1] = {};

@@ -211,15 +211,16 @@ void Forward::prepare_ternary_acts(const Linear& l, const float* x, int64_t n, b
 // Generation streams every row from memory, and the AVX-512 kernel fetches the codes 10 KB ahead of the rows it
 // reads: past its chunk's end, into the rows after. With guided chunks (a dozen a pass, the last ones 64 rows) a
 // thread's next chunk was seldom the one after its last, so each chunk started on rows not yet fetched, whose lines
-// the other core's prefetches had pulled into its cache instead. One contiguous share a thread (still claimed: a
-// thread that finishes its share, or finds the other's unclaimed, takes it) streams without those restarts. On the
-// 2-core Intel VM, six alternations: large tg 98-105 -> 100-109 tok/s, 2B-4T 29.0-29.9 -> 29.2-30.9. Clamping the
-// prefetch to a chunk's end instead was 12% slower.
-int64_t Forward::row_grain(int64_t rows, int64_t n) const {
-  constexpr int64_t kGroup = 64;
-  if (n != 1) return kGroup;
-  const int64_t share = (rows + pool_.size() - 1) / pool_.size();
-  return std::max<int64_t>(kGroup, (share + kGroup - 1) / kGroup * kGroup);
+// the other core's prefetches had pulled into its cache instead. One contiguous share a thread streams without
+// those restarts (on the 2-core Intel VM, six alternations: large tg 98-105 -> 100-109 tok/s, 2B-4T 29.0-29.9 ->
+// 29.2-30.9; clamping the prefetch to a chunk's end instead was 12% slower), and parallel_for_shares lets a thread
+// that finishes its share first take 64-row groups from the back of the other's, where fixed halves left it waiting.
+void Forward::for_rows(int64_t rows, int64_t n, ChunkFn fn) {
+  constexpr int64_t kGroup = 64;  // the AVX-512 kernel's L2 blocking and every kernel's row tiles
+  if (n == 1)
+    pool_.parallel_for_shares(rows, fn, kGroup);
+  else
+    pool_.parallel_for(rows, fn, kGroup);
 }
 
 Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, bool same_input) {
@@ -230,9 +231,7 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
   if (l.ternary) {
     prepare_ternary_acts(l, x, n, same_input);
     const kernels::TernaryMatmulFn matmul = kernel_->matmul;
-    // Chunks of whole 64-row groups (the AVX-512 kernel's L2 blocking and every kernel's row tiles): row_grain.
-    pool_.parallel_for(
-        l.out, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); }, row_grain(l.out, n));
+    for_rows(l.out, n, [&](int64_t b, int64_t e, int) { matmul(l.tern, acts_, y, l.out, b, e); });
   } else if (const kernels::KQuantMatmulFn kq = kernels::kquant_matmul(l.rows.type, kernel_->isa)) {
     // Q6_K and Q8_0 weights take int8 activations (Q8_K, Q8_0) and integer dots, as in llama.cpp and bitnet.cpp.
     kernels::size_int_acts(kernels::int_act_type(l.rows.type), n, l.in, int_acts_);
@@ -271,17 +270,14 @@ Status Forward::linears(std::initializer_list<LinearOut> parts, const float* x, 
   int64_t total = 0;
   for (const LinearOut& p : parts) total += p.l->out;
   const kernels::TernaryMatmulFn matmul = kernel_->matmul;
-  pool_.parallel_for(
-      total,
-      [&](int64_t b, int64_t e, int) {
-        int64_t offset = 0;
-        for (const LinearOut& p : parts) {
-          const int64_t lb = std::max(b, offset), le = std::min(e, offset + p.l->out);
-          if (lb < le) matmul(p.l->tern, acts_, p.y, p.l->out, lb - offset, le - offset);
-          offset += p.l->out;
-        }
-      },
-      row_grain(total, n));
+  for_rows(total, n, [&](int64_t b, int64_t e, int) {
+    int64_t offset = 0;
+    for (const LinearOut& p : parts) {
+      const int64_t lb = std::max(b, offset), le = std::min(e, offset + p.l->out);
+      if (lb < le) matmul(p.l->tern, acts_, p.y, p.l->out, lb - offset, le - offset);
+      offset += p.l->out;
+    }
+  });
   for (const LinearOut& p : parts)
     if (p.l->has_scale)
       for (int64_t i = 0; i < n * p.l->out; ++i) p.y[i] *= p.l->scale;
@@ -320,27 +316,24 @@ Status Forward::gated_ffn(const Layer& L, const float* x, int64_t n, bool same_i
   // (a separate pass over the two n x n_ff outputs cost 8% of 2B-4T prompt processing).
   prepare_ternary_acts(L.gate, x, n, same_input);
   const kernels::TernaryMatmulFn matmul = kernel_->matmul;
-  pool_.parallel_for(
-      nf,
-      [&](int64_t cb, int64_t ce, int) {
-        // 64 rows at a time, so the activation finds gate's and up's outputs (64 KB for 128 tokens) in L2: over a
-        // whole chunk (hundreds of rows) it missed the cache and took 8% of 2B-4T prompt processing.
-        for (int64_t b = cb; b < ce; b += 64) {
-          const int64_t e = std::min(ce, b + 64);
-          matmul(L.gate.tern, acts_, g, fs, b, e);
-          matmul(L.up.tern, acts_, u, fs, b, e);
-          for (int64_t t = 0; t < n; ++t) {
-            float* gt = g + t * fs;
-            float* ut = u + t * fs;
-            if (L.gate.has_scale)
-              for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
-            if (L.up.has_scale)
-              for (int64_t i = b; i < e; ++i) ut[i] *= L.up.scale;
-            gate_rows(gt + b, ut + b, e - b, silu);
-          }
-        }
-      },
-      row_grain(nf, n));
+  for_rows(nf, n, [&](int64_t cb, int64_t ce, int) {
+    // 64 rows at a time, so the activation finds gate's and up's outputs (64 KB for 128 tokens) in L2: over a
+    // whole chunk (hundreds of rows) it missed the cache and took 8% of 2B-4T prompt processing.
+    for (int64_t b = cb; b < ce; b += 64) {
+      const int64_t e = std::min(ce, b + 64);
+      matmul(L.gate.tern, acts_, g, fs, b, e);
+      matmul(L.up.tern, acts_, u, fs, b, e);
+      for (int64_t t = 0; t < n; ++t) {
+        float* gt = g + t * fs;
+        float* ut = u + t * fs;
+        if (L.gate.has_scale)
+          for (int64_t i = b; i < e; ++i) gt[i] *= L.gate.scale;
+        if (L.up.has_scale)
+          for (int64_t i = b; i < e; ++i) ut[i] *= L.up.scale;
+        gate_rows(gt + b, ut + b, e - b, silu);
+      }
+    }
+  });
   return Status::Ok();
 }
 

@@ -72,9 +72,9 @@ class Forward {
   // same_input as for linear(), for the first part.
   Status linears(std::initializer_list<LinearOut> parts, const float* x, int64_t n, bool same_input = false);
   void prepare_ternary_acts(const Linear& l, const float* x, int64_t n, bool same_input);
-  // The pool grain of a ternary pass over `rows` rows for n tokens: 64 rows (the kernels' tiles and L2 blocks); for
-  // one token, each thread's share of the rows, in whole 64-row groups (see forward.cpp).
-  int64_t row_grain(int64_t rows, int64_t n) const;
+  // fn over [0, rows) on the pool in 64-row groups (the kernels' tiles and L2 blocks), a ternary pass for n tokens:
+  // for one token, one contiguous share a thread (ThreadPool::parallel_for_shares; see forward.cpp).
+  void for_rows(int64_t rows, int64_t n, ChunkFn fn);
   // ffa_ = act(gate x) * (up x) for the layer's FFN (ffb_ is scratch), rows ff_stride_ apart; same_input as for
   // linear().
   Status gated_ffn(const Layer& L, const float* x, int64_t n, bool same_input);

@@ -57,24 +57,67 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
+// parallel_for and parallel_for_shares, alternating on one pool (their jobs must not mix).
 TEST(ThreadPool, ChunksRespectGrainAndThreadIndex) {
-  for (int threads : {2, 3}) {
+  for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
-    for (int64_t n : {5, 64, 65, 1000, 6912}) {
+    for (int64_t n : {1, 5, 64, 65, 1000, 6912}) {
       for (int64_t grain : {1, 4, 64}) {
-        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-        std::atomic<bool> bad{false};
-        pool.parallel_for(
-            n,
-            [&](int64_t b, int64_t e, int index) {
-              if (b % grain != 0 || (e != n && e % grain != 0) || b >= e || index < 0 || index >= threads) bad = true;
-              for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
-            },
-            grain);
-        EXPECT_FALSE(bad) << threads << " " << n << " " << grain;
-        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
+        for (bool shares : {false, true}) {
+          std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+          std::atomic<bool> bad{false};
+          auto fn = [&](int64_t b, int64_t e, int index) {
+            if (b % grain != 0 || (e != n && e % grain != 0) || b >= e || index < 0 || index >= threads) bad = true;
+            for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+          };
+          if (shares)
+            pool.parallel_for_shares(n, fn, grain);
+          else
+            pool.parallel_for(n, fn, grain);
+          EXPECT_FALSE(bad) << threads << " " << n << " " << grain << " " << shares;
+          for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << shares;
+        }
       }
     }
+  }
+}
+
+// parallel_for_shares: a thread runs its own share front to back (each of its pieces starts where its last ended),
+// and the caller, its own share done, takes the rest of a stalled worker's share from the back.
+TEST(ThreadPool, SharesRunInOrderAndAreTakenFromTheBack) {
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 20; ++rep) {
+    const int64_t n = 64 * 40, grain = 64;
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int64_t> covered{0};
+    std::atomic<bool> stalled{false}, timed_out{false}, out_of_order{false};
+    int64_t next[2] = {0, n / 2};  // where each thread's next front piece must start (its share's start)
+    auto wait_until = [&](auto ready) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!ready() && !timed_out) {
+        if (std::chrono::steady_clock::now() > deadline) timed_out = true;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    };
+    pool.parallel_for_shares(
+        n,
+        [&](int64_t b, int64_t e, int index) {
+          const bool own = index == 0 ? b < n / 2 : b >= n / 2;
+          if (own) {
+            if (b != next[index]) out_of_order = true;
+            next[index] = e;
+          }
+          // The worker's first piece (half its share) stalls until everything else is done.
+          if (index != 0 && !stalled.exchange(true)) wait_until([&] { return covered.load() >= n - (e - b); });
+          if (index == 0 && b == 0) wait_until([&] { return stalled.load(); });
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+          covered += e - b;
+        },
+        grain);
+    EXPECT_FALSE(timed_out);
+    EXPECT_FALSE(out_of_order);
+    EXPECT_EQ(covered.load(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1);
   }
 }
 
@@ -114,14 +157,14 @@ TEST(ThreadPool, MoreThreadsThanCpusCoverEveryIndex) {
   ThreadPool pool(2 * ThreadPool::default_threads() + 1);
   const int64_t n = 5000;
   std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-  for (int rep = 0; rep < 50; ++rep)
-    pool.parallel_for(
-        n,
-        [&](int64_t b, int64_t e, int) {
-          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
-        },
-        7);
-  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 50);
+  auto fn = [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+  };
+  for (int rep = 0; rep < 50; ++rep) {
+    pool.parallel_for(n, fn, 7);
+    pool.parallel_for_shares(n, fn, 7);
+  }
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 100);
 }
 
 #if defined(__linux__)
