@@ -236,7 +236,12 @@ Status Forward::linear(const Linear& l, const float* x, int64_t n, float* y, boo
     // Q6_K and Q8_0 weights take int8 activations (Q8_K, Q8_0) and integer dots, as in llama.cpp and bitnet.cpp.
     kernels::size_int_acts(kernels::int_act_type(l.rows.type), n, l.in, int_acts_);
     pool_.parallel_for(n, [&](int64_t b, int64_t e, int) { kernels::prepare_int_acts_rows(x, b, e, int_acts_); });
-    pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int) { kq(l.rows, int_acts_.view(), y, l.out, b, e); });
+    // One token (generation's head) streams the rows from memory as the ternary passes do: shares, 8-row grains.
+    auto rows = [&](int64_t b, int64_t e, int) { kq(l.rows, int_acts_.view(), y, l.out, b, e); };
+    if (n == 1)
+      pool_.parallel_for_shares(l.out, rows, 8);
+    else
+      pool_.parallel_for(l.out, rows);
   } else {
     const kernels::RowDotFn dot = kernels::float_row_dot(l.rows.type, kernel_->isa);
     pool_.parallel_for(l.out, [&](int64_t b, int64_t e, int thread) {
