@@ -11,6 +11,7 @@
 #endif
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -127,15 +128,28 @@ void act_quant(benchmark::State& state, IsaLevel level, int64_t cols, int64_t to
 // A block of n_q consecutive tokens (query i attends to positions [0, n_pos - n_q + 1 + i)) against one KV head of a
 // cache of `type` (its rows packed, as the engine's cache), softmax included (attend_block, as a forward pass runs
 // it). GB/s: the keys and values read; GMAC/s: the multiply-adds of q.k and p.v.
-void attention(benchmark::State& state, IsaLevel level, uint32_t type, int64_t head_dim, int64_t n_pos, int n_q) {
-  std::mt19937 rng(4);
+// One KV head's keys and values at n_pos positions, random, stored as `type` (false, the benchmark skipped, on an
+// error).
+bool random_kv(benchmark::State& state, uint32_t type, int64_t head_dim, int64_t n_pos, std::mt19937& rng,
+               std::vector<uint8_t>& k, std::vector<uint8_t>& v) {
   const auto kf = random_floats(n_pos * head_dim, rng), vf = random_floats(n_pos * head_dim, rng);
   auto kq = quant::quantize_tensor(type, kf.data(), head_dim, n_pos);
   auto vq = quant::quantize_tensor(type, vf.data(), head_dim, n_pos);
   if (!kq.ok() || !vq.ok()) {
     state.SkipWithError(kq.ok() ? vq.status().to_string().c_str() : kq.status().to_string().c_str());
-    return;
+    return false;
   }
+  k = std::move(kq).value();
+  v = std::move(vq).value();
+  return true;
+}
+
+void attention(benchmark::State& state, IsaLevel level, uint32_t type, int64_t head_dim, int64_t n_pos, int n_q) {
+  std::mt19937 rng(4);
+  std::vector<uint8_t> kv[2];
+  if (!random_kv(state, type, head_dim, n_pos, rng, kv[0], kv[1])) return;
+  const std::vector<uint8_t>* kq = &kv[0];
+  const std::vector<uint8_t>* vq = &kv[1];
   const auto q = random_floats(n_q * head_dim, rng);
   std::vector<float> out(static_cast<size_t>(n_q * head_dim)), scratch(static_cast<size_t>(n_q * n_pos));
   kernels::AttnBlock b{};
@@ -158,6 +172,46 @@ void attention(benchmark::State& state, IsaLevel level, uint32_t type, int64_t h
     benchmark::DoNotOptimize(out.data());
   }
   set_rates(state, static_cast<double>(kq->size() + vq->size()), 2.0 * positions * static_cast<double>(head_dim));
+}
+
+// Generation's attention from memory, as at a long context: one token's GQA group of n_q queries over each of
+// `heads` KV heads in turn (2B-4T at 4096 positions: 150 such heads, 30 layers of 5, 300 MB of F16 keys and values),
+// each thread over heads of its own, far more than the caches hold. The bytes are the keys' and values'.
+void attention_stream(benchmark::State& state, IsaLevel level, uint32_t type, int64_t head_dim, int64_t n_pos, int n_q,
+                      int64_t heads) {
+  std::mt19937 rng(5 + static_cast<unsigned>(state.thread_index()));
+  std::vector<uint8_t> kv[2];
+  if (!random_kv(state, type, head_dim, n_pos, rng, kv[0], kv[1])) return;
+  const std::vector<uint8_t>* kq = &kv[0];
+  const std::vector<uint8_t>* vq = &kv[1];
+  const size_t head_bytes = kq->size();
+  AlignedVector<uint8_t> k(head_bytes * static_cast<size_t>(heads)), v(k.size());
+  for (int64_t h = 0; h < heads; ++h) {
+    std::memcpy(k.data() + static_cast<size_t>(h) * head_bytes, kq->data(), head_bytes);
+    std::memcpy(v.data() + static_cast<size_t>(h) * head_bytes, vq->data(), head_bytes);
+  }
+  const auto q = random_floats(n_q * head_dim, rng);
+  std::vector<float> out(static_cast<size_t>(n_q * head_dim)), scratch(static_cast<size_t>(n_q * n_pos));
+  kernels::AttnBlock b{};
+  b.n_q = n_q;
+  b.stride = static_cast<int64_t>(head_bytes) / n_pos;
+  b.head_dim = head_dim;
+  b.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int i = 0; i < n_q; ++i) {
+    b.q[i] = q.data() + i * head_dim;
+    b.out[i] = out.data() + i * head_dim;
+    b.n_pos[i] = n_pos;
+  }
+  const kernels::KvAttentionKernel* kernel = kernels::kv_attention_kernel(type, level);
+  for (auto _ : state) {
+    for (int64_t h = 0; h < heads; ++h) {
+      b.k = k.data() + static_cast<size_t>(h) * head_bytes;
+      b.v = v.data() + static_cast<size_t>(h) * head_bytes;
+      kernels::attend_block(*kernel, b, scratch.data());
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_rates(state, static_cast<double>(k.size() + v.size()), 2.0 * static_cast<double>(heads * n_q * n_pos * head_dim));
 }
 
 #if defined(__x86_64__)
@@ -410,6 +464,19 @@ void register_all() {
         benchmark::RegisterBenchmark(name.c_str(), attention, level, type, head_dim, int64_t{2048}, n_q)
             ->Unit(benchmark::kMicrosecond);
       }
+  // The same from memory: 80 KV heads of 4096 positions a thread (160 MB of F16, 87 MB of Q8_0 keys and values).
+  for (uint32_t type : {quant::kF16, quant::kQ8_0})
+    for (IsaLevel level : levels) {
+      if (level == IsaLevel::kScalar) continue;
+      const std::string name =
+          "attention_gen_" + quant::type_name(type) + "/head_dim:128/pos:4096/queries:4/stream/" + isa_name(level);
+      for (int threads : {1, 2}) {
+        auto* r = benchmark::RegisterBenchmark(name.c_str(), attention_stream, level, type, int64_t{128}, int64_t{4096},
+                                               4, int64_t{80});
+        r->Unit(benchmark::kMillisecond);
+        if (threads == 2) r->Threads(2)->UseRealTime();
+      }
+    }
   for (IsaLevel level : levels) {
     const std::string name = std::string("act_quant_absmax/128x6912/") + isa_name(level);
     benchmark::RegisterBenchmark(name.c_str(), act_quant, level, 6912, 128)->Unit(benchmark::kMicrosecond);

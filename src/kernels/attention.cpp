@@ -225,6 +225,37 @@ static void softmax(float* s, int64_t n) {
   scale_scores(s, n, static_cast<float>(1.0 / sum));
 }
 
+void softmax_scores(float* s, int64_t n) { softmax(s, n); }
+
+// Both take the kernels attend_block takes for the block.
+void block_scores_range(const KvAttentionKernel& kernel, const AttnBlock& b, int64_t j0, int64_t j1, float* scores,
+                        int64_t ld) {
+  AttnBlock r = b;
+  r.k = b.k + j0 * b.stride;
+  for (int i = 0; i < b.n_q; ++i) r.n_pos[i] = j1 - j0;
+  float* s = scores + j0;
+  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr || b.n_q == 1) {
+    for (int i = 0; i < b.n_q; ++i) kernel.scores(r.head(i), s + i * ld);
+    return;
+  }
+  kernel.block_scores(r, s, ld);
+}
+
+void block_weighted_sum_columns(const KvAttentionKernel& kernel, const AttnBlock& b, const float* p, int64_t ld,
+                                int64_t c0, int64_t c1) {
+  AttnBlock r = b;
+  // Where column c0's stored value begins in a row.
+  r.v = b.v + (kernel.type == quant::kQ8_0 ? c0 / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes
+                                           : c0 * (kernel.type == quant::kF16 ? 2 : 4));
+  r.head_dim = c1 - c0;
+  for (int i = 0; i < b.n_q; ++i) r.out[i] = b.out[i] + c0;
+  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr || b.n_q == 1) {
+    for (int i = 0; i < b.n_q; ++i) kernel.weighted_sum(r.head(i), p + i * ld, r.out[i]);
+    return;
+  }
+  kernel.block_weighted_sum(r, p, ld);
+}
+
 void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scratch, float* out) {
   kernel.scores(h, scratch);
   softmax(scratch, h.n_pos);

@@ -94,6 +94,20 @@ void attend_head(const KvAttentionKernel& kernel, const AttnHead& h, float* scra
 // attend_head for every query of the block; scratch holds n_q * b.max_pos() floats.
 void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch);
 
+// attend_block in three steps that threads can share out in pieces, for a block whose queries all stop at one
+// position (b.one_position(): one token's GQA group, as generation runs it). However the ranges are cut, every
+// result is attend_block's, bit for bit (a score depends on its position's key alone, an output element on its
+// column of values alone):
+//   block_scores_range:         scores[i * ld + j] for positions j0 <= j < j1 <= n_pos, every query i;
+//   softmax_scores:             one query's n scores in place, as attend_block's softmax;
+//   block_weighted_sum_columns: out[i][c] for columns c0 <= c < c1, every query i, from p[i * ld + j]; c0 a
+//                               multiple of 32 (a Q8_0 block), c1 one too or head_dim.
+void block_scores_range(const KvAttentionKernel& kernel, const AttnBlock& b, int64_t j0, int64_t j1, float* scores,
+                        int64_t ld);
+void softmax_scores(float* s, int64_t n);
+void block_weighted_sum_columns(const KvAttentionKernel& kernel, const AttnBlock& b, const float* p, int64_t ld,
+                                int64_t c0, int64_t c1);
+
 // The scalar references (the definitions above, one per stored type).
 void kv_scores_f32_ref(const AttnHead& h, float* scores);
 void kv_scores_f16_ref(const AttnHead& h, float* scores);

@@ -13,6 +13,15 @@
 #include "quant/quant.hpp"
 
 namespace bitnet::model {
+namespace {
+
+// attention_split: from how many positions one token's attention is shared out in pieces, and the positions of a
+// piece of its scores.
+constexpr int64_t kSplitMinPositions = 512;
+constexpr int64_t kSplitPositions = 512;
+constexpr int64_t kSplitColumns = 64;  // a piece of its weighted sums (a multiple of 32: a Q8_0 block)
+
+}  // namespace
 
 Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32_t kv_type)
     : w_(weights),
@@ -46,7 +55,7 @@ Forward::Forward(const Weights& weights, int64_t n_ctx, ThreadPool& pool, uint32
     blocks = blocks || (k != nullptr && k->block_scores != nullptr);
   }
   const int64_t per_block = blocks ? std::max<int64_t>(8, std::min<int64_t>(group, kernels::kMaxBlockQueries)) : 1;
-  scores_.resize(static_cast<size_t>(pool_.size() * per_block * n_ctx_));
+  scores_.resize(static_cast<size_t>(std::max(pool_.size() * per_block, hp.n_head) * n_ctx_));
   scores_per_thread_ = per_block * n_ctx_;
   const int64_t max_row = (std::max(hp.n_embd, hp.n_ff) + 15) / 16 * 16;  // threads' rows on lines of their own
   row_scratch_.resize(static_cast<size_t>(pool_.size() * max_row));
@@ -416,6 +425,9 @@ void Forward::attention(int64_t layer, int64_t n) {
   }
   // Enough jobs for the threads (generation has one token block): smaller head blocks where there are too few.
   const int64_t n_blocks = static_cast<int64_t>(token_blocks_.size());
+  if (n == 1 && pos_of_[0] + 1 >= kSplitMinPositions &&
+      hp.n_head_kv * ((group + heads_per_block - 1) / heads_per_block) % pool_.size() != 0)
+    return attention_split(layer);
   while (heads_per_block > 1 && n_blocks * hp.n_head_kv * ((group + heads_per_block - 1) / heads_per_block) <
                                     2 * static_cast<int64_t>(pool_.size()))
     heads_per_block = (heads_per_block + 1) / 2;
@@ -446,6 +458,65 @@ void Forward::attention(int64_t layer, int64_t n) {
       ab.head_dim = hd;
       ab.scale = scale;
       kernels::attend_block(*kernels::kv_attention_kernel(cache.type(), kernel_->isa), ab, sc);
+    }
+  });
+}
+
+// One token at a long context whose head blocks do not share out evenly among the threads (2B-4T's 5 KV heads on 2:
+// one thread would read a third head while the other waited). Its attention goes in three steps, each shared out
+// in pieces: scores by runs of positions, softmax by query, weighted sums by slices of columns; every piece's
+// results are attend_block's, bit for bit (kernels/attention.hpp). Two more waits for the threads a layer, so
+// only from kSplitMinPositions on.
+void Forward::attention_split(int64_t layer) {
+  const HParams& hp = w_.hp;
+  const int64_t hd = hp.head_dim;
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const int64_t per_block = std::min<int64_t>(group, kernels::kMaxBlockQueries);
+  const int64_t head_blocks = (group + per_block - 1) / per_block;
+  const int64_t blocks = hp.n_head_kv * head_blocks;
+  const KvCache& cache = *cache_of_[0];
+  const kernels::KvAttentionKernel& kernel = *kernels::kv_attention_kernel(cache.type(), kernel_->isa);
+  const int64_t n_pos = pos_of_[0] + 1;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  float* scores = scores_.data();  // [n_head][n_pos]
+  // Head block i: its first head, and its queries over its KV head.
+  auto block = [&](int64_t i, int64_t& h0) {
+    const int64_t kvh = i / head_blocks;
+    h0 = kvh * group + i % head_blocks * per_block;
+    const int64_t h1 = std::min(h0 + per_block, (kvh + 1) * group);
+    kernels::AttnBlock ab;
+    ab.n_q = static_cast<int>(h1 - h0);
+    for (int q = 0; q < ab.n_q; ++q) {
+      ab.q[q] = q_ + (h0 + q) * hd;
+      ab.out[q] = att_ + (h0 + q) * hd;
+      ab.n_pos[q] = n_pos;
+    }
+    ab.k = cache.k(layer, kvh, 0);
+    ab.v = cache.v(layer, kvh, 0);
+    ab.stride = cache.head_bytes();
+    ab.head_dim = hd;
+    ab.scale = scale;
+    return ab;
+  };
+  const int64_t runs = (n_pos + kSplitPositions - 1) / kSplitPositions;
+  pool_.parallel_for(blocks * runs, [&](int64_t b, int64_t e, int) {
+    for (int64_t job = b; job < e; ++job) {
+      int64_t h0 = 0;
+      const kernels::AttnBlock ab = block(job / runs, h0);
+      const int64_t j0 = job % runs * kSplitPositions;
+      kernels::block_scores_range(kernel, ab, j0, std::min(n_pos, j0 + kSplitPositions), scores + h0 * n_pos, n_pos);
+    }
+  });
+  pool_.parallel_for(hp.n_head, [&](int64_t b, int64_t e, int) {
+    for (int64_t h = b; h < e; ++h) kernels::softmax_scores(scores + h * n_pos, n_pos);
+  });
+  const int64_t slices = (hd + kSplitColumns - 1) / kSplitColumns;
+  pool_.parallel_for(blocks * slices, [&](int64_t b, int64_t e, int) {
+    for (int64_t job = b; job < e; ++job) {
+      int64_t h0 = 0;
+      const kernels::AttnBlock ab = block(job / slices, h0);
+      const int64_t c0 = job % slices * kSplitColumns;
+      kernels::block_weighted_sum_columns(kernel, ab, scores + h0 * n_pos, n_pos, c0, std::min(hd, c0 + kSplitColumns));
     }
   });
 }

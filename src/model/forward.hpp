@@ -108,6 +108,7 @@ class Forward {
   void rope_and_store(int64_t layer, int64_t n);
   void rope_heads(float* x, int64_t t, int64_t n_heads) const;  // token t's n_heads heads at x
   void attention(int64_t layer, int64_t n);
+  void attention_split(int64_t layer);  // one token's, in pieces (see attention())
   // Points x_ ... ffb_ at room for n tokens (their contents are not kept when it grows).
   void size_pass_scratch(int64_t n);
 
@@ -141,7 +142,7 @@ class Forward {
   float *x_ = nullptr, *h_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *ffa_ = nullptr,
         *ffb_ = nullptr;
   std::vector<float> tmp_;
-  std::vector<float> scores_;                       // [threads][scores_per_thread_]
+  std::vector<float> scores_;  // [threads][scores_per_thread_]; attention_split's [n_head][its positions]
   int64_t scores_per_thread_ = 0;                   // n_ctx per query of an attention block
   std::vector<std::pair<int64_t, int64_t>> token_blocks_;  // attention's runs of batch tokens, [begin, end)
   AlignedVector<float> row_scratch_;                       // [threads][max row length, rounded up to 64 bytes]

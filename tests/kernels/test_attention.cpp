@@ -261,6 +261,55 @@ TEST(KvAttention, BlocksBitEqualSingleQueries) {
 #endif
 }
 
+// One token's block in pieces, as generation shares it out among threads (block_scores_range, softmax_scores,
+// block_weighted_sum_columns): every query's result is attend_block's, bit for bit, with the positions and the
+// columns cut at random places, on the shapes above, blocks of 1..16 queries.
+TEST(KvAttention, PiecesBitEqualWholeBlocks) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const Shape& s : kShapes) {
+    const int64_t n_kv = (&s - kShapes) % 2 == 0 ? 2 : 1;
+    const Layer L = make_layer(s.type, s.head_dim, n_kv, 700, rng);
+    for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+      if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+      const KvAttentionKernel& kernel = *kv_attention_kernel(s.type, level);
+      for (int n_q : {1, 4, 5, 16}) {
+        for (int64_t n_pos : {1, 63, 700}) {
+          std::vector<std::vector<float>> q(n_q, std::vector<float>(s.head_dim));
+          std::vector<std::vector<float>> whole(n_q, std::vector<float>(s.head_dim, NAN)), parts = whole;
+          AttnBlock b = block_of(L, n_kv - 1, n_q);
+          for (int i = 0; i < n_q; ++i) {
+            for (auto& e : q[i]) e = nd(rng);
+            b.q[i] = q[i].data();
+            b.out[i] = whole[i].data();
+            b.n_pos[i] = n_pos;
+          }
+          std::vector<float> scratch(static_cast<size_t>(n_q * n_pos));
+          attend_block(kernel, b, scratch.data());
+          for (int i = 0; i < n_q; ++i) b.out[i] = parts[i].data();
+          const int64_t ld = n_pos + 3;  // rows not packed
+          std::vector<float> sc(static_cast<size_t>(n_q * ld), NAN);
+          for (int64_t j0 = 0, j1; j0 < n_pos; j0 = j1) {
+            j1 = std::min<int64_t>(n_pos, j0 + 1 + static_cast<int64_t>(rng() % 200));
+            block_scores_range(kernel, b, j0, j1, sc.data(), ld);
+          }
+          for (int i = 0; i < n_q; ++i) softmax_scores(sc.data() + i * ld, n_pos);
+          for (int64_t c0 = 0, c1; c0 < s.head_dim; c0 = c1) {
+            c1 = std::min<int64_t>(s.head_dim, c0 + 32 * (1 + static_cast<int64_t>(rng() % 3)));
+            block_weighted_sum_columns(kernel, b, sc.data(), ld, c0, c1);
+          }
+          for (int i = 0; i < n_q; ++i)
+            ASSERT_EQ(std::memcmp(whole[i].data(), parts[i].data(), whole[i].size() * 4), 0)
+                << quant::type_name(s.type) << " head_dim " << s.head_dim << " queries " << n_q << " positions "
+                << n_pos << " query " << i << " " << isa_name(level) << " seed " << seed;
+        }
+      }
+    }
+  }
+}
+
 // The reference against attention in double over the same stored values (and the same query: rounded to f16
 // against an F16 cache). Bound (u = 2^-24, gamma_n = nu/(1-nu),
 // Higham Thm 3.1): each score errs by e_j <= gamma_{d+1} * scale * sum_i |q_i k_ji| (d products summed, then the

@@ -198,6 +198,41 @@ TEST(ModelSynth, PromptAtOnceEqualsTokenByToken) {
   std::filesystem::remove_all(dir);
 }
 
+// From 512 positions on, one token's attention is shared out among the threads in pieces where its KV heads do not
+// share out evenly (Forward::attention_split: the tiny shape's 2 on 3 threads); its logits are one thread's (whole
+// blocks), bit for bit, with each KV cache type.
+TEST(ModelSynth, GenerationAttentionInPiecesEqualsOneThread) {
+  const std::string dir = test::temp_dir();
+  const std::string path = synth_tiny(dir, "i2_s", "q8_0");
+  std::vector<int32_t> prompt(520);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 37 + 11) % 1000);
+  for (KvType kv : {KvType::kF16, KvType::kF32, KvType::kQ8_0}) {
+    std::vector<float> want;
+    for (int threads : {1, 3}) {
+      LoadOptions lo;
+      lo.n_threads = threads;
+      lo.n_ctx = 600;
+      lo.kv_type = kv;
+      auto m = Model::load(path, lo);
+      ASSERT_TRUE(m.ok()) << m.status().to_string();
+      auto got = (*m)->evaluate(prompt);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      for (int32_t id : {4, 19, 7}) {  // positions 520..522
+        auto l = (*m)->evaluate_continue({id});
+        ASSERT_TRUE(l.ok()) << l.status().to_string();
+        got->insert(got->end(), l->begin(), l->end());
+      }
+      if (threads == 1) {
+        want = std::move(*got);
+        continue;
+      }
+      ASSERT_EQ(want.size(), got->size());
+      EXPECT_EQ(std::memcmp(want.data(), got->data(), want.size() * sizeof(float)), 0) << kv_type_name(kv);
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // Loaded at the scalar level (every matrix in rows), and where AVX2 or AVX-512 runs (TQ and TL matrices in panels,
 // and I2_S with repack_i2s): the same logits, bit for bit.
 TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {

@@ -94,14 +94,14 @@ inline __m256 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, f));
 }
 
-// Scores of NP query pairs (qc: the pairs' elements, [pair][head_dim / 8]) against positions j0 .. j0 + K - 1 (the
-// first nk of them real; the rest repeat the last and are not stored), K = 3 or 4.
-template <class L, int NP, int K>
-void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t j0, int nk, float* scores,
-                int64_t ld, bool fetch) {
+// Scores of NP query pairs (qc: the pairs' elements, [pair][head_dim / 8]) against the keys at positions pos[0..nk)
+// (K = 3 or 4 of them a tile; where nk < K the last is repeated and not stored), consecutive ones unless kSpread.
+template <class L, int NP, int K, bool kSpread>
+void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, const int64_t* pos, int nk,
+                float* scores, int64_t ld, bool fetch) {
   constexpr int kKeys = K;
   const uint8_t* r[kKeys];
-  for (int k = 0; k < kKeys; ++k) r[k] = b.k + (j0 + std::min(k, nk - 1)) * b.stride;
+  for (int k = 0; k < kKeys; ++k) r[k] = b.k + pos[std::min(k, nk - 1)] * b.stride;
   const bool to_l2 = code_prefetch_to_l2();
   if (fetch)
     for (int k = 0; k < nk; ++k) prefetch_kv_ahead(r[k], b.stride, 0, L::offset(b.head_dim), to_l2);
@@ -120,14 +120,47 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
     }
   }
   const __m256 scale = _mm256_set1_ps(b.scale);
-  const __mmask8 valid = static_cast<__mmask8>((1u << nk) - 1u);
   for (int p = 0; p < NP; ++p) {
     // The pair's low query's scores, then its high query's (four each; with K = 3 the fourth repeats the third key's
     // and is not stored).
     const __m256 s = _mm256_mul_ps(reduce4(acc[p][0], acc[p][1], acc[p][2], acc[p][kKeys - 1]), scale);
     const int lo = 2 * (first_pair + p);
-    _mm_mask_storeu_ps(scores + lo * ld + j0, valid, _mm256_castps256_ps128(s));
-    if (lo + 1 < b.n_q) _mm_mask_storeu_ps(scores + (lo + 1) * ld + j0, valid, _mm256_extractf128_ps(s, 1));
+    if constexpr (kSpread) {
+      alignas(32) float e[8];
+      _mm256_store_ps(e, s);
+      for (int k = 0; k < nk; ++k) scores[lo * ld + pos[k]] = e[k];
+      if (lo + 1 < b.n_q)
+        for (int k = 0; k < nk; ++k) scores[(lo + 1) * ld + pos[k]] = e[4 + k];
+    } else {  // one masked store a query (stores of each score made a prompt's attention 20% slower)
+      const __mmask8 valid = static_cast<__mmask8>((1u << nk) - 1u);
+      _mm_mask_storeu_ps(scores + lo * ld + pos[0], valid, _mm256_castps256_ps128(s));
+      if (lo + 1 < b.n_q) _mm_mask_storeu_ps(scores + (lo + 1) * ld + pos[0], valid, _mm256_extractf128_ps(s, 1));
+    }
+  }
+}
+
+// Every position's scores for NP query pairs from first_pair on, K keys a tile. A prompt's block takes its positions
+// in order; one token's (generation, rows from memory: fetch) takes in each tile one position from each of K runs of
+// them, n / K apart, so that its rows come from memory as K streams, not one: the hardware keeps more of them in
+// flight. bitnet-kernel-bench attention_gen_F16/head_dim:128/pos:4096/queries:4/stream, keys and values from memory:
+// 7.50 -> 9.16 GB/s on one thread, 15.5 -> 18.1 on two (the 2-core Intel VM).
+template <class L, int NP, int K>
+void score_tiles(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_pair, int64_t n, float* scores,
+                 int64_t ld, bool fetch) {
+  int64_t pos[K];
+  if (!fetch) {
+    for (int64_t j = 0; j < n; j += K) {
+      const int nk = static_cast<int>(std::min<int64_t>(K, n - j));
+      for (int k = 0; k < nk; ++k) pos[k] = j + k;
+      score_tile<L, NP, K, false>(b, qc, chunks, first_pair, pos, nk, scores, ld, fetch);
+    }
+    return;
+  }
+  const int64_t run = (n + K - 1) / K;
+  for (int64_t j = 0; j < run; ++j) {
+    int nk = 0;
+    for (int k = 0; k < K && j + k * run < n; ++k) pos[nk++] = j + k * run;
+    score_tile<L, NP, K, true>(b, qc, chunks, first_pair, pos, nk, scores, ld, fetch);
   }
 }
 
@@ -149,18 +182,12 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   // in the 32 registers beside what GCC keeps there, and one accumulator went to the stack and back every step
   // (bitnet-kernel-bench attention_f16/head_dim:96/pos:128: 4.11-4.15 -> 3.89-3.98 us).
   int p = 0;
-  for (; p + 4 <= pairs; p += 4)
-    for (int64_t j = 0; j < n; j += 3)
-      score_tile<L, 4, 3>(b, qc, chunks, p, j, static_cast<int>(std::min<int64_t>(3, n - j)), scores, ld, fetch);
-  if (p == pairs) return;
-  for (int64_t j = 0; j < n; j += 4) {
-    const int nk = static_cast<int>(std::min<int64_t>(4, n - j));
-    switch (pairs - p) {
-      case 3: score_tile<L, 3, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
-      case 2: score_tile<L, 2, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
-      case 1: score_tile<L, 1, 4>(b, qc, chunks, p, j, nk, scores, ld, fetch); break;
-      default: break;
-    }
+  for (; p + 4 <= pairs; p += 4) score_tiles<L, 4, 3>(b, qc, chunks, p, n, scores, ld, fetch);
+  switch (pairs - p) {
+    case 3: score_tiles<L, 3, 4>(b, qc, chunks, p, n, scores, ld, fetch); break;
+    case 2: score_tiles<L, 2, 4>(b, qc, chunks, p, n, scores, ld, fetch); break;
+    case 1: score_tiles<L, 1, 4>(b, qc, chunks, p, n, scores, ld, fetch); break;
+    default: break;
   }
 }
 
