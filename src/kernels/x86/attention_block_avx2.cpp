@@ -14,6 +14,7 @@
 
 #include "core/target_region.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/x86/code_prefetch.hpp"
 #include "quant/q8_0.hpp"
 
 BITNET_TARGET_BEGIN("avx2,fma,f16c")
@@ -25,7 +26,10 @@ constexpr int64_t kMaxDim = 256;  // larger heads go one query at a time
 constexpr int64_t kRun = 32;      // positions widened at a time: 32 KB of floats at kMaxDim
 
 // Rows [j0, j0 + n) of a stored head as floats: `rows` (the stored rows of an F32 cache, or `buf` with F16 or Q8_0
-// rows widened), `ld` floats apart.
+// rows widened), `ld` floats apart. With `fetch` (one token's block: generation, whose rows come from memory), each
+// row widened fetches the one kKvAhead positions on (x86/code_prefetch.hpp; a prompt's rows are in cache, and there
+// it cost 8%): bitnet-kernel-bench attention_gen_F16/head_dim:128/pos:4096/queries:4/stream/avx2, from memory, 6.0-6.1
+// -> 6.4-6.5 GB/s on one thread, 12.2-12.3 -> 13.1-13.3 on two (the 2-core Intel VM).
 struct Rows {
   const float* rows;
   int64_t ld;
@@ -33,15 +37,19 @@ struct Rows {
 };
 
 struct BlockF32 {
+  template <bool kFetch>
   static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t, int64_t, float*) {
     return {reinterpret_cast<const float*>(base + j0 * stride), stride / static_cast<int64_t>(sizeof(float))};
   }
   static __m256 query(const float* q, int64_t i) { return _mm256_loadu_ps(q + i); }
 };
 struct BlockF16 {
+  template <bool kFetch>
   static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
+    const bool to_l2 = code_prefetch_to_l2();
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* row = base + (j0 + j) * stride;
+      if constexpr (kFetch) prefetch_kv_ahead(row, stride, 0, 2 * dim, to_l2);
       for (int64_t i = 0; i < dim; i += 8)
         _mm256_store_ps(buf + j * dim + i,
                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i))));
@@ -56,9 +64,13 @@ struct BlockF16 {
 
 struct BlockQ8_0 {
   // Each value q * d (d the block's f16 scale widened), as the single-query kernel's LoadQ8_0 forms it.
+  template <bool kFetch>
   static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
+    const bool to_l2 = code_prefetch_to_l2();
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* row = base + (j0 + j) * stride;
+      if constexpr (kFetch)
+        prefetch_kv_ahead(row, stride, 0, dim / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes, to_l2);
       for (int64_t i = 0; i < dim; i += quant::kQ8_0BlockElems) {
         const uint8_t* block = row + i / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
         uint16_t d16;
@@ -162,9 +174,11 @@ void block_scores(const AttnBlock& b, float* scores, int64_t ld) {
   for (int q = 0; q < b.n_q; ++q)
     for (int64_t i = 0; i < dim; i += 8) _mm256_store_ps(qc + q * dim + i, L::query(b.q[q], i));
   const int64_t n = b.max_pos();
+  const bool fetch = b.one_position();
   for (int64_t j0 = 0; j0 < n; j0 += kRun) {
     const int64_t run = std::min(kRun, n - j0);
-    const Rows keys = L::widen(b.k, b.stride, j0, run, dim, buf);
+    const Rows keys = fetch ? L::template widen<true>(b.k, b.stride, j0, run, dim, buf)
+                            : L::template widen<false>(b.k, b.stride, j0, run, dim, buf);
     int q = 0;
     for (; q + 2 <= b.n_q; q += 2) score_run<2>(b, qc, q, keys, run, j0, scores, ld);
     if (q < b.n_q) score_run<1>(b, qc, q, keys, run, j0, scores, ld);
@@ -225,9 +239,11 @@ template <class L>
 void block_weighted_sum(const AttnBlock& b, const float* p, int64_t ld) {
   alignas(32) float buf[kRun * kMaxDim];
   const int64_t n = b.max_pos();
+  const bool fetch = b.one_position();
   for (int64_t j0 = 0; j0 < n; j0 += kRun) {
     const int64_t run = std::min(kRun, n - j0);
-    const Rows vals = L::widen(b.v, b.stride, j0, run, b.head_dim, buf);
+    const Rows vals = fetch ? L::template widen<true>(b.v, b.stride, j0, run, b.head_dim, buf)
+                            : L::template widen<false>(b.v, b.stride, j0, run, b.head_dim, buf);
     int q = 0;
     for (; q + 4 <= b.n_q; q += 4) sum_queries<4>(b, p, ld, q, vals, j0, run);
     switch (b.n_q - q) {
