@@ -227,14 +227,20 @@ static void softmax(float* s, int64_t n) {
 
 void softmax_scores(float* s, int64_t n) { softmax(s, n); }
 
-// Both take the kernels attend_block takes for the block.
+// Whether attend_block (and its pieces below) take the level's block kernels for b, or one query at a time. A lone
+// query (generation without GQA) takes the single-query kernels: a block kernel would only widen rows into a buffer
+// it reads once (AVX2 generation at 1920 positions of the large model spent 60% of its time in block kernels).
+static bool takes_block_kernels(const KvAttentionKernel& kernel, const AttnBlock& b) {
+  return kernel.block_scores != nullptr && kernel.block_weighted_sum != nullptr && b.n_q > 1;
+}
+
 void block_scores_range(const KvAttentionKernel& kernel, const AttnBlock& b, int64_t j0, int64_t j1, float* scores,
                         int64_t ld) {
   AttnBlock r = b;
   r.k = b.k + j0 * b.stride;
   for (int i = 0; i < b.n_q; ++i) r.n_pos[i] = j1 - j0;
   float* s = scores + j0;
-  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr || b.n_q == 1) {
+  if (!takes_block_kernels(kernel, b)) {
     for (int i = 0; i < b.n_q; ++i) kernel.scores(r.head(i), s + i * ld);
     return;
   }
@@ -249,7 +255,7 @@ void block_weighted_sum_columns(const KvAttentionKernel& kernel, const AttnBlock
                                            : c0 * (kernel.type == quant::kF16 ? 2 : 4));
   r.head_dim = c1 - c0;
   for (int i = 0; i < b.n_q; ++i) r.out[i] = b.out[i] + c0;
-  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr || b.n_q == 1) {
+  if (!takes_block_kernels(kernel, b)) {
     for (int i = 0; i < b.n_q; ++i) kernel.weighted_sum(r.head(i), p + i * ld, r.out[i]);
     return;
   }
@@ -275,9 +281,7 @@ bool AttnBlock::one_position() const {
 }
 
 void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch) {
-  // A lone query (generation) takes the single-query kernels: a block kernel would only widen rows into a buffer
-  // it reads once (AVX2 generation at 1920 positions of the large model spent 60% of its time in block kernels).
-  if (kernel.block_scores == nullptr || kernel.block_weighted_sum == nullptr || b.n_q == 1) {
+  if (!takes_block_kernels(kernel, b)) {
     for (int i = 0; i < b.n_q; ++i) attend_head(kernel, b.head(i), scratch, b.out[i]);
     return;
   }

@@ -26,10 +26,11 @@ constexpr int64_t kMaxDim = 256;  // larger heads go one query at a time
 constexpr int64_t kRun = 32;      // positions widened at a time: 32 KB of floats at kMaxDim
 
 // Rows [j0, j0 + n) of a stored head as floats: `rows` (the stored rows of an F32 cache, or `buf` with F16 or Q8_0
-// rows widened), `ld` floats apart. With `fetch` (one token's block: generation, whose rows come from memory), each
-// row widened fetches the one kKvAhead positions on (x86/code_prefetch.hpp; a prompt's rows are in cache, and there
-// it cost 8%): bitnet-kernel-bench attention_gen_F16/head_dim:128/pos:4096/queries:4/stream/avx2, from memory, 6.0-6.1
-// -> 6.4-6.5 GB/s on one thread, 12.2-12.3 -> 13.1-13.3 on two (the 2-core Intel VM).
+// rows widened), `ld` floats apart. widen<true> (one token's block: generation, whose rows come from memory) fetches,
+// with each row it widens, the one kKvAhead positions on (x86/code_prefetch.hpp; a prompt's rows are in cache, and a
+// prefetch there cost 5%; an F32 cache is read where it lies and is not fetched): bitnet-kernel-bench
+// attention_gen_*/head_dim:128/pos:4096/queries:4/stream/avx2, from memory, on the 2-core Intel VM: F16 6.1 -> 6.3-6.4
+// GB/s on one thread, 12.1-12.2 -> 12.9-13.1 on two; Q8_0 4.7-4.8 -> 5.5 and 9.3 -> 10.9.
 struct Rows {
   const float* rows;
   int64_t ld;
