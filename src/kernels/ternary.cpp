@@ -58,7 +58,8 @@ bool ternary_wants_panels(const quant::TernaryMatrix& m) {
   if (active_isa() == IsaLevel::kAvx2)
     return quant::panels_fit(m) && ((m.group == m.cols && m.act_quant == quant::ActQuant::kPerTokenAbsmax) ||
                                     (m.group == 256 && m.act_quant == quant::ActQuant::kQ8K && m.cols / 256 <= 256));
-  return active_isa() == IsaLevel::kAvx512 && quant::panels_fit(m) && m.cols / m.group <= 256;
+  return active_isa() == IsaLevel::kAvx512 && quant::panels_fit(m) && m.cols / m.group <= 256 &&
+         m.group <= kPanelGemvMaxGroup;
 #else
   (void)m;
   return false;

@@ -38,9 +38,9 @@ struct TernaryKernel {
 const TernaryKernel& ternary_kernel(IsaLevel level);
 
 // Whether a loader should put m in the panel layout (quant::to_panels): m fits (quant::panels_fit) with at most 256
-// groups a row, and the AVX-512 kernels are active, or the AVX2 level is (with or without AVX-VNNI) and m has one
-// scale a row (the per-token rule) or a scale per 256 columns (the Q8_K rule: TQ1_0, TQ2_0).
-// Kernels of every level take either layout (the others through the reference).
+// groups a row, and the AVX-512 kernels are active (groups of at most kPanelGemvMaxGroup columns), or the AVX2 level is
+// (with or without AVX-VNNI) and m has one scale a row (the per-token rule) or a scale per 256 columns (the Q8_K rule:
+// TQ1_0, TQ2_0). Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
 
 // This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept (and only
@@ -96,12 +96,11 @@ bool ternary_panels_avx512_fits(const quant::TernaryMatrix& w, const PreparedAct
 void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                   int64_t row_begin, int64_t row_end);
 // Fewer tokens against a matrix in panels (x86/ternary_avx512_panel_gemv.cpp): rows [row_begin, row_end) whole
-// panels, and _fits.
+// panels, _fits, and groups of at most kPanelGemvMaxGroup columns (its int32 sums hold 64 x the dots of a quarter of
+// a group; ternary_wants_panels leaves longer groups in rows).
+inline constexpr int64_t kPanelGemvMaxGroup = int64_t{1} << 17;
 void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                 int64_t row_begin, int64_t row_end);
-// The same decoding with GFNI (x86/ternary_avx512_panel_gemv_gfni.cpp), called by ternary_matmul_avx512_gfni.
-void ternary_gemv_panels_avx512_gfni(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                                     int64_t row_begin, int64_t row_end);
 // Rows [cb, ce) (at most a few panels) of w in the panel layout (x86/ternary_avx512_panels.cpp): where they lie for a
 // matrix in panels; else rearranged at `scratch` (64-byte aligned: per panel 16 * row_bytes() bytes of codes, then,
 // with groups > 1, 16 * groups scales), lanes past ce holding code 1 (weight 0) and scale 0. With groups > 1, a

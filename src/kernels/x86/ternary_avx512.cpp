@@ -18,11 +18,9 @@
 #if defined(BITNET_TERNARY_GFNI)
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")
 #define BITNET_TERNARY_AVX512_ENTRY ternary_matmul_avx512_gfni
-#define BITNET_TERNARY_PANEL_GEMV ternary_gemv_panels_avx512_gfni
 #else
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #define BITNET_TERNARY_AVX512_ENTRY ternary_matmul_avx512
-#define BITNET_TERNARY_PANEL_GEMV ternary_gemv_panels_avx512
 #endif
 // GCC 12's avx512fintrin.h (broadcast/insert/extract via _mm512_undefined_*) trips these falsely.
 #pragma GCC diagnostic push
@@ -265,8 +263,10 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
       ternary_matmul_amx(w, a, y, y_stride, pb, pe);
     else if (n >= kPanelMinTokens)
       ternary_matmul_panels_avx512(w, a, y, y_stride, pb, pe);
+    else if (w.group <= kPanelGemvMaxGroup)
+      ternary_gemv_panels_avx512(w, a, y, y_stride, pb, pe);
     else
-      BITNET_TERNARY_PANEL_GEMV(w, a, y, y_stride, pb, pe);
+      ternary_matmul_ref(w, a.qa, y, y_stride, pb, pe);
     return;
   }
   if (n >= kPanelMinTokens && ternary_panels_avx512_fits(w, a)) {
@@ -302,5 +302,4 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
 #pragma GCC diagnostic pop
 BITNET_AVX512_END
 #undef BITNET_TERNARY_AVX512_ENTRY
-#undef BITNET_TERNARY_PANEL_GEMV
 #endif

@@ -2,11 +2,14 @@
 // (quant/ternary.hpp): one int32 lane per row, as in the prompt kernel (x86/ternary_avx512_panels.cpp), so a group's
 // dots need no horizontal sums and its epilogue is a few operations per 16 rows. (In the row layout, summing 8 rows'
 // lanes and loading their scales one by one was about 30% of the TQ2_0 generation kernel's time.) Each panel zmm (dword
-// j of one 128-column block, for 16 rows) shifted right by 6 - 2s and masked holds codes 32s + 4j + [0, 4) of every
-// row; vpdpbusd against those 4 activations, one dword broadcast to all lanes, adds their products. Integer sums exact,
-// the reference's float epilogue lane by lane: bit-equal to it. Compiled twice, as x86/ternary_avx512.cpp is: again
-// from x86/ternary_avx512_panel_gemv_gfni.cpp for CPUs with GFNI, where one vgf2p8affineqb takes each field to the
-// bottom of its byte instead of a shift and a mask.
+// j of one 128-column block, for 16 rows) masked to the field at bits 6 - 2s holds 4^(3-s) x codes 32s + 4j + [0, 4)
+// of every row; vpdpbusd against those 4 activations, one dword broadcast to all lanes, adds their products, so field
+// s's sum is 4^(3-s) times its dot and an arithmetic shift right by 6 - 2s takes it back, exactly (a product at most
+// 192 x 128 in size, a quarter of a group's columns summed: inside int32 for groups of up to kPanelGemvMaxGroup
+// columns, ternary.hpp). One vpandd a field, which runs
+// beside vpdpbusd: a shift and a mask, or GFNI's vgf2p8affineqb, compete with it for the multiply pipes on Zen 4
+// (bitnet-kernel-bench ternary/l2_1536x512/tokens:1/avx512-vnni/panels, one thread: 29 GB/s with vgf2p8affineqb, 45
+// with the mask alone). Integer sums exact, the reference's float epilogue lane by lane: bit-equal to it.
 #if defined(__x86_64__)
 #include <cstdint>
 #include <cstring>
@@ -15,13 +18,7 @@
 #include "kernels/ternary.hpp"
 #include "kernels/x86/avx512_intrinsics.hpp"
 
-#if defined(BITNET_TERNARY_GFNI)
-BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,gfni")
-#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avx512_gfni
-#else
 BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-#define BITNET_PANEL_GEMV_ENTRY ternary_gemv_panels_avx512
-#endif
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #if !defined(__clang__)  // a GCC-only warning
@@ -59,17 +56,10 @@ inline __m512i broadcast4(const int8_t* q) {
   return v;
 }
 
-// The field at bits 6 - 2s of every byte of v, at bits 0-1 (s = 0..3).
+// The field at bits 6 - 2s of every byte of v, where it lies: 4^(3-s) x the code (s = 0..3).
 template <int S>
 inline __m512i field(__m512i v) {
-#if defined(BITNET_TERNARY_GFNI)
-  // Output bit i is the parity of (matrix byte 7 - i) & input: bytes 7 and 6 take bits k and k + 1 to bits 0 and 1.
-  constexpr int k = 6 - 2 * S;
-  return _mm512_gf2p8affine_epi64_epi8(
-      v, _mm512_set1_epi64(static_cast<long long>((1ULL << (56 + k)) | (2ULL << (48 + k)))), 0);
-#else
-  return _mm512_and_si512(_mm512_srli_epi32(v, 6 - 2 * S), _mm512_set1_epi8(3));
-#endif
+  return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(3 << (6 - 2 * S))));
 }
 
 // Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
@@ -102,7 +92,8 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
         acc[3] = _mm512_dpbusd_epi32(acc[3], field<3>(v), broadcast4(q + 96));
       }
     }
-    const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
+    const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
+                                          _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]));
     const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots, _mm512_set1_epi32(sums[g])));
     const __m512 ws = _mm512_loadu_ps(groups > 1 ? w.scales.data() + (p * groups + g) * quant::kPanelRows
                                                  : w.scales.data() + p * quant::kPanelRows);
@@ -113,8 +104,8 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
 
 }  // namespace
 
-void BITNET_PANEL_GEMV_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
-                             int64_t row_begin, int64_t row_end) {
+void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                                int64_t row_begin, int64_t row_end) {
   const int64_t pb = row_begin / quant::kPanelRows, pe = row_end / quant::kPanelRows;
   const bool to_l2 = code_prefetch_to_l2();
   // Panel by panel, so that a batch's further tokens find the panel in cache.
@@ -126,5 +117,4 @@ void BITNET_PANEL_GEMV_ENTRY(const quant::TernaryMatrix& w, const PreparedActs& 
 
 #pragma GCC diagnostic pop
 BITNET_AVX512_END
-#undef BITNET_PANEL_GEMV_ENTRY
 #endif
