@@ -46,6 +46,15 @@ bool detect_amx_int8() {
 // cpuid leaf `leaf`, subleaf `sub`, register r (0 eax, 1 ebx, 2 ecx, 3 edx) has bit `bit` set. For the features
 // clang's __builtin_cpu_supports does not name (f16c, avxvnni): both are VEX-encoded, so they count only where the
 // OS saves the YMM state, which the avx2 check includes.
+// The display family: cpuid leaf 1's base family (eax bits 8-11), plus its extended family (bits 20-27) where the
+// base is 15.
+int display_family() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return 0;
+  const int base = static_cast<int>((eax >> 8) & 0xf);
+  return base == 0xf ? base + static_cast<int>((eax >> 20) & 0xff) : base;
+}
+
 bool cpuid_bit(unsigned leaf, unsigned sub, int r, int bit) {
   unsigned regs[4] = {};
   if (__get_cpuid_count(leaf, sub, &regs[0], &regs[1], &regs[2], &regs[3]) == 0) return false;
@@ -64,6 +73,8 @@ const CpuFeatures& cpu_features() {
     c.fma = __builtin_cpu_supports("fma");
     c.f16c = c.avx2 && cpuid_bit(1, 0, 2, 29);
     c.intel = __builtin_cpu_is("intel");
+    c.amd = __builtin_cpu_is("amd");
+    c.family = display_family();
     // BITNET_AVXVNNI=0: as if the CPU had none, so the plain AVX2 kernels run (as on Zen 2-4, Skylake, Ice Lake).
     const char* vnni_env = std::getenv("BITNET_AVXVNNI");
     c.avxvnni = c.avx2 && cpuid_bit(7, 1, 0, 4) && !(vnni_env != nullptr && std::strcmp(vnni_env, "0") == 0);

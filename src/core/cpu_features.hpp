@@ -28,6 +28,8 @@ struct CpuFeatures {
   // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).
   bool amx_int8 = false;
   bool intel = false;  // GenuineIntel (tuning: where a kernel's best prefetch differs by vendor)
+  bool amd = false;    // AuthenticAMD
+  int family = 0;      // x86 display family (cpuid leaf 1, extended family added): AMD Zen 4 0x19, Zen 5 0x1a
 };
 
 const CpuFeatures& cpu_features();

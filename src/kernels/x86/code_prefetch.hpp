@@ -11,10 +11,20 @@ namespace bitnet::kernels {
 // Into L2 (hint T1) on Intel CPUs, into L1 (T0) elsewhere. On the 2-core Intel Xeon VM (Sapphire Rapids class), L2
 // took generation up in alternations of the two: the row kernel 3-11% on the large model (with one prefetch a
 // line), the panel kernel (TQ2_0) about 10% on the large model and 3-7% on 2B-4T. Zen 5, where the distances were
-// tuned with L1 prefetches, keeps them (Zen 4 drops some L2 prefetches, by published measurements). Read once, when a
-// kernel first asks (so only on a CPU that runs these kernels).
+// tuned with L1 prefetches, keeps them, and so does Zen 4 for the panel kernel (bitnet-kernel-bench
+// ternary/stream_2560x262144/tokens:1/avx512-vnni/panels on a 2-core Zen 4 VM: one thread 31 GB/s with L1, 24-29 with
+// L2). Read once, when a kernel first asks (so only on a CPU that runs these kernels).
 inline bool code_prefetch_to_l2() {
   static const bool to_l2 = cpu_features().intel;
+  return to_l2;
+}
+
+// The AVX-512 row kernel's choice (x86/ternary_avx512.cpp): L2 everywhere but on Zen 5 and later AMD CPUs (family
+// 0x1a on), where its distances were tuned with L1. On the 2-core Zen 4 VM, L1 left it streaming at a third of the
+// read bandwidth (the stream benchmark above without /panels: one thread 9.9 GB/s with L1, 22 with L2; `bench
+// --no-repack-i2s -p 0 -n 32`, four alternations: 2B-4T 24-29 -> 41-52 tok/s, large 76-95 -> 144-155).
+inline bool row_code_prefetch_to_l2() {
+  static const bool to_l2 = !(cpu_features().amd && cpu_features().family >= 0x1a);
   return to_l2;
 }
 
