@@ -5,8 +5,8 @@
 // rows go in chunks small enough that their codes stay in L2 while every token tile passes over them.
 // This file is compiled twice: as it is, and from x86/ternary_avx512_gfni.cpp with BITNET_TERNARY_GFNI defined,
 // for CPUs with GFNI (ternary_matmul_avx512_gfni), where one vgf2p8affineqb per half takes each field of 2 bits to
-// the bottom of its byte instead of a shift and a mask: fewer operations per code byte where generation is
-// compute-bound.
+// the bottom of its byte instead of a shift and a mask, in the tiles of 2-7 tokens (one token decodes with masks
+// alone: decode_block_gen).
 #if defined(__x86_64__)
 #include <algorithm>
 #include <cstdint>
@@ -39,6 +39,7 @@ constexpr int kTokTile = 4;
 constexpr int kGenRowTile = 8;
 constexpr int64_t kRowChunk = 64;  // 64 rows of 6912 columns: 108 KB of codes, well inside L2
 constexpr int64_t kMaxGroups = 256;
+constexpr int64_t kGenMaxGroup = int64_t{1} << 20;  // see decode_block_gen
 // Software prefetch distance for generation, in bytes of codes: without it this kernel streamed slower than the
 // AVX2 one (14 vs 17 GB/s on one Zen 5 core, bitnet-kernel-bench); 10 KB ahead brought it to 18-22 GB/s. At least
 // 12 rows ahead, so that it lands past the 8-row tile being read: 10 KB is under 6 rows of 6912 columns (2B-4T's
@@ -92,6 +93,28 @@ inline void decode_block(const uint8_t* p, __m512i& lo, __m512i& hi) {
 #endif
 }
 
+// decode_block for generation, where the products of a decoded block go to one register per row: lo and hi hold
+// the same codes as there, but scaled: each field masked where it lies, lo's at bits 6 (x 64) and 4 (x 16), hi's
+// at bits 2 and 0 shifted up by 4 to match (x 64 and x 16 again, bits that stay in their byte). vpdpbusd's lanes 0-7
+// then sum 64 x their products, lanes 8-15 16 x theirs, which unscale_gen takes back exactly (a product is at most 192
+// x 128 in size and a lane sums 8 of them a block: inside int32 for groups of up to kGenMaxGroup columns). Two masks
+// and a shift, where GFNI's two vgf2p8affineqb (or two shifts and two masks) compete with vpdpbusd for the multiply
+// pipes on Zen 4: one thread in L2 (bitnet-kernel-bench ternary/l2_1536x512/tokens:1/avx512-vnni) 24.4-24.6 ->
+// 27.8-29.2 GB/s, streaming 22-23 -> 25.5-26 (with the L2 prefetch of code_prefetch.hpp).
+inline void decode_block_gen(const uint8_t* p, __m512i& lo, __m512i& hi) {
+  const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  const __m512i keep_lo =
+      _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(0xc0)), _mm256_set1_epi8(static_cast<char>(0x30)), 1);
+  const __m512i keep_hi = _mm512_inserti64x4(_mm512_set1_epi8(0x0c), _mm256_set1_epi8(0x03), 1);
+  lo = _mm512_and_si512(v, keep_lo);
+  hi = _mm512_slli_epi16(_mm512_and_si512(v, keep_hi), 4);
+}
+
+// A row's 16 lane sums of decode_block_gen's products, unscaled: lanes 0-7 / 64, lanes 8-15 / 16 (exact: multiples).
+inline __m512i unscale_gen(__m512i acc) {
+  return _mm512_srav_epi32(acc, _mm512_inserti64x4(_mm512_set1_epi32(6), _mm256_set1_epi32(4), 1));
+}
+
 // Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order).
 inline __m256i reduce8(const __m512i (&acc)[8][1]) {
   __m256i h[8];
@@ -118,14 +141,15 @@ inline void gen_tile_out(const quant::TernaryMatrix& w, const PreparedActs& a, c
   _mm256_storeu_ps(y_row + r0, out);
 }
 
-// Generation's step: columns [c, c + 128) of R rows against one token's activations, each row's products added to
-// its 16 lane sums in acc[r][0]; the rows' codes pf.ahead bytes on are fetched (generation streams them).
+// Generation's step: columns [c, c + 128) of R rows against one token's activations, each row's products (scaled:
+// decode_block_gen) added to its 16 lane sums in acc[r][0]; the rows' codes pf.ahead bytes on are fetched
+// (generation streams them).
 template <int R>
 inline void gen_block(const uint8_t* const (&rows)[R], const int8_t* act, int64_t c, const GenPrefetch& pf,
                       __m512i (&acc)[R][1]) {
   __m512i lo[R], hi[R];
   for (int r = 0; r < R; ++r) prefetch_ahead(rows[r] + c / 4, pf);
-  for (int r = 0; r < R; ++r) decode_block(rows[r] + c / 4, lo[r], hi[r]);
+  for (int r = 0; r < R; ++r) decode_block_gen(rows[r] + c / 4, lo[r], hi[r]);
   const __m512i a0 = _mm512_loadu_si512(act + c);
   const __m512i a1 = _mm512_loadu_si512(act + c + 64);
   for (int r = 0; r < R; ++r) {
@@ -157,6 +181,7 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
     __m512i acc[8][1];
     for (int r = 0; r < 8; ++r) acc[r][0] = _mm512_setzero_si512();
     for (int64_t c = g * group; c < (g + 1) * group; c += 128) gen_block<8>(rows, act, c, pf, acc);
+    for (int r = 0; r < 8; ++r) acc[r][0] = unscale_gen(acc[r][0]);
     const __m256 f = _mm256_cvtepi32_ps(
         _mm256_sub_epi32(reduce8(acc), _mm256_set1_epi32(a.sums[static_cast<size_t>(t * groups + g)])));
     const __m256 wsv = _mm256_setr_ps(ws[g], ws[groups + g], ws[2 * groups + g], ws[3 * groups + g], ws[4 * groups + g],
@@ -187,6 +212,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
     if constexpr (T == 1) {
       for (int64_t c = gb; c < ge_full; c += 128) gen_block<R>(rows, acts[0], c, pf, acc);
+      for (int r = 0; r < R; ++r) acc[r][0] = unscale_gen(acc[r][0]);
     } else {
       // Batches of 2-7 tokens (8 and more go to the panel kernel): the tile's activations are loaded once per
       // block and each row is decoded just before its products.
@@ -276,6 +302,8 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
       ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
     return;
   }
+  // (decode_block_gen's scaled sums: exact only for groups of up to kGenMaxGroup columns, far past any model's rows)
+  if (w.group > kGenMaxGroup) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
   const int64_t full = w.cols / 128 * 128;
   for (int64_t rb = row_begin; rb < row_end; rb += kRowChunk) {
     const int64_t re = rb + kRowChunk < row_end ? rb + kRowChunk : row_end;
