@@ -54,7 +54,7 @@ void scores_avx2(const AttnHead& h, float* scores) {
   const int64_t hd = h.head_dim;
   alignas(32) float qc[kMaxHeadDim];
   for (int64_t i = 0; i < hd; i += 8) _mm256_store_ps(qc + i, L::query(h.q, i));
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   int64_t j = 0;
   for (; j + 4 <= h.n_pos; j += 4) {
     const uint8_t* r0 = h.k + j * h.stride;
@@ -89,7 +89,7 @@ void weighted_chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
   __m256 acc[kRegs];
   for (int r = 0; r < kRegs; ++r) acc[r] = _mm256_setzero_ps();
   const uint8_t* row = h.v;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     prefetch_kv_ahead(row, h.stride, L::kBytes * c, L::kBytes * 8 * kRegs, to_l2);
     const __m256 pj = _mm256_set1_ps(p[j]);
@@ -105,7 +105,7 @@ void weighted_chunk_q8_0(const AttnHead& h, const float* p, int64_t c, float* ou
   __m256 acc[4 * NB];
   for (int r = 0; r < 4 * NB; ++r) acc[r] = _mm256_setzero_ps();
   const uint8_t* row = h.v + c / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     prefetch_kv_ahead(row, h.stride, 0, NB * quant::kQ8_0BlockBytes, to_l2);
     const __m256 pj = _mm256_set1_ps(p[j]);

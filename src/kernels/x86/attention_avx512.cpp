@@ -44,7 +44,7 @@ void chunk(const AttnHead& h, const float* p, int64_t c, float* out) {
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   const uint8_t* row = h.v;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     prefetch_kv_ahead(row, h.stride, L::kBytes * c, L::kBytes * 16 * R, to_l2);
     const __m512 pj = _mm512_set1_ps(p[j]);
@@ -88,7 +88,7 @@ void chunk_q8_0(const AttnHead& h, const float* p, int64_t c, float* out) {
   __m512 acc[2 * NB];
   for (int r = 0; r < 2 * NB; ++r) acc[r] = _mm512_setzero_ps();
   const uint8_t* row = h.v + c / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   for (int64_t j = 0; j < h.n_pos; ++j, row += h.stride) {
     prefetch_kv_ahead(row, h.stride, 0, NB * quant::kQ8_0BlockBytes, to_l2);
     const __m512 pj = _mm512_set1_ps(p[j]);

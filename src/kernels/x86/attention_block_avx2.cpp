@@ -47,7 +47,7 @@ struct BlockF32 {
 struct BlockF16 {
   template <bool kFetch>
   static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
-    const bool to_l2 = code_prefetch_to_l2();
+    const bool to_l2 = stream_prefetch_to_l2();
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* row = base + (j0 + j) * stride;
       if constexpr (kFetch) prefetch_kv_ahead(row, stride, 0, 2 * dim, to_l2);
@@ -67,7 +67,7 @@ struct BlockQ8_0 {
   // Each value q * d (d the block's f16 scale widened), as the single-query kernel's LoadQ8_0 forms it.
   template <bool kFetch>
   static Rows widen(const uint8_t* base, int64_t stride, int64_t j0, int64_t n, int64_t dim, float* buf) {
-    const bool to_l2 = code_prefetch_to_l2();
+    const bool to_l2 = stream_prefetch_to_l2();
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* row = base + (j0 + j) * stride;
       if constexpr (kFetch)

@@ -102,7 +102,7 @@ void score_tile(const AttnBlock& b, const __m512* qc, int64_t chunks, int first_
   constexpr int kKeys = K;
   const uint8_t* r[kKeys];
   for (int k = 0; k < kKeys; ++k) r[k] = b.k + pos[std::min(k, nk - 1)] * b.stride;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   if (fetch)
     for (int k = 0; k < nk; ++k) prefetch_kv_ahead(r[k], b.stride, 0, L::offset(b.head_dim), to_l2);
   __m512 acc[NP][kKeys];
@@ -206,7 +206,7 @@ void sum_tile(const AttnBlock& b, const float* p, int64_t ld, int first, int64_t
   const float* pq[NQ];
   for (int q = 0; q < NQ; ++q) pq[q] = p + (first + q) * ld;
   const uint8_t* row = b.v;
-  const bool to_l2 = code_prefetch_to_l2();
+  const bool to_l2 = stream_prefetch_to_l2();
   const int64_t from = L::offset(c), bytes = L::offset(c + 16 * R) - from;
   int64_t j = 0;
   for (; j < common; ++j, row += b.stride) {

@@ -1,5 +1,5 @@
 // Software prefetch: where generation's ternary codes go (the AVX-512 row and panel kernels), and attention's KV
-// rows ahead of the row being read. Include it inside a kernel file's target region.
+// rows ahead of the row being read (and where they go). Include it inside a kernel file's target region.
 #pragma once
 
 #include <cstdint>
@@ -19,11 +19,15 @@ inline bool code_prefetch_to_l2() {
   return to_l2;
 }
 
-// The AVX-512 row kernel's choice (x86/ternary_avx512.cpp): L2 everywhere but on Zen 5 and later AMD CPUs (family
-// 0x1a on), where its distances were tuned with L1. On the 2-core Zen 4 VM, L1 left it streaming at a third of the
-// read bandwidth (the stream benchmark above without /panels: one thread 9.9 GB/s with L1, 22 with L2; `bench
-// --no-repack-i2s -p 0 -n 32`, four alternations: 2B-4T 24-29 -> 41-52 tok/s, large 76-95 -> 144-155).
-inline bool row_code_prefetch_to_l2() {
+// The choice of the AVX-512 row kernel (x86/ternary_avx512.cpp) and of attention's KV rows (prefetch_kv_ahead):
+// L2 everywhere but on Zen 5 and later AMD CPUs (family 0x1a on), where the row kernel's distances were tuned with L1.
+// On the 2-core Zen 4 VM, L1 left the row kernel streaming at a third of the read bandwidth (the stream benchmark
+// above without /panels: one thread 9.9 GB/s with L1, 22 with L2; `bench --no-repack-i2s -p 0 -n 32`, four
+// alternations: 2B-4T 24-29 -> 41-52 tok/s, large 76-95 -> 144-155), and F16 attention from memory 20% slower
+// (bitnet-kernel-bench attention_gen_F16/head_dim:128/pos:4096/queries:4/stream/avx512-vnni: one thread 9.2-9.6
+// against 11.7-12.0 GB/s, two 18.2-19.5 against 22.5-23.0; /avx2 8.0 against 9.6-9.8; Q8_0, whose arithmetic bounds
+// it, level); on the Intel VM the KV rows went as fast with either hint.
+inline bool stream_prefetch_to_l2() {
   static const bool to_l2 = !(cpu_features().amd && cpu_features().family >= 0x1a);
   return to_l2;
 }

@@ -55,7 +55,7 @@ struct GenPrefetch {
   bool to_l2;
 };
 inline GenPrefetch gen_prefetch(const quant::TernaryMatrix& w) {
-  return {std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes()), row_code_prefetch_to_l2()};
+  return {std::max<int64_t>(kPrefetchAhead, kPrefetchRows * w.row_bytes()), stream_prefetch_to_l2()};
 }
 // Prefetches the line pf.ahead bytes past p, once a line: callers step through a row 32 bytes at a time, and only
 // the step whose target lies in a line's first half fetches it.
