@@ -43,9 +43,6 @@ bool detect_amx_int8() {
 #endif
 
 #if defined(__x86_64__)
-// cpuid leaf `leaf`, subleaf `sub`, register r (0 eax, 1 ebx, 2 ecx, 3 edx) has bit `bit` set. For the features
-// clang's __builtin_cpu_supports does not name (f16c, avxvnni): both are VEX-encoded, so they count only where the
-// OS saves the YMM state, which the avx2 check includes.
 // The display family: cpuid leaf 1's base family (eax bits 8-11), plus its extended family (bits 20-27) where the
 // base is 15.
 int display_family() {
@@ -55,6 +52,9 @@ int display_family() {
   return base == 0xf ? base + static_cast<int>((eax >> 20) & 0xff) : base;
 }
 
+// cpuid leaf `leaf`, subleaf `sub`, register r (0 eax, 1 ebx, 2 ecx, 3 edx) has bit `bit` set. For the features
+// clang's __builtin_cpu_supports does not name (f16c, avxvnni): both are VEX-encoded, so they count only where the
+// OS saves the YMM state, which the avx2 check includes.
 bool cpuid_bit(unsigned leaf, unsigned sub, int r, int bit) {
   unsigned regs[4] = {};
   if (__get_cpuid_count(leaf, sub, &regs[0], &regs[1], &regs[2], &regs[3]) == 0) return false;

@@ -63,7 +63,7 @@ inline __m512i field(__m512i v) {
 }
 
 // Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
-// shift, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
+// field, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
 // addressed as integers (a prefetch never faults; pointer arithmetic may not go there).
 void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row, bool to_l2) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
