@@ -84,6 +84,12 @@ inline simde__m512 cvtepi32_ps(simde__m512i a) {  // round to nearest even, as a
   for (int i = 0; i < 16; ++i) r.v[i] = static_cast<float>(x.v[i]);
   return vec(r);
 }
+inline simde__m512i srai_epi32(simde__m512i a, int imm) {  // arithmetic shift right; 32 or more: the sign in every bit
+  I32x16 x = lanes(a);
+  const int n = imm < 31 ? imm : 31;
+  for (int i = 0; i < 16; ++i) x.v[i] = x.v[i] >> n;  // (C++20: arithmetic)
+  return vec(x);
+}
 inline int reduce_add_epi32(simde__m512i a) {  // wraps, as the instruction sequence does
   I32x16 x = lanes(a);
   uint32_t s = 0;
@@ -191,6 +197,7 @@ inline simde__m256 fmadd_ps256(simde__m256 a, simde__m256 b, simde__m256 c) {
 #define _mm512_cvttps_epi32(a) bitnet::avx512_emulated::cvttps_epi32(a)
 #define _mm512_cvtepi32_ps(a) bitnet::avx512_emulated::cvtepi32_ps(a)
 #define _mm512_reduce_add_epi32(a) bitnet::avx512_emulated::reduce_add_epi32(a)
+#define _mm512_srai_epi32(a, imm) bitnet::avx512_emulated::srai_epi32(a, imm)
 #undef _mm512_roundscale_ps
 #define _mm512_roundscale_ps(a, imm) bitnet::avx512_emulated::roundscale_ps(a, imm)
 #define _mm512_cvtph_ps(a) bitnet::avx512_emulated::cvtph_ps(a)

@@ -112,7 +112,7 @@ inline void decode_block_gen(const uint8_t* p, __m512i& lo, __m512i& hi) {
 
 // A row's 16 lane sums of decode_block_gen's products, unscaled: lanes 0-7 / 64, lanes 8-15 / 16 (exact: multiples).
 inline __m512i unscale_gen(__m512i acc) {
-  return _mm512_srav_epi32(acc, _mm512_inserti64x4(_mm512_set1_epi32(6), _mm256_set1_epi32(4), 1));
+  return _mm512_mask_mov_epi32(_mm512_srai_epi32(acc, 6), 0xff00, _mm512_srai_epi32(acc, 4));
 }
 
 // Lane r: the sum of acc[r][0]'s 16 lanes (exact integer adds, any order).
