@@ -59,20 +59,35 @@ void set_rates(benchmark::State& state, double bytes, double macs) {
       benchmark::Counter(macs * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// panels: the matrix in the panel layout, as the loader lays out repacked codes for AVX-512.
+// The layout a matrix is timed in: rows; 16-row panels, as the loader lays out repacked codes for AVX-512; or the
+// dense panel layout (five weights a byte) it makes with AVX-512 VBMI.
+enum class Layout { kRows, kPanels, kDense };
+
 // fn: the kernel to time, or nullptr for the dispatcher's at `level`.
-void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k, bool panels,
-             bool amx, kernels::TernaryMatmulFn fn) {
+void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols, int64_t tokens, bool q8k,
+             Layout layout, bool amx, kernels::TernaryMatmulFn fn) {
   const bool amx_before = set_amx_enabled(amx);  // the AVX-512 level with or without AMX tiles
   std::mt19937 rng(1);
   auto w = random_matrix(rows, cols, q8k ? 256 : cols, rng);
-  if (panels) {
-    if (!quant::panels_fit(w)) {
-      state.SkipWithError("this shape cannot be put in panels");
+  std::vector<uint8_t> dense_codes;
+  if (layout != Layout::kRows) {
+    if (layout == Layout::kPanels ? !quant::panels_fit(w) : !quant::dense_fit(w)) {
+      state.SkipWithError("this shape cannot be put in this layout");
       set_amx_enabled(amx_before);
       return;
     }
-    quant::to_panels(w, w.owned.data());
+    if (layout == Layout::kPanels) {
+      quant::to_panels(w, w.owned.data());
+    } else {
+      dense_codes.resize(static_cast<size_t>(rows * w.dense_row_bytes()));
+      if (!quant::to_dense_panels(w, w.owned.data(), dense_codes.data())) {
+        state.SkipWithError("the matrix has a code 3");
+        set_amx_enabled(amx_before);
+        return;
+      }
+      w.owned.clear();
+      w.view = dense_codes.data();
+    }
   }
   const auto x = random_floats(tokens * cols, rng);
   kernels::PreparedActs a;
@@ -83,7 +98,7 @@ void ternary(benchmark::State& state, IsaLevel level, int64_t rows, int64_t cols
     matmul(w, a, y.data(), rows, 0, rows);
     benchmark::DoNotOptimize(y.data());
   }
-  set_rates(state, static_cast<double>(rows * cols / 4), static_cast<double>(rows * cols * tokens));
+  set_rates(state, static_cast<double>(rows * w.stored_row_bytes()), static_cast<double>(rows * cols * tokens));
   set_amx_enabled(amx_before);
 }
 
@@ -392,31 +407,31 @@ void register_all() {
           }
 #endif
           for (const auto& [suffix, fn] : builds) {
-            benchmark::RegisterBenchmark((name + suffix).c_str(), ternary, level, sh.rows, sh.cols, tokens, q8k, false,
-                                         false, fn)
-                ->Unit(benchmark::kMillisecond);
-            // in panels: where the loader would put them (AVX-512, and AVX2 with AVX-VNNI)
-            const bool panels_here = level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2;
-            if (panels_here)
-              benchmark::RegisterBenchmark((name + suffix + "/panels").c_str(), ternary, level, sh.rows, sh.cols,
-                                           tokens, q8k, true, false, fn)
+            // in panels where the loader would put them (AVX-512, and AVX2 with AVX-VNNI); in the dense panel layout
+            // where it would (AVX-512 with VBMI; one scale a row)
+            std::vector<std::pair<Layout, const char*>> layouts = {{Layout::kRows, ""}};
+            if (level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2)
+              layouts.emplace_back(Layout::kPanels, "/panels");
+            if (level == IsaLevel::kAvx512 && cpu_features().avx512vbmi && !q8k)
+              layouts.emplace_back(Layout::kDense, "/dense");
+            for (const auto& [layout, layout_name] : layouts) {
+              benchmark::RegisterBenchmark((name + suffix + layout_name).c_str(), ternary, level, sh.rows, sh.cols,
+                                           tokens, q8k, layout, false, fn)
                   ->Unit(benchmark::kMillisecond);
-            // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
-            // threads: what generation on two threads can reach.
-            if (sh.rows > 100000 && level != IsaLevel::kScalar)
-              for (bool panels : {false, true}) {
-                if (panels && !panels_here) continue;
-                benchmark::RegisterBenchmark((name + suffix + (panels ? "/panels" : "")).c_str(), ternary, level,
-                                             sh.rows, sh.cols, tokens, q8k, panels, false, fn)
+              // Streaming on two threads at once, a matrix each (figures summed), beside limit/memory_read's two
+              // threads: what generation on two threads can reach.
+              if (sh.rows > 100000 && level != IsaLevel::kScalar)
+                benchmark::RegisterBenchmark((name + suffix + layout_name).c_str(), ternary, level, sh.rows, sh.cols,
+                                             tokens, q8k, layout, false, fn)
                     ->Threads(2)
                     ->UseRealTime()
                     ->Unit(benchmark::kMillisecond);
-              }
+            }
           }
           if (level == IsaLevel::kAvx512 && tokens > 1 && cpu_features().amx_int8)
-            for (bool panels : {false, true})
-              benchmark::RegisterBenchmark((name + "+amx" + (panels ? "/panels" : "")).c_str(), ternary, level, sh.rows,
-                                           sh.cols, tokens, q8k, panels, true, nullptr)
+            for (Layout layout : {Layout::kRows, Layout::kPanels})
+              benchmark::RegisterBenchmark((name + "+amx" + (layout == Layout::kPanels ? "/panels" : "")).c_str(),
+                                           ternary, level, sh.rows, sh.cols, tokens, q8k, layout, true, nullptr)
                   ->Unit(benchmark::kMillisecond);
         }
   // The 2B-4T head: 128256 x 2560 in Q6_K (269 MB) and Q8_0 (349 MB), streamed from memory; one token and a batch

@@ -83,6 +83,7 @@ const CpuFeatures& cpu_features() {
     c.avx512f = c.avx512bw = c.avx512vl = c.avx512vnni = true;
     c.amx_int8 = true;  // and its AMX kernel on portable tile code (kernels/x86/amx_emulated.hpp)
     c.gfni = true;      // SIMDe's
+    c.avx512vbmi = true;
 #else
     c.avx512f = __builtin_cpu_supports("avx512f");
     c.avx512bw = __builtin_cpu_supports("avx512bw");
@@ -90,6 +91,9 @@ const CpuFeatures& cpu_features() {
     c.avx512vnni = __builtin_cpu_supports("avx512vnni");
     c.amx_int8 = detect_amx_int8();
     c.gfni = __builtin_cpu_supports("gfni");
+    // BITNET_AVX512VBMI=0: as if the CPU had none, so matrices stay in 2-bit panels (ternary_wants_dense).
+    const char* vbmi_env = std::getenv("BITNET_AVX512VBMI");
+    c.avx512vbmi = __builtin_cpu_supports("avx512vbmi") && !(vbmi_env != nullptr && std::strcmp(vbmi_env, "0") == 0);
 #endif
 #elif defined(__aarch64__)
     c.neon = true;  // Advanced SIMD is mandatory on AArch64

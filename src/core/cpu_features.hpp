@@ -20,6 +20,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   bool gfni = false;  // Galois-field byte instructions (vgf2p8affineqb): the AVX-512 generation kernels' decode
+  // Byte permutes (vpermi2b): the dense ternary layout's decode (quant/ternary.hpp). BITNET_AVX512VBMI=0 (read once)
+  // hides them, so that matrices stay in 2-bit panels.
+  bool avx512vbmi = false;
   // AVX-VNNI (vpdpbusd on 256 bits, VEX-encoded): the AVX2 level's ternary kernels use it. BITNET_AVXVNNI=0 (read
   // once) hides it, so that the plain AVX2 kernels run.
   bool avxvnni = false;

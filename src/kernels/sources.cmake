@@ -29,6 +29,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_gfni.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_panels.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_panel_gemv.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_dense.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_amx.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/kquant_neon.cpp

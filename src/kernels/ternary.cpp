@@ -66,6 +66,16 @@ bool ternary_wants_panels(const quant::TernaryMatrix& m) {
 #endif
 }
 
+bool ternary_wants_dense(const quant::TernaryMatrix& m) {
+#if defined(__x86_64__)
+  return ternary_wants_panels(m) && active_isa() == IsaLevel::kAvx512 && cpu_features().avx512vbmi &&
+         quant::dense_fit(m);
+#else
+  (void)m;
+  return false;
+#endif
+}
+
 const TernaryKernel& ternary_kernel(IsaLevel level) {
   static const TernaryKernel kScalar{IsaLevel::kScalar, ternary_matmul_scalar};
 #if defined(__x86_64__)

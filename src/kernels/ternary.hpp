@@ -42,6 +42,10 @@ const TernaryKernel& ternary_kernel(IsaLevel level);
 // (with or without AVX-VNNI) and m has one scale a row (the per-token rule) or a scale per 256 columns (the Q8_K rule:
 // TQ1_0, TQ2_0). Kernels of every level take either layout (the others through the reference).
 bool ternary_wants_panels(const quant::TernaryMatrix& m);
+// Whether a loader should put m in the dense panel layout (quant::to_dense_panels) instead: where it would take
+// panels at the AVX-512 level, quant::dense_fit(m), and the CPU has AVX-512 VBMI (the decode's byte permutes). Kernels
+// of every level take it (the others, and the AVX-512 level without VBMI, through the reference).
+bool ternary_wants_dense(const quant::TernaryMatrix& m);
 
 // This thread's scratch for kernels' rearranged weights: at least `bytes` bytes, 64-byte aligned, kept (and only
 // grown, never freed) for its next calls: a chunk of rows' worth, a few hundred KB. Defined outside the kernels' target pragmas, so no library code is compiled for their ISA (a std::vector
@@ -101,10 +105,18 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
 inline constexpr int64_t kPanelGemvMaxGroup = int64_t{1} << 17;
 void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                 int64_t row_begin, int64_t row_end);
+// Fewer tokens against a matrix in the dense panel layout (x86/ternary_avx512_dense.cpp, AVX-512 VBMI): rows
+// [row_begin, row_end) whole panels, groups of at most kPanelGemvMaxGroup columns.
+void ternary_gemv_dense_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                               int64_t row_begin, int64_t row_end);
+// Rows [row_begin, row_end) (whole panels) of a matrix in the dense panel layout, decoded into the panel layout at dst
+// (16 * row_bytes() bytes a panel), for the prompt kernels (AVX-512 VBMI).
+void ternary_dense_to_panels(const quant::TernaryMatrix& w, int64_t row_begin, int64_t row_end, uint8_t* dst);
 // Rows [cb, ce) (at most a few panels) of w in the panel layout (x86/ternary_avx512_panels.cpp): where they lie for a
-// matrix in panels; else rearranged at `scratch` (64-byte aligned: per panel 16 * row_bytes() bytes of codes, then,
-// with groups > 1, 16 * groups scales), lanes past ce holding code 1 (weight 0) and scale 0. With groups > 1, a
-// panel's scales are group g's 16 side by side at scales + 16 g, panels 16 * groups floats apart.
+// matrix in panels; decoded at `scratch` from the dense panel layout; else rearranged at `scratch` (64-byte aligned:
+// per panel 16 * row_bytes() bytes of codes, then, with groups > 1, 16 * groups scales), lanes past ce holding code 1
+// (weight 0) and scale 0. With groups > 1, a panel's scales are group g's 16 side by side at scales + 16 g, panels 16 *
+// groups floats apart.
 struct PanelChunk {
   const uint8_t* codes;
   const float* scales;

@@ -57,14 +57,23 @@ bool repacked_type(uint32_t type) {
   return type == quant::kTQ1_0 || type == quant::kTQ2_0 || type == quant::kTL1 || type == quant::kTL2;
 }
 
-// Whether an I2_S tensor of this shape goes into panels when repack_i2s asks for it: where the kernels read panels
-// and the shape fits (kernels::ternary_wants_panels).
-bool i2_s_fits_panels(int64_t ne0, int64_t n_rows) {
+quant::TernaryMatrix i2_s_shape(int64_t ne0, int64_t n_rows) {
   quant::TernaryMatrix shape;
   shape.rows = n_rows;
   shape.cols = ne0;
   shape.group = ne0;  // one scale per tensor
-  return kernels::ternary_wants_panels(shape);
+  return shape;
+}
+
+// Whether an I2_S tensor of this shape goes into panels when repack_i2s asks for it: where the kernels read panels
+// and the shape fits (kernels::ternary_wants_panels).
+bool i2_s_fits_panels(int64_t ne0, int64_t n_rows) { return kernels::ternary_wants_panels(i2_s_shape(ne0, n_rows)); }
+
+// The bytes its codes then take: in the dense panel layout where the kernels want it (five weights a byte), else
+// in panels (four).
+uint64_t i2_s_repacked_bytes(int64_t ne0, int64_t n_rows) {
+  const quant::TernaryMatrix shape = i2_s_shape(ne0, n_rows);
+  return static_cast<uint64_t>(n_rows * (kernels::ternary_wants_dense(shape) ? shape.dense_row_bytes() : ne0 / 4));
 }
 
 // bitnet.cpp's TL1/TL2: unpacked with the kernel config of their shape (recorded in the file by this engine's
@@ -110,10 +119,14 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
       to_kernel_layout(l.tern, dst);
       f.drop_pages(t->data, t->nbytes);  // the file's copy is not read again
     } else if (rp.i2_s && t->type == quant::kI2_S && i2_s_fits_panels(in, out)) {
-      if (uint8_t* panels = rp.take(static_cast<uint64_t>(in / 4 * out))) {
-        quant::to_panels(l.tern, t->data, panels);
-        l.tern.view = panels;
-        f.drop_pages(t->data, t->nbytes);
+      const bool dense = kernels::ternary_wants_dense(l.tern);
+      if (uint8_t* codes = rp.take(i2_s_repacked_bytes(in, out))) {
+        if (!dense) quant::to_panels(l.tern, t->data, codes);
+        // (a code 3, which the dense layout cannot hold, leaves the tensor where it lies, in rows)
+        if (!dense || quant::to_dense_panels(l.tern, t->data, codes)) {
+          l.tern.view = codes;
+          f.drop_pages(t->data, t->nbytes);
+        }
       }
     }
   } else {
@@ -148,7 +161,10 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   for (const gguf::TensorInfo& t : f.tensors())
     if ((repacked_type(t.type) && t.ne0() % 4 == 0) ||
         (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows())))
-      repacked_bytes += (static_cast<uint64_t>(t.n_elements()) / 4 + 63) / 64 * 64;
+      repacked_bytes += ((repacked_type(t.type) ? static_cast<uint64_t>(t.n_elements()) / 4
+                                                : i2_s_repacked_bytes(t.ne0(), t.n_rows())) +
+                         63) /
+                        64 * 64;
   w->repacked = HugePageBuffer(static_cast<size_t>(repacked_bytes));
   rp.codes = &w->repacked;
 
@@ -190,7 +206,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
 uint64_t weight_bytes_per_token(const Weights& w) {
   const auto bytes = [](const Linear& l) -> uint64_t {
     if (l.ternary)
-      return static_cast<uint64_t>(l.tern.rows * l.tern.row_bytes()) + l.tern.scales.size() * sizeof(float);
+      return static_cast<uint64_t>(l.tern.rows * l.tern.stored_row_bytes()) + l.tern.scales.size() * sizeof(float);
     const Result<uint64_t> b = quant::tensor_bytes(l.rows.type, {l.rows.ne0, l.rows.n_rows});
     return b.ok() ? b.value() : 0;  // a loaded matrix has a valid shape
   };

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/thread_pool.hpp"
 #include "quant/block_util.hpp"
 #include "quant/i2_s.hpp"
+#include "quant/row_ranges.hpp"
 #include "quant/tl.hpp"
 #include "quant/tq1_0.hpp"
 #include "quant/tq2_0.hpp"
@@ -22,20 +22,6 @@ namespace {
 Status invalid_code(uint32_t type, int64_t r, int64_t j) {
   return format_error(type_name(type) + " row " + std::to_string(r) + ", column " + std::to_string(j) +
                       ": invalid 2-bit code 3 (only 0, 1, 2 encode -1, 0, +1)");
-}
-
-}  // namespace
-
-namespace {
-
-// fn(row_begin, row_end) over [0, n_rows) in contiguous ranges, on one thread per 4 M weights up to the CPUs this
-// process may use.
-template <typename F>
-void for_row_ranges(int64_t n_rows, int64_t ne0, F&& fn) {
-  const int64_t n_threads =
-      std::clamp<int64_t>(n_rows * ne0 / (int64_t{1} << 22), 1, int64_t{ThreadPool::default_threads()});
-  const int64_t per = (n_rows + n_threads - 1) / n_threads;
-  run_on_threads(n_threads, [&](int64_t i) { fn(std::min(n_rows, i * per), std::min(n_rows, (i + 1) * per)); });
 }
 
 }  // namespace
@@ -159,9 +145,6 @@ Result<TernaryMatrix> to_ternary_tl(uint32_t type, const uint8_t* data, int64_t 
 
 namespace {
 
-// Byte offset, within its panel, of dword j of 128-column block b of the panel's row i.
-constexpr int64_t in_panel(int64_t i, int64_t b, int64_t j) { return b * 512 + j * 64 + i * 4; }
-
 // Byte offset of row r's dword j of 128-column block b in the panel layout.
 inline int64_t panel_dword(const TernaryMatrix& m, int64_t r, int64_t b, int64_t j) {
   return r / kPanelRows * kPanelRows * m.row_bytes() + in_panel(r % kPanelRows, b, j);
@@ -171,6 +154,19 @@ inline int64_t panel_dword(const TernaryMatrix& m, int64_t r, int64_t b, int64_t
 
 uint8_t TernaryMatrix::code(int64_t r, int64_t c) const {
   if (!panels) return ternary_code(row(r), cols, c);
+  if (dense) {
+    const uint8_t* panel = codes() + r / kPanelRows * kPanelRows * dense_row_bytes();
+    const int64_t i = r % kPanelRows, sb = c / kDenseCols, k = c % 32;
+    if (sb == cols / kDenseCols) {  // past the super-blocks: the panel layout
+      const int64_t cr = c - sb * kDenseCols;
+      const uint8_t byte = panel[sb * kDenseBlockBytes + in_panel(i, cr / kTernaryBlock, k / 4) + k % 4];
+      return static_cast<uint8_t>((byte >> (6 - 2 * (cr % kTernaryBlock / 32))) & 3);
+    }
+    const int64_t cc = c % kDenseCols;  // block cc / 128 (field cc % 128 / 32), or the fifth weight of block cc' / 32
+    const int64_t block = cc < 512 ? cc / kTernaryBlock : (cc - 512) / 32;
+    const uint8_t byte = panel[sb * kDenseBlockBytes + in_panel(i, block, k / 4) + k % 4];
+    return dense_code(byte, cc < 512 ? static_cast<int>(cc % kTernaryBlock / 32) : 4);
+  }
   const int64_t k = c % 32;  // the byte of its block in the row layout
   const uint8_t byte = codes()[panel_dword(*this, r, c / kTernaryBlock, k / 4) + k % 4];
   return static_cast<uint8_t>((byte >> (6 - 2 * (c % kTernaryBlock / 32))) & 3);
@@ -215,6 +211,11 @@ void to_panels(TernaryMatrix& m, const uint8_t* src, uint8_t* codes) {
 void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out) {
   if (!m.panels) {
     std::memcpy(out, m.row(r), static_cast<size_t>(m.row_bytes()));
+    return;
+  }
+  if (m.dense) {  // the reference's way in: column by column
+    std::memset(out, 0, static_cast<size_t>(m.row_bytes()));
+    for (int64_t c = 0; c < m.cols; ++c) put_ternary_code(out, m.cols, c, m.code(r, c));
     return;
   }
   for (int64_t b = 0; b < m.cols / kTernaryBlock; ++b)

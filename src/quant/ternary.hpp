@@ -42,6 +42,29 @@ inline void put_ternary_code(uint8_t* row, int64_t cols, int64_t c, uint8_t code
 // A weight scale per group (groups > 1) lies at ((r / 16) * groups + g) * 16 + r % 16: a panel's 16 rows of group
 // g side by side. Only for matrices whose rows are whole panels and whose groups whole blocks (panels_fit).
 inline constexpr int64_t kPanelRows = 16;
+// Byte offset, within its panel, of dword j of 128-column block b of the panel's row i.
+constexpr int64_t in_panel(int64_t i, int64_t b, int64_t j) { return b * 512 + j * 64 + i * 4; }
+
+// The dense panel layout (TernaryMatrix::dense, with `panels`): 1.6 bits a weight, what the AVX-512 generation kernel
+// reads where the CPU has VBMI (kernels::ternary_wants_dense). Rows in 16-row panels of dense_row_bytes() a row.
+// Within a panel, each 640-column super-block (five 128-column blocks) takes 2048 bytes: for c = 0..3, the 512 bytes
+// the panel layout gives block c, each byte also carrying a fifth weight, column 512 + 32c + 4j + k of the super-block
+// for byte k of dword j (block 4's field c in the panel layout). A byte's weights w0..w3 (the fields at shifts 6, 4,
+// 2, 0) and w4 (the fifth) make v = w0 + 3 w1 + 9 w2 + 27 w3 + 81 w4, in [-121, 121], stored as v where v >= 0 and as
+// 0x80 | -v where v < 0. The columns past the last super-block (whole blocks) follow in the panel layout, 512 bytes a
+// block. One weight scale a row (group == cols), row-major. No code 3 in the super-blocks (to_dense_panels).
+inline constexpr int64_t kDenseCols = 640;
+inline constexpr int64_t kDenseBlockBytes = 2048;  // a super-block of one panel: 640 columns x 16 rows
+
+// Code (0..2) s of a dense byte (s = 0..3: the field at shift 6 - 2s; s = 4: the fifth weight). Its 7 low bits i
+// stand for u = 121 + i, whose base-3 digits are the codes of v = u - 121 >= 0; the top bit negates each weight
+// (code 2 - d). Any byte decodes (i past 121 as (121 + i) mod 243), the same here and in the kernels' tables.
+constexpr uint8_t dense_code(uint8_t byte, int s) {
+  int u = (121 + (byte & 0x7f)) % 243;
+  for (int k = 0; k < s; ++k) u /= 3;
+  const int d = u % 3;
+  return static_cast<uint8_t>(byte & 0x80 ? 2 - d : d);
+}
 
 struct TernaryMatrix {
   int64_t rows = 0;   // output features
@@ -57,11 +80,17 @@ struct TernaryMatrix {
   std::vector<float> scales;
   // Codes (and scales, if more than one per row) in the panel layout above, not the row layout.
   bool panels = false;
+  // With panels: the codes in the dense panel layout (rows * dense_row_bytes() bytes).
+  bool dense = false;
 
   const uint8_t* codes() const { return view != nullptr ? view : owned.data(); }
   // Row r's codes in the row layout; not for a matrix in panels (row_codes copies one out).
   const uint8_t* row(int64_t r) const { return codes() + r * row_bytes(); }
   int64_t row_bytes() const { return cols / 4; }
+  // What a row takes in the dense panel layout: 128 bytes a super-block, then 32 a block.
+  int64_t dense_row_bytes() const { return cols / kDenseCols * 128 + cols % kDenseCols / 4; }
+  // What a row's codes take in this matrix's layout (row r's start at r * stored_row_bytes() where r % 16 == 0).
+  int64_t stored_row_bytes() const { return dense ? dense_row_bytes() : row_bytes(); }
   int64_t groups_per_row() const { return group == 0 ? 0 : cols / group; }
   uint8_t code(int64_t r, int64_t c) const;
   float scale(int64_t r, int64_t g) const {
@@ -80,6 +109,13 @@ void to_panels(TernaryMatrix& m, uint8_t* codes);
 // The same from the row layout at `src` (m's rows * row_bytes() bytes; src == codes is in place) into `codes`, which
 // m must then view (or own) for its codes to be read.
 void to_panels(TernaryMatrix& m, const uint8_t* src, uint8_t* codes);
+// Whether m (in the row layout) can be put in the dense panel layout: panels_fit, one scale a row, and at least one
+// super-block.
+bool dense_fit(const TernaryMatrix& m);
+// m's codes from the row layout at `src` into the dense panel layout at `codes` (rows * dense_row_bytes() bytes),
+// which m must then view (or own). Needs dense_fit(m). False, with m unchanged, where a super-block holds a code 3
+// (+2, which I2_S files may hold and five weights a byte cannot): m then stays in rows.
+bool to_dense_panels(TernaryMatrix& m, const uint8_t* src, uint8_t* codes);
 // Row r's codes in the row layout, into out (row_bytes() bytes), whichever layout m has.
 void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out);
 

@@ -209,6 +209,31 @@ TEST(KernelParity, TernaryQ8K) {
                                      {16, 6912, 32}});
 }
 
+// w (rows' weights in another layout) times fresh activations of `tokens` tokens at every level and build, rows split
+// at a panel boundary and inside a panel, against the reference on rows.
+void check_layout(const char* layout, const quant::TernaryMatrix& rows, const quant::TernaryMatrix& w,
+                  quant::ActQuant rule, int64_t tokens, std::mt19937& rng, unsigned seed) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(tokens * rows.cols));
+  for (auto& v : x) v = nd(rng) * (rng() % 7 == 0 ? 20.0f : 1.0f);
+  PreparedActs a;
+  prepare_acts(rule, x.data(), tokens, rows.cols, a);
+  std::vector<float> want(static_cast<size_t>(tokens * rows.rows), -1.0f);
+  ternary_matmul_ref(rows, a.qa, want.data(), rows.rows, 0, rows.rows);
+  for (const Variant& v : levels_here())
+    for (int64_t mid : {rows.rows / 2 / 16 * 16, rows.rows / 2 + 5}) {
+      const AmxSetting amx(v.amx);
+      std::vector<float> got(want.size(), -2.0f);
+      v.matmul()(w, a, got.data(), rows.rows, 0, mid);
+      v.matmul()(w, a, got.data(), rows.rows, mid, rows.rows);
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(std::memcmp(&want[i], &got[i], 4), 0)
+            << layout << ", " << v.name() << " " << rows.rows << "x" << rows.cols << " tokens " << tokens
+            << " split at " << mid << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (seed "
+            << seed << ")";
+    }
+}
+
 // Matrices in the panel layout (quant/ternary.hpp; the loader makes them for AVX-512 and AVX2) against the reference
 // on the same weights in rows, at every level and build (AVX2 with and without AVX-VNNI): single tokens and small
 // batches (the panel generation kernels), batches of 8 and more (the prompt kernels reading panels), rows split at a
@@ -217,7 +242,6 @@ void check_panels(quant::ActQuant rule, const std::vector<Shape>& shapes) {
   std::random_device seed_source;
   const unsigned seed = seed_source();
   std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const Shape& sh : shapes) {
     const int64_t group = rule == quant::ActQuant::kQ8K ? 256 : sh.cols;
     const quant::TernaryMatrix rows = random_matrix(sh.rows, sh.cols, group, rule, rng);
@@ -227,23 +251,7 @@ void check_panels(quant::ActQuant rule, const std::vector<Shape>& shapes) {
     w.scales = rows.scales;
     ASSERT_TRUE(quant::panels_fit(w));
     quant::to_panels(w, w.owned.data());
-    std::vector<float> x(static_cast<size_t>(sh.tokens * sh.cols));
-    for (auto& v : x) v = nd(rng) * (rng() % 7 == 0 ? 20.0f : 1.0f);
-    PreparedActs a;
-    prepare_acts(rule, x.data(), sh.tokens, sh.cols, a);
-    std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows), -1.0f);
-    ternary_matmul_ref(rows, a.qa, want.data(), sh.rows, 0, sh.rows);
-    for (const Variant& v : levels_here())
-      for (int64_t mid : {sh.rows / 2 / 16 * 16, sh.rows / 2 + 5}) {
-        const AmxSetting amx(v.amx);
-        std::vector<float> got(want.size(), -2.0f);
-        v.matmul()(w, a, got.data(), sh.rows, 0, mid);
-        v.matmul()(w, a, got.data(), sh.rows, mid, sh.rows);
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_EQ(std::memcmp(&want[i], &got[i], 4), 0)
-              << "panels, " << v.name() << " " << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " split at "
-              << mid << " index " << i << ": " << got[i] << " vs reference " << want[i] << " (seed " << seed << ")";
-      }
+    ASSERT_NO_FATAL_FAILURE(check_layout("panels", rows, w, rule, sh.tokens, rng, seed));
   }
 }
 
@@ -272,6 +280,42 @@ TEST(KernelParity, TernaryPanels) {
                                        // 256 groups, the most the kernels take
                                        {32, 65536, 1},
                                        {32, 65536, 9}});
+}
+
+// Matrices in the dense panel layout (five weights a byte; the loader makes them for AVX-512 with VBMI) against the
+// reference on the same weights in rows, at every level: single tokens and small batches (the dense generation
+// kernel), batches of 8 and more (the prompt kernels, on panels decoded from it), 16 and more (AMX where present),
+// rows split at a panel boundary and inside a panel. Super-blocks alone, and with tails of 1, 2 and 4 blocks. The
+// codes are the reference's random ones with no 3 in the super-blocks (the layout has none; the tail keeps them).
+TEST(KernelParity, TernaryDense) {
+  std::mt19937 rng(std::random_device{}());
+  const unsigned seed = static_cast<unsigned>(rng());
+  rng.seed(seed);
+  const quant::ActQuant rule = quant::ActQuant::kPerTokenAbsmax;
+  for (const Shape& sh : std::vector<Shape>{{16, 640, 1},
+                                            {32, 1280, 2},
+                                            {48, 768, 3},
+                                            {64, 2560, 1},
+                                            {16, 6912, 1},
+                                            {32, 1536, 7},
+                                            {96, 1920, 8},
+                                            {48, 896, 9},
+                                            {32, 2560, 17},
+                                            {80, 1536, 33}}) {
+    quant::TernaryMatrix rows = random_matrix(sh.rows, sh.cols, sh.cols, rule, rng);
+    for (int64_t r = 0; r < sh.rows; ++r)  // 3 -> 2 in the super-blocks: clear the low bit of every field at 3
+      for (int64_t i = 0; i < sh.cols / quant::kDenseCols * quant::kDenseCols / 4; ++i) {
+        uint8_t& b = rows.owned.data()[r * rows.row_bytes() + i];
+        b = static_cast<uint8_t>(b & ~(b & (b >> 1) & 0x55));
+      }
+    quant::TernaryMatrix w = rows;
+    ASSERT_TRUE(quant::dense_fit(w));
+    std::vector<uint8_t> codes(static_cast<size_t>(sh.rows * w.dense_row_bytes()));
+    ASSERT_TRUE(quant::to_dense_panels(w, rows.codes(), codes.data()));
+    w.owned.clear();
+    w.view = codes.data();
+    ASSERT_NO_FATAL_FAILURE(check_layout("dense", rows, w, rule, sh.tokens, rng, seed));
+  }
 }
 
 // The largest integer partial sums a kernel can meet: every code 3 (+2 when read), and every code 2 (+1: kernels

@@ -281,7 +281,7 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
         ASSERT_TRUE(m->ternary) << type << " " << m->name;
         EXPECT_TRUE(m->tern.owned.empty()) << type << " " << m->name;
         const uint8_t* codes = m->tern.codes();
-        regions.push_back({codes, codes + m->tern.rows * m->tern.row_bytes()});
+        regions.push_back({codes, codes + m->tern.rows * m->tern.stored_row_bytes()});
       }
 #if defined(__x86_64__)
     const bool avx512 = active_isa() == IsaLevel::kAvx512;
@@ -291,7 +291,8 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
     const bool avx2 = false;
 #endif
     // Where the AVX-512 or AVX2 kernels run, the repacked matrices are in 16-row panels
-    // (quant/ternary.hpp); I2_S only with repack_i2s.
+    // (quant/ternary.hpp); I2_S only with repack_i2s, and then in the dense panel layout where the AVX-512 level has
+    // VBMI and the matrix one super-block or more (the tiny shape's ffn_down).
     const bool repacked = label != "i2_s";
     int in_panels = 0;
     for (const model::Layer& l : (*w)->layers)
@@ -299,6 +300,8 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
         const quant::TernaryMatrix& t = m->tern;
         const bool fits = t.rows % 16 == 0 && t.cols % 128 == 0 && t.group % 128 == 0;
         EXPECT_EQ(t.panels, repacked && fits && (avx512 || avx2)) << label << " " << m->name;
+        EXPECT_EQ(t.dense, repack_i2s && fits && avx512 && cpu_features().avx512vbmi && t.cols >= 640)
+            << label << " " << m->name;
         in_panels += t.panels ? 1 : 0;
       }
     if (repacked && (avx512 || avx2)) {

@@ -36,6 +36,7 @@
 
 typedef simde__mmask8 __mmask8;
 typedef simde__mmask16 __mmask16;
+typedef simde__mmask64 __mmask64;
 #ifndef _MM_FROUND_TO_NEAREST_INT
 #define _MM_FROUND_TO_NEAREST_INT SIMDE_MM_FROUND_TO_NEAREST_INT
 #endif

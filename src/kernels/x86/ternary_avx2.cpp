@@ -531,9 +531,9 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
   // row or TQ's scale per 256 columns (ternary_wants_panels). This build reads those: fewer than 8 tokens with the
   // panel kernel, prompts by decoding each row (and its scales) from its panel. Any other matrix in panels (a level
   // forced lower after load) goes to the reference.
-  const bool read_panels =
-      group == w.group && ((groups == 1 && a.qa.rule == quant::ActQuant::kPerTokenAbsmax) ||
-                           (a.qa.rule == quant::ActQuant::kQ8K && group == kGroupCols && groups <= kMaxGroups));
+  const bool read_panels = !w.dense && group == w.group &&
+                           ((groups == 1 && a.qa.rule == quant::ActQuant::kPerTokenAbsmax) ||
+                            (a.qa.rule == quant::ActQuant::kQ8K && group == kGroupCols && groups <= kMaxGroups));
   if (w.panels && !read_panels) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
   if (w.panels && n < kDecodeMinTokens) {
     const auto [pb, pe] = whole_panel_rows(row_begin, row_end);

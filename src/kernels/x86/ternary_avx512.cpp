@@ -280,7 +280,8 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
   }
   const int64_t n = a.qa.n_tokens;
   if (w.panels) {
-    if (!ternary_panels_avx512_fits(w, a)) return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
+    if (!ternary_panels_avx512_fits(w, a) || (w.dense && !cpu_features().avx512vbmi))
+      return ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
     const auto [pb, pe] = whole_panel_rows(row_begin, row_end);
     if (row_begin < pb) ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, pb);
     if (pe < row_end) ternary_matmul_ref(w, a.qa, y, y_stride, pe, row_end);
@@ -290,7 +291,7 @@ void BITNET_TERNARY_AVX512_ENTRY(const quant::TernaryMatrix& w, const PreparedAc
     else if (n >= kPanelMinTokens)
       ternary_matmul_panels_avx512(w, a, y, y_stride, pb, pe);
     else if (w.group <= kPanelGemvMaxGroup)
-      ternary_gemv_panels_avx512(w, a, y, y_stride, pb, pe);
+      (w.dense ? ternary_gemv_dense_avx512 : ternary_gemv_panels_avx512)(w, a, y, y_stride, pb, pe);
     else
       ternary_matmul_ref(w, a.qa, y, y_stride, pb, pe);
     return;

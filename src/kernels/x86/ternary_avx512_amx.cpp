@@ -179,7 +179,7 @@ void ternary_matmul_amx(const quant::TernaryMatrix& w, const PreparedActs& a, fl
   const size_t wide_bytes = static_cast<size_t>(kBlockSteps * kChunkPanels * kTileBytes);
   const size_t states_bytes = static_cast<size_t>(n_pairs) * sizeof(PairState);
   const size_t panels_bytes = static_cast<size_t>(kChunkPanels * (panel_bytes + scales_stride * 4));
-  uint8_t* scratch = kernel_scratch(wide_bytes + states_bytes + (w.panels ? 0 : panels_bytes));
+  uint8_t* scratch = kernel_scratch(wide_bytes + states_bytes + (w.panels && !w.dense ? 0 : panels_bytes));
   uint8_t* wide = scratch;
   auto* states = reinterpret_cast<PairState*>(scratch + wide_bytes);
   configure_tiles();
@@ -193,8 +193,9 @@ void ternary_matmul_amx(const quant::TernaryMatrix& w, const PreparedActs& a, fl
     const int64_t nr_last = ce - (cb + (n_panels - 1) * kRows);
     // While this chunk computes, the next chunk's codes are fetched, spread over its tile steps, so that rearranging
     // them does not wait on memory (the rows of a chunk are consecutive bytes in either layout).
-    const uint8_t* next = ce < w.rows ? w.codes() + ce * w.row_bytes() : nullptr;
-    const int64_t next_lines = next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
+    const uint8_t* next = ce < w.rows ? w.codes() + ce * w.stored_row_bytes() : nullptr;
+    const int64_t next_lines =
+        next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.stored_row_bytes() / 64;
     // Column blocks of up to kBlockSteps steps, none across a group's end, each taken by every pair of token tiles
     // in turn: the block's widened weights (32 KB at most) stay in L1 while the pairs' activations stream past.
     const int64_t n_blocks = (steps_per_group + kBlockSteps - 1) / kBlockSteps * groups;

@@ -89,6 +89,10 @@ void scales_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, float* 
 PanelChunk ternary_panel_chunk(const quant::TernaryMatrix& w, int64_t cb, int64_t ce, uint8_t* scratch) {
   const int64_t groups = w.cols / w.group;
   const int64_t scales_stride = groups > 1 ? groups * kPanelRows : 0;
+  if (w.dense) {  // one scale a row, read where it lies
+    ternary_dense_to_panels(w, cb, ce, scratch);
+    return {scratch, w.scales.data()};
+  }
   if (w.panels) return {w.codes() + cb * w.row_bytes(), w.scales.data() + cb / kPanelRows * scales_stride};
   const int64_t panel_bytes = kPanelRows * w.row_bytes();
   const int64_t n_panels = (ce - cb + kPanelRows - 1) / kPanelRows;
@@ -204,7 +208,8 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     // A matrix in panels is read where it lies (row_begin whole panels, so cb is); else this chunk's rows are
     // rearranged into this thread's scratch.
     const PanelChunk chunk = ternary_panel_chunk(
-        w, cb, ce, w.panels ? nullptr : kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes))));
+        w, cb, ce,
+        w.panels && !w.dense ? nullptr : kernel_scratch(static_cast<size_t>(n_panels * (panel_bytes + scales_bytes))));
     const uint8_t* panels = chunk.codes;
     const float* scales = chunk.scales;
     // While this chunk computes, as many of the next rows' codes as this chunk has rows are fetched, a few lines per
@@ -217,8 +222,9 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
     // finds in L3. Hint T0: with T1 (L2 on this Zen 5) the first to_panel of a call still spent three quarters of its
     // time waiting on those loads (rdtsc around it, against a second to_panel of the same rows), and prompt
     // processing of the large model ran 2-4% slower.
-    const uint8_t* next = ce < w.rows ? w.row(ce) : nullptr;
-    const int64_t next_lines = next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.row_bytes() / 64;
+    const uint8_t* next = ce < w.rows ? w.codes() + ce * w.stored_row_bytes() : nullptr;
+    const int64_t next_lines =
+        next == nullptr ? 0 : (std::min(w.rows, ce + (ce - cb)) - ce) * w.stored_row_bytes() / 64;
     const int64_t n_calls = (n + kTokTile - 1) / kTokTile * ((n_panels + kTilePanels - 1) / kTilePanels);
     int64_t call = 0;
     for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
