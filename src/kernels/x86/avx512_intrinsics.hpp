@@ -176,6 +176,17 @@ inline simde__m256i cvtepi32_epi16(simde__m512i a) {  // truncation to the low 1
   for (int i = 0; i < 16; ++i) h[i] = static_cast<uint16_t>(static_cast<uint32_t>(x.v[i]));
   return simde_mm256_loadu_si256(h);
 }
+// Byte subtraction under a mask, wrapping as the instruction does (SIMDe's subtracts signed chars: undefined behaviour
+// on overflow, which UBSan reports).
+inline simde__m512i mask_sub_epi8(simde__m512i src, simde__mmask64 k, simde__m512i a, simde__m512i b) {
+  uint8_t r[64], x[64], y[64];
+  simde_mm512_storeu_si512(r, src);
+  simde_mm512_storeu_si512(x, a);
+  simde_mm512_storeu_si512(y, b);
+  for (int i = 0; i < 64; ++i)
+    if ((k >> i) & 1) r[i] = static_cast<uint8_t>(x[i] - y[i]);
+  return simde_mm512_loadu_si512(r);
+}
 
 // Fused multiply-adds, one rounding per lane as the instruction has: SIMDe's portable fmadd multiplies and adds
 // (two roundings) where the compiler targets no FMA.
@@ -213,6 +224,8 @@ inline simde__m256 fmadd_ps256(simde__m256 a, simde__m256 b, simde__m256 c) {
 #define _mm512_mask_i32gather_epi32(src, k, index, base, scale) \
   bitnet::avx512_emulated::mask_i32gather_epi32(src, k, index, base, scale)
 #define _mm512_cvtepi32_epi16(a) bitnet::avx512_emulated::cvtepi32_epi16(a)
+#undef _mm512_mask_sub_epi8
+#define _mm512_mask_sub_epi8(src, k, a, b) bitnet::avx512_emulated::mask_sub_epi8(src, k, a, b)
 #define _mm512_cvtepi8_epi32(a) bitnet::avx512_emulated::cvtepi8_epi32(a)
 #undef _mm512_fmadd_ps
 #define _mm512_fmadd_ps(a, b, c) bitnet::avx512_emulated::fmadd_ps(a, b, c)
