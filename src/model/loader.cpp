@@ -69,11 +69,13 @@ quant::TernaryMatrix i2_s_shape(int64_t ne0, int64_t n_rows) {
 // and the shape fits (kernels::ternary_wants_panels).
 bool i2_s_fits_panels(int64_t ne0, int64_t n_rows) { return kernels::ternary_wants_panels(i2_s_shape(ne0, n_rows)); }
 
-// The bytes its codes then take: in the dense panel layout where the kernels want it (five weights a byte), else
-// in panels (four).
+// Whether it then goes into the dense panel layout (five weights a byte) rather than panels (four): the one decision
+// both the buffer's size and the copy follow.
+bool i2_s_dense(int64_t ne0, int64_t n_rows) { return kernels::ternary_wants_dense(i2_s_shape(ne0, n_rows)); }
+
 uint64_t i2_s_repacked_bytes(int64_t ne0, int64_t n_rows) {
-  const quant::TernaryMatrix shape = i2_s_shape(ne0, n_rows);
-  return static_cast<uint64_t>(n_rows * (kernels::ternary_wants_dense(shape) ? shape.dense_row_bytes() : ne0 / 4));
+  return static_cast<uint64_t>(n_rows *
+                               (i2_s_dense(ne0, n_rows) ? i2_s_shape(ne0, n_rows).dense_row_bytes() : ne0 / 4));
 }
 
 // bitnet.cpp's TL1/TL2: unpacked with the kernel config of their shape (recorded in the file by this engine's
@@ -119,7 +121,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
       to_kernel_layout(l.tern, dst);
       f.drop_pages(t->data, t->nbytes);  // the file's copy is not read again
     } else if (rp.i2_s && t->type == quant::kI2_S && i2_s_fits_panels(in, out)) {
-      const bool dense = kernels::ternary_wants_dense(l.tern);
+      const bool dense = i2_s_dense(in, out);
       if (uint8_t* codes = rp.take(i2_s_repacked_bytes(in, out))) {
         if (!dense) quant::to_panels(l.tern, t->data, codes);
         // (a code 3, which the dense layout cannot hold, leaves the tensor where it lies, in rows)

@@ -213,9 +213,22 @@ void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out) {
     std::memcpy(out, m.row(r), static_cast<size_t>(m.row_bytes()));
     return;
   }
-  if (m.dense) {  // the reference's way in: column by column
+  if (m.dense) {  // the reference's way in: each byte's five codes to their columns, then the tail's blocks
     std::memset(out, 0, static_cast<size_t>(m.row_bytes()));
-    for (int64_t c = 0; c < m.cols; ++c) put_ternary_code(out, m.cols, c, m.code(r, c));
+    const uint8_t* panel = m.codes() + r / kPanelRows * kPanelRows * m.dense_row_bytes();
+    const int64_t supers = m.cols / kDenseCols;
+    for (int64_t sb = 0; sb < supers; ++sb)
+      for (int64_t c = 0; c < 4; ++c)
+        for (int64_t k = 0; k < 32; ++k) {  // byte k of the block: dword k / 4
+          const uint8_t byte = panel[sb * kDenseBlockBytes + in_panel(r % kPanelRows, c, k / 4) + k % 4];
+          for (int s = 0; s < 4; ++s)
+            put_ternary_code(out, m.cols, sb * kDenseCols + c * kTernaryBlock + 32 * s + k, dense_code(byte, s));
+          put_ternary_code(out, m.cols, sb * kDenseCols + 512 + 32 * c + k, dense_code(byte, 4));
+        }
+    for (int64_t b = 0; b < m.cols % kDenseCols / kTernaryBlock; ++b)
+      for (int64_t j = 0; j < 8; ++j)
+        std::memcpy(out + (supers * 5 + b) * 32 + j * 4,
+                    panel + supers * kDenseBlockBytes + in_panel(r % kPanelRows, b, j), 4);
     return;
   }
   for (int64_t b = 0; b < m.cols / kTernaryBlock; ++b)

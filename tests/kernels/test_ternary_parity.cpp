@@ -85,6 +85,10 @@ void note_absent_variants() {
     if (!cpu_features().amx_int8)
       std::printf("[   NOTE   ] no AMX-INT8 here: the AMX prompt kernel's parity is not checked in this run\n");
 #if defined(__x86_64__)
+    if (max_supported_isa() == IsaLevel::kAvx512 && !cpu_features().avx512vbmi)
+      std::printf(
+          "[   NOTE   ] no AVX-512 VBMI here: the dense layout's AVX-512 kernels are not checked in this run (the "
+          "reference reads it)\n");
     if (!cpu_features().avxvnni)
       std::printf(
           "[   NOTE   ] no AVX-VNNI here: the AVX2 level's AVX-VNNI kernels' parity is not checked in this run\n");
@@ -288,6 +292,7 @@ TEST(KernelParity, TernaryPanels) {
 // rows split at a panel boundary and inside a panel. Super-blocks alone, and with tails of 1, 2 and 4 blocks. The
 // codes are the reference's random ones with no 3 in the super-blocks (the layout has none; the tail keeps them).
 TEST(KernelParity, TernaryDense) {
+  note_absent_variants();
   std::mt19937 rng(std::random_device{}());
   const unsigned seed = static_cast<unsigned>(rng());
   rng.seed(seed);
@@ -324,6 +329,7 @@ TEST(KernelParity, TernaryDense) {
 // enough for a 16-bit intermediate summed too far to overflow; batches of 1-4 tokens and of 8 or more (AVX2 takes
 // different paths for them); in rows, and in panels where the rows are whole panels.
 TEST(KernelParity, ExtremeSumsAreExact) {
+  int dense_checked = 0;
   for (quant::ActQuant rule : {quant::ActQuant::kPerTokenAbsmax, quant::ActQuant::kQ8K}) {
     for (const Shape& sh : std::vector<Shape>{{20, 6912, 1},
                                               {33, 2560, 9},
@@ -362,22 +368,35 @@ TEST(KernelParity, ExtremeSumsAreExact) {
           quant::TernaryMatrix wp = w;
           const bool panels = quant::panels_fit(wp);
           if (panels) quant::to_panels(wp, wp.owned.data());
+          // and in the dense panel layout, where it fits and holds no code 3 (fill 0xaa: every weight +1)
+          quant::TernaryMatrix wd = w;
+          std::vector<uint8_t> dense_codes(static_cast<size_t>(sh.rows * w.dense_row_bytes()));
+          const bool dense = quant::dense_fit(wd) && quant::to_dense_panels(wd, w.codes(), dense_codes.data());
+          if (dense) {
+            wd.owned.clear();
+            wd.view = dense_codes.data();
+            ++dense_checked;
+          }
           for (const Variant& v : levels_here()) {
             const AmxSetting amx(v.amx);
-            for (const quant::TernaryMatrix* m : {&w, &wp}) {
-              if (m == &wp && !panels) continue;
+            for (const quant::TernaryMatrix* m : {&w, &wp, &wd}) {
+              if ((m == &wp && !panels) || (m == &wd && !dense)) continue;
               std::vector<float> got(want.size(), 0.0f);
               v.matmul()(*m, a, got.data(), sh.rows, 0, sh.rows);
               ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * 4), 0)
-                  << v.name() << (m == &wp ? " panels " : " ") << sh.rows << "x" << sh.cols << " tokens " << sh.tokens
-                  << " fill " << int{fill} << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference "
-                  << want[0];
+                  << v.name()
+                  << (m == &wp   ? " panels "
+                      : m == &wd ? " dense "
+                                 : " ")
+                  << sh.rows << "x" << sh.cols << " tokens " << sh.tokens << " fill " << int{fill}
+                  << (min_int8 ? " at -128" : " at -127") << ": " << got[0] << " vs reference " << want[0];
             }
           }
         }
       }
     }
   }
+  EXPECT_GT(dense_checked, 0);
 }
 
 TEST(KernelParity, PreparedActsKeepNaturalOrderAndSumGroups) {

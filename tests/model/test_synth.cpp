@@ -260,6 +260,49 @@ TEST(ModelSynth, PanelsAndRowsGiveTheSameLogits) {
   std::filesystem::remove_all(dir);
 }
 
+// Where the loader would put an I2_S matrix in the dense panel layout (AVX-512 with VBMI) and the file holds a code 3
+// (+2) in one of its super-blocks, which five weights a byte cannot hold, that matrix stays where it lies in the file,
+// in rows; the other layers' go dense.
+TEST(ModelSynth, DenseLayoutLeavesCodeThreeInRows) {
+#if defined(__x86_64__)
+  if (active_isa() != IsaLevel::kAvx512 || !cpu_features().avx512vbmi) {
+    GTEST_SKIP() << "the dense layout is made where the AVX-512 level has VBMI; not here";
+  }
+#else
+  GTEST_SKIP() << "the dense layout is an x86 AVX-512 layout";
+#endif
+  const std::string dir = test::temp_dir();
+  const std::string path = synth_tiny(dir, "i2_s", "q8_0");
+  uint64_t at = 0;
+  {
+    auto f = gguf::File::open(path);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    const gguf::TensorInfo* t = (*f)->find_tensor("blk.0.ffn_down.weight");
+    ASSERT_NE(t, nullptr);
+    at = (*f)->data_offset() + t->offset;  // byte 0 of row 0: column 0's code at bits 6-7
+  }
+  {
+    std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(at));
+    char byte = 0;
+    io.read(&byte, 1);
+    byte = static_cast<char>(static_cast<uint8_t>(byte) | 0xC0);
+    io.seekp(static_cast<std::streamoff>(at));
+    io.write(&byte, 1);
+    ASSERT_TRUE(io.good());
+  }
+  auto f = gguf::File::open(path, true);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  auto w = model::load_weights(**f, true);
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  const quant::TernaryMatrix& bad = (*w)->layers[0].down.tern;
+  EXPECT_FALSE(bad.panels || bad.dense);
+  EXPECT_EQ(bad.codes(), (*f)->find_tensor("blk.0.ffn_down.weight")->data);  // read in place
+  EXPECT_EQ(bad.code(0, 0), 3);
+  EXPECT_TRUE((*w)->layers[1].down.tern.dense);
+  std::filesystem::remove_all(dir);
+}
+
 // The loader repacks every TQ1_0, TQ2_0, TL1 and TL2 matrix into one buffer (so that 2 MB pages can back all of
 // it), each matrix in a region of its own; I2_S matrices stay in the file and leave the buffer empty, unless
 // repack_i2s asks for them in panels where AVX-512 runs.

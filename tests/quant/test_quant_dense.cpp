@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "quant/ternary.hpp"
@@ -28,10 +29,13 @@ TernaryMatrix random_rows(int64_t rows, int64_t cols, std::mt19937& rng, bool (*
 }
 
 TEST(QuantDense, ReadsBackEveryCode) {
-  std::mt19937 rng(std::random_device{}());
-  // one super-block; several; super-blocks and a tail of 1, 2 or 4 blocks (2B-4T's 6912 columns)
-  for (auto [rows, cols] :
-       std::vector<std::pair<int64_t, int64_t>>{{16, 640}, {48, 1280}, {32, 768}, {16, 1536}, {64, 2560}, {16, 6912}}) {
+  const unsigned seed = std::random_device{}();  // fresh data each run
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  // one super-block; several; super-blocks and a tail of 1, 2 or 4 blocks (2B-4T's 6912 columns); enough weights for
+  // the encoding to run on two threads or more (one per 4 M weights)
+  for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{
+           {16, 640}, {48, 1280}, {32, 768}, {16, 1536}, {64, 2560}, {16, 6912}, {4096, 2560}}) {
     const TernaryMatrix src = random_rows(rows, cols, rng);
     TernaryMatrix m = src;
     ASSERT_TRUE(dense_fit(m));
@@ -54,7 +58,9 @@ TEST(QuantDense, ReadsBackEveryCode) {
 TEST(QuantDense, EveryCombinationHasOneByte) {
   // 243 combinations of five codes, 243 byte values: each decodes to the codes it was made from (ReadsBackEveryCode
   // on random data), and a large random matrix uses every one of them.
-  std::mt19937 rng(std::random_device{}());
+  const unsigned seed = std::random_device{}();  // fresh data each run
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   const TernaryMatrix src = random_rows(64, 3200, rng);
   TernaryMatrix m = src;
   std::vector<uint8_t> codes(static_cast<size_t>(m.rows * m.dense_row_bytes()));
@@ -69,12 +75,21 @@ TEST(QuantDense, EveryCombinationHasOneByte) {
 }
 
 TEST(QuantDense, CodeThreeInASuperBlockIsRefused) {
-  std::mt19937 rng(std::random_device{}());
+  const unsigned seed = std::random_device{}();  // fresh data each run
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
   // a 3 in a super-block: refused, the matrix left in rows
   const TernaryMatrix bad = random_rows(32, 1280, rng, [](int64_t) { return true; });
   TernaryMatrix m = bad;
   std::vector<uint8_t> codes(static_cast<size_t>(m.rows * m.dense_row_bytes()));
   EXPECT_FALSE(to_dense_panels(m, bad.codes(), codes.data()));
+  EXPECT_FALSE(m.panels || m.dense);
+  // one 3 in the last row of a matrix encoded on several threads: the thread that meets it stops the others' result
+  TernaryMatrix big = random_rows(4096, 2560, rng);
+  put_ternary_code(big.owned.data() + 4095 * big.row_bytes(), big.cols, 1000, 3);
+  m = big;
+  codes.assign(static_cast<size_t>(m.rows * m.dense_row_bytes()), 0);
+  EXPECT_FALSE(to_dense_panels(m, big.codes(), codes.data()));
   EXPECT_FALSE(m.panels || m.dense);
   // threes only in the tail blocks (past 640 columns of 768), which keep the panel layout: read back as 3
   const TernaryMatrix tail = random_rows(16, 768, rng, [](int64_t c) { return c >= 640; });
