@@ -380,7 +380,8 @@ void register_all() {
     int64_t rows, cols;
   };
   // The stream shape's codes (168 MB) are far larger than the caches: generation streaming from memory. The l2
-  // shape's (196 KB) stay in L2: the generation kernel's own rate, steadier than through memory on a shared machine.
+  // shape's (196 KB) stay in L2: the generation kernel's own rate, steadier than through memory on a shared machine;
+  // with 4 tokens, a batch of sequences generating together (the server's batched decoding).
   const Shape shapes[] = {{"2b4t_ffn_up_2560x6912", 6912, 2560},
                           {"2b4t_ffn_down_6912x2560", 2560, 6912},
                           {"large_ffn_up_1536x4096", 4096, 1536},
@@ -389,10 +390,11 @@ void register_all() {
                           {"stream_2560x262144", 262144, 2560}};
   for (bool q8k : {false, true})
     for (const Shape& sh : shapes)
-      for (int64_t tokens : {int64_t{1}, int64_t{128}})
+      for (int64_t tokens : {int64_t{1}, int64_t{4}, int64_t{128}})
         for (IsaLevel level : levels) {
           if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
-          if ((sh.rows > 100000 || sh.rows < 1000) && tokens > 1) continue;
+          if ((sh.rows > 100000 || sh.rows < 1000) && tokens == 128) continue;
+          if (tokens == 4 && sh.rows != 512) continue;
           if (q8k && (sh.rows > 100000 || level == IsaLevel::kScalar)) continue;
           // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +

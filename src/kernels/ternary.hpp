@@ -105,8 +105,13 @@ void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedA
 inline constexpr int64_t kPanelGemvMaxGroup = int64_t{1} << 17;
 void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                 int64_t row_begin, int64_t row_end);
+// Panel p of w (its weight scales and shape) times every token of a, its codes at `codes` in the panel layout (a
+// panel decoded into scratch, in cache: not prefetched), as ternary_gemv_panels_avx512 computes it.
+void ternary_gemv_panel_at_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* codes, int64_t p,
+                                  float* y, int64_t y_stride);
 // Fewer tokens against a matrix in the dense panel layout (x86/ternary_avx512_dense.cpp, AVX-512 VBMI): rows
-// [row_begin, row_end) whole panels, groups of at most kPanelGemvMaxGroup columns.
+// [row_begin, row_end) whole panels, groups of at most kPanelGemvMaxGroup columns. One token decodes in registers;
+// two or more, each panel once into a 2-bit panel in scratch that ternary_gemv_panel_at_avx512 reads per token.
 void ternary_gemv_dense_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                                int64_t row_begin, int64_t row_end);
 // Rows [row_begin, row_end) (whole panels) of a matrix in the dense panel layout, decoded into the panel layout at dst

@@ -62,13 +62,14 @@ inline __m512i field(__m512i v) {
   return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(3 << (6 - 2 * S))));
 }
 
-// Panel p (rows 16p .. 16p + 15) times token t, into y_row (the token's output row). Four accumulators, one per
-// field, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's codes or scales are
-// addressed as integers (a prefetch never faults; pointer arithmetic may not go there).
-void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p, int64_t t, float* y_row, bool to_l2) {
+// Panel p (rows 16p .. 16p + 15; its codes at base) times token t, into y_row (the token's output row). Four
+// accumulators, one per field, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's
+// codes or scales are addressed as integers (a prefetch never faults; pointer arithmetic may not go there). Codes
+// decoded into a scratch panel (prefetch_codes false) are in cache already.
+void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* base, int64_t p, int64_t t,
+                float* y_row, bool to_l2, bool prefetch_codes) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
   const int64_t blocks_per_group = group / quant::kTernaryBlock;
-  const uint8_t* base = w.codes() + p * quant::kPanelRows * w.row_bytes();
   const int8_t* act = a.qa.q.data() + t * cols;
   const float* at = a.qa.scales.data() + t * (cols / a.qa.group);
   const int32_t* sums = a.sums.data() + t * groups;
@@ -83,7 +84,7 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t p,
       const uint8_t* pb = base + b * kPanelBlockBytes;
 #pragma GCC unroll 1
       for (int j = 0; j < 8; ++j) {
-        prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
+        if (prefetch_codes) prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
         const __m512i v = _mm512_loadu_si512(pb + j * 64);
         const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
         acc[0] = _mm512_dpbusd_epi32(acc[0], field<0>(v), broadcast4(q));
@@ -110,7 +111,13 @@ void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedAct
   const bool to_l2 = code_prefetch_to_l2();
   // Panel by panel, so that a batch's further tokens find the panel in cache.
   for (int64_t p = pb; p < pe; ++p)
-    for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, p, t, y + t * y_stride, to_l2);
+    for (int64_t t = 0; t < a.qa.n_tokens; ++t)
+      gemv_panel(w, a, w.codes() + p * quant::kPanelRows * w.row_bytes(), p, t, y + t * y_stride, to_l2, true);
+}
+
+void ternary_gemv_panel_at_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* codes, int64_t p,
+                                  float* y, int64_t y_stride) {
+  for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, codes, p, t, y + t * y_stride, false, false);
 }
 
 }  // namespace bitnet::kernels
