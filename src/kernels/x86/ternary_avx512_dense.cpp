@@ -24,6 +24,7 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,avx512vb
 
 #include "kernels/x86/code_prefetch.hpp"
 #include "kernels/x86/ternary_avx512_epilogue.hpp"
+#include "kernels/x86/ternary_avx512_fields.hpp"
 
 namespace bitnet::kernels {
 namespace {
@@ -68,23 +69,6 @@ struct Decoder {
     fifth = _mm512_mask_sub_epi8(fifth, negative, _mm512_set1_epi8(2), fifth);
   }
 };
-
-// 4 activations at q, in every lane (a broadcast load, as the panel GEMV keeps it under clang).
-inline __m512i broadcast4(const int8_t* q) {
-  int32_t four;
-  std::memcpy(&four, q, 4);
-  __m512i v = _mm512_set1_epi32(four);
-#if defined(__clang__)
-  __asm__("" : "+v"(v));
-#endif
-  return v;
-}
-
-// The field at bits 6 - 2s of every byte of v, where it lies: 4^(3-s) x the code.
-template <int S>
-inline __m512i field(__m512i v) {
-  return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(3 << (6 - 2 * S))));
-}
 
 // acc_s += field s of `four` times activations q + 32 s (fields 0..3 of a panel-layout zmm: 4 of 128 columns).
 inline void add_fields(__m512i& acc0, __m512i& acc1, __m512i& acc2, __m512i& acc3, __m512i four, const int8_t* q) {

@@ -27,6 +27,7 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 
 #include "kernels/x86/code_prefetch.hpp"
 #include "kernels/x86/ternary_avx512_epilogue.hpp"
+#include "kernels/x86/ternary_avx512_fields.hpp"
 
 namespace bitnet::kernels {
 namespace {
@@ -41,26 +42,6 @@ constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
 // 28-37).
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kScalesAheadPanels = 2;
-
-// 4 activations at q, in every lane. Under clang the broadcast is kept a load of its own (a broadcast from memory,
-// as GCC emits it): folded into vpdpbusd as an embedded {1to16} operand, the kernel streamed its codes 20-25% slower
-// on the 2-core Intel VM (bitnet-kernel-bench ternary/stream_2560x262144/tokens:1/avx512-vnni/panels, one thread 12.0
-// against 14.5-16.3 GB/s, two threads 22.6-23.2 against 28.8-29.9; large I2_S tg64 105-114 against 115-117 tok/s).
-inline __m512i broadcast4(const int8_t* q) {
-  int32_t four;
-  std::memcpy(&four, q, 4);
-  __m512i v = _mm512_set1_epi32(four);
-#if defined(__clang__)
-  __asm__("" : "+v"(v));  // v must be in a register here: clang cannot fold its load into the use
-#endif
-  return v;
-}
-
-// The field at bits 6 - 2s of every byte of v, where it lies: 4^(3-s) x the code (s = 0..3).
-template <int S>
-inline __m512i field(__m512i v) {
-  return _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(3 << (6 - 2 * S))));
-}
 
 // Panel p (rows 16p .. 16p + 15; its codes at base) times token t, into y_row (the token's output row). Four
 // accumulators, one per field, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's
