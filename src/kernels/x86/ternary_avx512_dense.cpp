@@ -1,12 +1,15 @@
 // AVX-512 VBMI ternary matmul of a few tokens (generation) against a matrix in the dense panel layout
 // (quant/ternary.hpp: five weights a byte, 1.6 bits a weight against the panel layout's 2), and the decoding of its
-// panels into the panel layout for the prompt kernels. Generation reads every weight once a token, so it runs at the
-// speed the memory delivers codes: a fifth fewer bytes a token. Each code byte is decoded with two vpermi2b table
-// lookups by its 7 low bits (the codes of a non-negative v: one byte with fields 0..3 at their shifts, and the fifth
-// code) and, where its top bit says v < 0, a masked subtraction (2 - code, field by field: 0xAA - fields). Fields 0..3
-// then take the panel GEMV's masks and arithmetic shifts (x86/ternary_avx512_panel_gemv.cpp); the fifth code is its own
-// vpdpbusd's. bitnet-kernel-bench ternary/.../tokens:1/avx512-vnni/dense against .../panels. Integer sums exact, the
-// reference's float epilogue lane by lane: bit-equal to it.
+// panels into the panel layout for the prompt kernels. Generation reads every weight once a token: where the memory
+// sets its pace, a fifth fewer bytes a token is that much faster. The decode is not free: on Zen 4 this kernel does
+// 120-125 G multiply-adds/s a thread from L2 against the 2-bit panel GEMV's 177-179 (vpermi2b competes with
+// vpdpbusd), so there it gains in the minutes the memory is slow and is level when it is fast (README). Each code byte
+// is decoded with two vpermi2b table lookups by its 7 low bits (the codes of a non-negative v: one byte with fields
+// 0..3 at their shifts, and the fifth code) and, where its top bit says v < 0, a masked subtraction (2 - code, field by
+// field: 0xAA - fields). Fields 0..3 then take the panel GEMV's masks and arithmetic shifts
+// (x86/ternary_avx512_panel_gemv.cpp); the fifth code is its own vpdpbusd's. bitnet-kernel-bench
+// ternary/.../tokens:1/avx512-vnni/dense against .../panels. Integer sums exact, the reference's float epilogue lane by
+// lane: bit-equal to it.
 #if defined(__x86_64__)
 #include <cstdint>
 #include <cstring>
