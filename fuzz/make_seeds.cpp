@@ -174,6 +174,7 @@ bool model_seeds() {
   ok &= synth("bitnet", "tq1_0", "q8_0", dir / "tiny-tq1_0.gguf");
   ok &= synth("bitnet", "tq2_0", "f16", dir / "tiny-tq2_0.gguf");
   ok &= synth("bitnet", "tl2", "q8_0", dir / "tiny-tl2.gguf");
+  ok &= synth("bitnet", "f16", "q8_0", dir / "tiny-f16.gguf");  // ternary values in float (repack_float)
   ok &= synth("bitnet-b1.58", "i2_s", "q6_k", dir / "tiny-b1.58.gguf");
   if (!ok) return false;
   const std::string tiny = read_file(dir / "tiny-i2_s.gguf");

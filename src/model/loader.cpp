@@ -30,7 +30,8 @@ Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& n
 // What the repacking of ternary tensors shares across a file: TL kernel configs and unpacking space
 // (to_ternary_tl), and the buffer all repacked codes go to, handed out tensor by tensor in load order.
 struct Repacking {
-  bool i2_s = false;  // copy I2_S into panels too (load_weights' repack_i2s)
+  bool i2_s = false;    // copy I2_S into panels too (load_weights' repack_i2s)
+  bool floats = false;  // float layer weights holding ternary values as ternary (load_weights' repack_float)
   std::vector<quant::TlKernelConfig> tl_configs;
   std::vector<int8_t> tl_scratch;
   HugePageBuffer* codes = nullptr;
@@ -76,6 +77,46 @@ bool i2_s_dense(int64_t ne0, int64_t n_rows) { return kernels::ternary_wants_den
 uint64_t i2_s_repacked_bytes(int64_t ne0, int64_t n_rows) {
   return static_cast<uint64_t>(n_rows *
                                (i2_s_dense(ne0, n_rows) ? i2_s_shape(ne0, n_rows).dense_row_bytes() : ne0 / 4));
+}
+
+bool float_type(uint32_t type) { return type == quant::kF32 || type == quant::kF16 || type == quant::kBF16; }
+
+// A layer's float matrix that repack_float may take as ternary: judged by its first row here, where the codes buffer
+// is sized (its pages are all touched later, so a plain float model must not reserve any), and by every element when
+// it is repacked. The pages that row mapped are dropped again: with large folios in the page cache one row can map
+// 2 MB (a large F16 model's 168 first rows: 350 MB of RSS).
+bool float_ternary_candidate(const gguf::File& f, const gguf::TensorInfo& t) {
+  if (!float_type(t.type) || t.name.rfind("blk.", 0) != 0 || t.n_rows() <= 1) return false;
+  const bool ternary = quant::float_to_ternary(t.type, t.data, t.ne0(), 1).ok();
+  f.drop_pages(t.data, t.nbytes);
+  return ternary;
+}
+
+// Bytes a float matrix repacked as ternary takes: the layout I2_S is copied into (dense or 2-bit panels) where the
+// kernels read panels, else rows.
+uint64_t float_ternary_bytes(int64_t ne0, int64_t n_rows) {
+  return i2_s_fits_panels(ne0, n_rows) ? i2_s_repacked_bytes(ne0, n_rows) : static_cast<uint64_t>(ne0 / 4 * n_rows);
+}
+
+// A float matrix as ternary, in the layout the kernels read (as I2_S's copy: dense where they want it); false, and
+// l untouched, where its values are not one magnitude times {-1, 0, +1}.
+bool load_float_ternary(const gguf::File& f, const gguf::TensorInfo& t, Linear& l, Repacking& rp) {
+  const int64_t in = t.ne0(), out = t.n_rows();
+  const bool dense = i2_s_fits_panels(in, out) && i2_s_dense(in, out);
+  uint8_t* codes = rp.take(float_ternary_bytes(in, out));
+  // Dense codes are made from the row layout: rows first into a buffer of the matrix's own.
+  Result<quant::TernaryMatrix> m = quant::float_to_ternary(t.type, t.data, in, out, dense ? nullptr : codes);
+  if (!m.ok()) return false;
+  if (dense && codes != nullptr && quant::to_dense_panels(*m, m->codes(), codes)) {  // (no code 3 here: always)
+    m->view = codes;
+    m->owned = ByteBuffer();
+  } else {
+    to_kernel_layout(*m, dense ? nullptr : codes);
+  }
+  l.tern = std::move(m).value();
+  l.ternary = true;
+  f.drop_pages(t.data, t.nbytes);
+  return true;
 }
 
 // bitnet.cpp's TL1/TL2: unpacked with the kernel config of their shape (recorded in the file by this engine's
@@ -131,7 +172,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
         }
       }
     }
-  } else {
+  } else if (!(rp.floats && float_type(t->type) && base.rfind("blk.", 0) == 0 && load_float_ternary(f, *t, l, rp))) {
     l.rows = kernels::FloatRows{t->type, t->data, in, out};
   }
   if (const gguf::TensorInfo* s = f.find_tensor(base + ".scale")) {
@@ -145,7 +186,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
 
 }  // namespace
 
-Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i2s) {
+Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i2s, bool repack_float) {
   auto w = std::make_unique<Weights>();
   BITNET_ASSIGN_OR_RETURN(FilePlan plan, check_model_file(f));
   w->arch = plan.arch;
@@ -153,6 +194,7 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   const HParams& hp = w->hp;
   Repacking rp;
   rp.i2_s = repack_i2s;
+  rp.floats = repack_float;
   rp.tl_configs = std::move(plan.tl_configs);
   // One buffer for the codes of every tensor to be repacked, so that 2 MB pages back all of them but the last
   // partial 2 MB. A buffer per tensor left the ones under 2 MB, and each one's partial last 2 MB, in 4 KB pages
@@ -160,13 +202,16 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   // 0.73-1.45 s, and 0.51-0.55 s with one buffer. (The parser checked every tensor's bytes against the file, so this
   // is bounded by about the file's size.)
   uint64_t repacked_bytes = 0;
-  for (const gguf::TensorInfo& t : f.tensors())
-    if ((repacked_type(t.type) && t.ne0() % 4 == 0) ||
-        (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows())))
-      repacked_bytes += ((repacked_type(t.type) ? static_cast<uint64_t>(t.n_elements()) / 4
-                                                : i2_s_repacked_bytes(t.ne0(), t.n_rows())) +
-                         63) /
-                        64 * 64;
+  for (const gguf::TensorInfo& t : f.tensors()) {
+    uint64_t bytes = 0;
+    if (repacked_type(t.type) && t.ne0() % 4 == 0)
+      bytes = static_cast<uint64_t>(t.n_elements()) / 4;
+    else if (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows()))
+      bytes = i2_s_repacked_bytes(t.ne0(), t.n_rows());
+    else if (repack_float && float_ternary_candidate(f, t))
+      bytes = float_ternary_bytes(t.ne0(), t.n_rows());
+    repacked_bytes += (bytes + 63) / 64 * 64;
+  }
   w->repacked = HugePageBuffer(static_cast<size_t>(repacked_bytes));
   rp.codes = &w->repacked;
 

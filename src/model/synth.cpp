@@ -48,11 +48,10 @@ struct NamedType {
   const char* name;
   uint32_t id;
 };
-const NamedType kLinearTypes[] = {{"i2_s", quant::kI2_S},
-                                  {"tq1_0", quant::kTQ1_0},
-                                  {"tq2_0", quant::kTQ2_0},
-                                  {"tl1", quant::kTL1},
-                                  {"tl2", quant::kTL2}};
+const NamedType kLinearTypes[] = {
+    {"i2_s", quant::kI2_S}, {"tq1_0", quant::kTQ1_0}, {"tq2_0", quant::kTQ2_0}, {"tl1", quant::kTL1},
+    {"tl2", quant::kTL2},   {"f16", quant::kF16},  // ternary values in float (llama.cpp's converter's way)
+    {"bf16", quant::kBF16}, {"f32", quant::kF32}};
 const NamedType kHeadTypes[] = {
     {"q6_k", quant::kQ6_K}, {"q8_0", quant::kQ8_0}, {"f16", quant::kF16}, {"bf16", quant::kBF16}};
 
@@ -130,7 +129,7 @@ Result<std::vector<uint8_t>> make_tensor(const Planned& t, uint64_t seed) {
   }
   if (t.kind == Kind::kTernary) {
     // sqrt(1.5 / fan_in) keeps unit-variance inputs at unit variance (2/3 of the weights are nonzero); the
-    // scale is rounded to fp16 so TQ1_0/TQ2_0 (fp16 block scales) hold exactly what I2_S (f32) holds.
+    // scale is rounded to fp16 so TQ1_0/TQ2_0 (fp16 block scales) and F16 hold exactly what I2_S (f32) holds.
     const float scale = fp16_to_float(float_to_fp16(std::sqrt(1.5f / static_cast<float>(t.ne0))));
     std::vector<float> w(static_cast<size_t>(n));
     fill_ternary(rng, scale, w.data(), n);

@@ -10,6 +10,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/q8_k.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ternary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ternary_dense.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ternary_float.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tl.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tl_config.cpp
 )

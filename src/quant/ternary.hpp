@@ -128,6 +128,14 @@ void row_codes(const TernaryMatrix& m, int64_t r, uint8_t* out);
 Result<TernaryMatrix> to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
                                  uint8_t* dst = nullptr);
 
+// Float weights (F32, F16 or BF16, [n_rows][ne0] at data) that are one magnitude times {-1, 0, +1}, as llama.cpp's
+// converter writes BitNet models: in the row layout, that magnitude the scale of every row (group = ne0), activations
+// quantized per token (the BitNet recipe, as for I2_S). The test is exact (each element's bits, sign aside, are 0 or
+// the magnitude's). A format error naming an element where the tensor holds anything else (or an infinity or NaN),
+// or where ne0 is not a multiple of 4; invalid_argument for another type. `dst` as for to_ternary.
+Result<TernaryMatrix> float_to_ternary(uint32_t type, const uint8_t* data, int64_t ne0, int64_t n_rows,
+                                       uint8_t* dst = nullptr);
+
 // The same for bitnet.cpp's TL1/TL2 (quant/tl.hpp): `data` holds tensor_bytes bytes, laid out by `config` (whose
 // m, k must be n_rows, ne0); unpacked and repacked, with the f32 scale the kernels read at tl_scale_offset
 // repeated per row. Invalid indices are format errors; a config that cannot tile the shape is unsupported.

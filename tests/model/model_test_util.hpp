@@ -11,11 +11,13 @@
 namespace bitnet::test {
 
 // The model at `path` on 2 threads (n_ctx 0: the model's default), or nullptr after a failed expectation.
-inline std::unique_ptr<Model> load_model(const std::string& path, int n_ctx = 0, KvType kv_type = KvType::kF16) {
+inline std::unique_ptr<Model> load_model(const std::string& path, int n_ctx = 0, KvType kv_type = KvType::kF16,
+                                         bool repack_float = false) {
   LoadOptions lo;
   lo.n_threads = 2;
   lo.n_ctx = n_ctx;
   lo.kv_type = kv_type;
+  lo.repack_float = repack_float;
   auto m = Model::load(path, lo);
   EXPECT_TRUE(m.ok()) << m.status().to_string();
   return m.ok() ? std::move(m).value() : nullptr;

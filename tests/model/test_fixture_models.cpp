@@ -177,6 +177,56 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SyntheticLogits,
                            return s;
                          });
 
+// LoadOptions::repack_float. The bitnet-b1.58 fixture's F16 file holds the weights of its I2_S file (one
+// power-of-two magnitude a tensor, the same F16 embedding), so taken as ternary it must compute what the I2_S file
+// computes, bit for bit: the same codes, scales and per-token int8 activations, whichever kernels run.
+TEST(ModelRepackFloat, F16TernaryWeightsComputeAsTheI2SFile) {
+  const std::string f16 = test::fixture("synthetic/fx-relu2-f16.gguf");
+  const std::string i2_s = test::fixture("synthetic/fx-relu2-i2_s.gguf");
+  BITNET_REQUIRE_FIXTURE(f16);
+  BITNET_REQUIRE_FIXTURE(i2_s);
+  const std::vector<int32_t> prompt = read_ids(test::fixture("synthetic/prompt.ids"));
+  auto repacked = load_model(f16, 0, KvType::kF16, /*repack_float=*/true);
+  auto as_float = load_model(f16);
+  auto reference = load_model(i2_s);
+  ASSERT_NE(repacked, nullptr);
+  ASSERT_NE(as_float, nullptr);
+  ASSERT_NE(reference, nullptr);
+  EXPECT_EQ(repacked->info().weight_type, "F16 (ternary at load)");
+  EXPECT_EQ(as_float->info().weight_type, "F16");
+  // 2 bytes a weight against at most 2 bits (the head, F16 in both, aside).
+  EXPECT_EQ(repacked->info().weight_bytes_per_token, reference->info().weight_bytes_per_token);
+  EXPECT_GT(as_float->info().weight_bytes_per_token, repacked->info().weight_bytes_per_token);
+  auto got = repacked->evaluate(prompt);
+  auto want = reference->evaluate(prompt);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+  ASSERT_EQ(got->size(), want->size());
+  EXPECT_EQ(std::memcmp(got->data(), want->data(), got->size() * sizeof(float)), 0)
+      << "the F16 file taken as ternary does not compute what the I2_S file computes";
+  // Without the option the F16 weights compute in float: other logits.
+  auto floats = as_float->evaluate(prompt);
+  ASSERT_TRUE(floats.ok());
+  EXPECT_NE(std::memcmp(floats->data(), want->data(), floats->size() * sizeof(float)), 0);
+}
+
+// Float weights that are not ternary (stories260K's) stay float with the option: the same logits as without it.
+TEST(ModelRepackFloat, OtherFloatWeightsStayFloat) {
+  const std::string model = test::fixture("stories260k/stories260K.gguf");
+  BITNET_REQUIRE_FIXTURE(model);
+  auto with = load_model(model, 0, KvType::kF16, /*repack_float=*/true);
+  auto without = load_model(model);
+  ASSERT_NE(with, nullptr);
+  ASSERT_NE(without, nullptr);
+  EXPECT_EQ(with->info().weight_type, without->info().weight_type);
+  EXPECT_EQ(with->info().weight_bytes_per_token, without->info().weight_bytes_per_token);
+  auto a = with->evaluate({1, 400, 300, 20});
+  auto b = without->evaluate({1, 400, 300, 20});
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a.value(), b.value());
+}
+
 TEST(ModelErrors, PromptLongerThanContextIsAClearError) {
   const std::string model = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(model);

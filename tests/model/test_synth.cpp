@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -154,10 +155,11 @@ TEST(ModelSynth, TlModelsGiveTheI2sLogitsBitForBit) {
 }
 
 // A prompt's logits, then one token's at a time: the prompt and generation kernels.
-std::vector<float> prompt_then_tokens(const std::string& path, bool repack_i2s = false) {
+std::vector<float> prompt_then_tokens(const std::string& path, bool repack_i2s = false, bool repack_float = false) {
   LoadOptions lo;
   lo.n_threads = 2;
   lo.repack_i2s = repack_i2s;
+  lo.repack_float = repack_float;
   auto m = Model::load(path, lo);
   EXPECT_TRUE(m.ok()) << m.status().to_string();
   if (!m.ok()) return {};
@@ -170,6 +172,45 @@ std::vector<float> prompt_then_tokens(const std::string& path, bool repack_i2s =
     if (l.ok()) out->insert(out->end(), l->begin(), l->end());
   }
   return *out;
+}
+
+// --type f16|f32 writes I2_S's weights times the same scale in float (bf16 rounds that scale: another one); with
+// repack_float they compute what the I2_S file computes, bit for bit, at every ISA level this machine has (prompt and
+// generation kernels; the dense layout where AVX-512 has VBMI), and BF16 the same at every level as at the scalar one.
+// Without repack_float they compute as float.
+TEST(ModelSynth, FloatTernaryWithRepackFloatEqualsI2S) {
+  const std::string dir = test::temp_dir();
+  const std::string i2s = synth_tiny(dir, "i2_s", "q8_0");
+  const IsaLevel before = active_isa();
+  for (const char* type : {"f16", "f32", "bf16"}) {
+    const std::string path = synth_tiny(dir, type, "q8_0");
+    const bool same_scale = std::string(type) != "bf16";
+    std::vector<float> want;
+    for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+      if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+      set_active_isa(level);
+      if (same_scale || level == IsaLevel::kScalar) want = prompt_then_tokens(same_scale ? i2s : path, true, true);
+      const std::vector<float> got = prompt_then_tokens(path, true, true);
+      ASSERT_FALSE(want.empty());
+      ASSERT_EQ(want.size(), got.size());
+      EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+          << type << " at " << isa_description(level);
+    }
+    set_active_isa(before);
+    LoadOptions lo;
+    lo.repack_float = true;
+    auto m = Model::load(path, lo);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    std::string upper = type;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ((*m)->info().weight_type, upper + " (ternary at load)");
+    const std::vector<float> floats = prompt_then_tokens(path);
+    ASSERT_EQ(floats.size(), want.size());
+    EXPECT_NE(std::memcmp(floats.data(), prompt_then_tokens(path, true, true).data(), floats.size() * sizeof(float)), 0)
+        << type;
+  }
+  set_active_isa(before);
+  std::filesystem::remove_all(dir);
 }
 
 // A prompt's logits in one pass equal those of its tokens fed one at a time, bit for bit. The tiny shape's FFN of 1024

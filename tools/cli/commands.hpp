@@ -40,11 +40,12 @@ struct SamplingArgs {
 void add_sampling_options(CLI::App* sub, SamplingArgs& s);
 void apply_sampling(const SamplingArgs& s, GenerationConfig& cfg);
 
-// --kv-type f32|f16|q8_0 (default: what kv_type holds, "f16") and --no-repack-i2s, and their values into
-// LoadOptions (false with a message on a KV type parse_kv_type rejects).
+// --kv-type f32|f16|q8_0 (default: what kv_type holds, "f16"), --no-repack-i2s and --repack-float, and their values
+// into LoadOptions (false with a message on a KV type parse_kv_type rejects).
 struct LoadArgs {
   std::string kv_type = "f16";
   bool repack_i2s = true;
+  bool repack_float = false;
 };
 void add_load_options(CLI::App* sub, LoadArgs& a);
 bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error);

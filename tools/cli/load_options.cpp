@@ -1,5 +1,5 @@
 // The load options shared by the commands that load a model for generation (inference, chat, bench, serve, logits):
-// --kv-type and --no-repack-i2s.
+// --kv-type, --no-repack-i2s and --repack-float.
 #include "commands.hpp"
 
 namespace bitnet::cli {
@@ -20,6 +20,13 @@ void add_load_options(CLI::App* sub, LoadArgs& a) {
       "(Ice Lake, Zen 4 and later) the copy takes five weights a byte, 1.6 bits against 2 (2B-4T: 0.691 "
       "against 0.793 GB read a token; BITNET_AVX512VBMI=0 keeps 2 bits). No effect where neither AVX-512 nor "
       "AVX2 runs");
+  sub->add_flag(
+      "--repack-float", a.repack_float,
+      "Take float (F32, F16, BF16) layer weights that hold ternary values (one magnitude times -1, 0, +1 a "
+      "tensor, as llama.cpp's converter writes BitNet models) as ternary weights at load: 1.6-2 bits a weight "
+      "instead of 16 or 32, run by the ternary kernels, each token's input quantized to int8 (the BitNet "
+      "recipe, as for I2_S; the model's type then reads 'F16 (ternary at load)'). Without it such weights "
+      "compute in float, as llama.cpp computes them. Float tensors holding anything else stay float");
 }
 
 bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error) {
@@ -30,6 +37,7 @@ bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error) 
   }
   lo.kv_type = t.value();
   lo.repack_i2s = a.repack_i2s;
+  lo.repack_float = a.repack_float;
   return true;
 }
 
