@@ -33,12 +33,13 @@ struct LoadOptions {
   // there). false reads I2_S where it lies in the file. No effect where neither AVX-512 nor AVX2 runs (a CPU without
   // them, or BITNET_ISA=scalar).
   bool repack_i2s = true;
-  // Take float (F32, F16, BF16) layer weights that hold ternary values, one magnitude times {-1, 0, +1} per tensor
-  // (as llama.cpp's converter writes BitNet models), as ternary weights at load: 1.6-2 bits a weight instead of 16
-  // or 32, run by the ternary kernels, with each token's input quantized to int8 (the BitNet recipe, as for I2_S).
-  // Off by default: the float weights then compute in float, as llama.cpp computes such a file. Float tensors that
-  // hold anything else stay float either way. With it the file is mapped in 4 KB pages, not 2 MB ones (whose set-up
-  // touches the whole file: a 2B-4T F16 file's 4.4 GB would count in peak RSS, against 0.73 GB).
+  // Take float (F32, F16, BF16) layer weights of a BitNet model (bitnet, bitnet-b1.58, bitnet-25) that hold ternary
+  // values, one magnitude times {-1, 0, +1} per tensor (as llama.cpp's converter writes them), as ternary weights at
+  // load: 1.6-2 bits a weight instead of 16 or 32, run by the ternary kernels, with each token's input quantized to
+  // int8 (the BitNet recipe, as for I2_S). Off by default: the float weights then compute in float, as llama.cpp
+  // computes such a file. Float tensors that hold anything else, and other architectures' weights, stay float either
+  // way. With it a file that has float layer weights is mapped in 4 KB pages, not 2 MB ones (whose set-up touches the
+  // whole file: a 2B-4T F16 file's 4.4 GB would count in peak RSS, against 0.73 GB).
   bool repack_float = false;
 };
 

@@ -85,10 +85,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
       return invalid_argument("unknown KV cache type " + std::to_string(static_cast<int>(options.kv_type)));
     std::unique_ptr<Model> m(new Model());
     Impl& im = *m->impl_;
-    // With repack_float the file is mapped in 4 KB pages: its ternary float weights are copied out and their pages
-    // dropped, and a mapping in 2 MB pages touches the whole file first (a 2B-4T F16 file: peak RSS 4.15 GB against
-    // 0.73 GB, generation the same within noise, bench -n 32, three alternations).
+    // With repack_float the file is mapped in 4 KB pages where it has float layer matrices: their ternary ones are
+    // copied out and their pages dropped, and a mapping in 2 MB pages touches the whole file first (a 2B-4T F16 file:
+    // peak RSS 4.15 GB against 0.73 GB, generation the same within noise, bench -n 32, three alternations).
     auto file = gguf::File::open(path, /*weights=*/!options.repack_float);
+    if (file.ok() && options.repack_float && !model::float_ternary_possible(**file))
+      file = gguf::File::open(path, /*weights=*/true);  // nothing to take: mapped as without the option
     if (!file.ok()) return file.status();  // names the file already
     im.file = std::move(file).value();
     auto weights = model::load_weights(*im.file, options.repack_i2s, options.repack_float);

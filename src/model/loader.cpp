@@ -3,6 +3,7 @@
 // compute layout.
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 
 #include "kernels/ternary.hpp"
 #include "model/file_check.hpp"
@@ -31,7 +32,9 @@ Result<std::vector<float>> load_vector(const gguf::File& f, const std::string& n
 // (to_ternary_tl), and the buffer all repacked codes go to, handed out tensor by tensor in load order.
 struct Repacking {
   bool i2_s = false;    // copy I2_S into panels too (load_weights' repack_i2s)
-  bool floats = false;  // float layer weights holding ternary values as ternary (load_weights' repack_float)
+  // Float layer matrices the precount took for ternary (load_weights' repack_float): only these are tried, so a
+  // matrix that was not counted takes no space.
+  std::unordered_set<const gguf::TensorInfo*> float_ternary;
   std::vector<quant::TlKernelConfig> tl_configs;
   std::vector<int8_t> tl_scratch;
   HugePageBuffer* codes = nullptr;
@@ -81,12 +84,21 @@ uint64_t i2_s_repacked_bytes(int64_t ne0, int64_t n_rows) {
 
 bool float_type(uint32_t type) { return type == quant::kF32 || type == quant::kF16 || type == quant::kBF16; }
 
+// The BitNet b1.58 families (bitnet, bitnet-b1.58, bitnet-25: the architectures with sub-norms), whose linear layers
+// quantize their inputs to int8 per token as trained: repack_float's numerics are theirs. (Elsewhere a ternary matrix
+// would change more than rounding: bitllama2c's normalise their inputs first.)
+bool bitnet_family(const ArchSpec& a) { return a.sub_norms; }
+
 // A layer's float matrix that repack_float may take as ternary: judged by its first row here, where the codes buffer
 // is sized (its pages are all touched later, so a plain float model must not reserve any), and by every element when
 // it is repacked. The pages that row mapped are dropped again: with large folios in the page cache one row can map
 // 2 MB (a large F16 model's 168 first rows: 350 MB of RSS).
+bool float_layer_matrix(const gguf::TensorInfo& t) {
+  return float_type(t.type) && t.name.rfind("blk.", 0) == 0 && t.n_rows() > 1;
+}
+
 bool float_ternary_candidate(const gguf::File& f, const gguf::TensorInfo& t) {
-  if (!float_type(t.type) || t.name.rfind("blk.", 0) != 0 || t.n_rows() <= 1) return false;
+  if (!float_layer_matrix(t)) return false;
   const bool ternary = quant::float_to_ternary(t.type, t.data, t.ne0(), 1).ok();
   f.drop_pages(t.data, t.nbytes);
   return ternary;
@@ -172,7 +184,7 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
         }
       }
     }
-  } else if (!(rp.floats && float_type(t->type) && base.rfind("blk.", 0) == 0 && load_float_ternary(f, *t, l, rp))) {
+  } else if (!(rp.float_ternary.count(t) != 0 && load_float_ternary(f, *t, l, rp))) {
     l.rows = kernels::FloatRows{t->type, t->data, in, out};
   }
   if (const gguf::TensorInfo* s = f.find_tensor(base + ".scale")) {
@@ -186,6 +198,15 @@ Result<Linear> load_linear(const gguf::File& f, const std::string& base, int64_t
 
 }  // namespace
 
+bool float_ternary_possible(const gguf::File& f) {
+  Result<std::string> arch = f.get_string_or("general.architecture", "");
+  const ArchSpec* a = arch.ok() ? find_arch(arch.value()) : nullptr;
+  if (a == nullptr || !bitnet_family(*a)) return false;
+  for (const gguf::TensorInfo& t : f.tensors())
+    if (float_layer_matrix(t)) return true;
+  return false;
+}
+
 Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i2s, bool repack_float) {
   auto w = std::make_unique<Weights>();
   BITNET_ASSIGN_OR_RETURN(FilePlan plan, check_model_file(f));
@@ -194,7 +215,6 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   const HParams& hp = w->hp;
   Repacking rp;
   rp.i2_s = repack_i2s;
-  rp.floats = repack_float;
   rp.tl_configs = std::move(plan.tl_configs);
   // One buffer for the codes of every tensor to be repacked, so that 2 MB pages back all of them but the last
   // partial 2 MB. A buffer per tensor left the ones under 2 MB, and each one's partial last 2 MB, in 4 KB pages
@@ -208,8 +228,10 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
       bytes = static_cast<uint64_t>(t.n_elements()) / 4;
     else if (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows()))
       bytes = i2_s_repacked_bytes(t.ne0(), t.n_rows());
-    else if (repack_float && float_ternary_candidate(f, t))
+    else if (repack_float && bitnet_family(*plan.arch) && float_ternary_candidate(f, t)) {
       bytes = float_ternary_bytes(t.ne0(), t.n_rows());
+      rp.float_ternary.insert(&t);
+    }
     repacked_bytes += (bytes + 63) / 64 * 64;
   }
   w->repacked = HugePageBuffer(static_cast<size_t>(repacked_bytes));

@@ -71,10 +71,15 @@ struct Weights {
 // Builds the model from an open GGUF file (which must outlive the Weights: float rows point into it).
 // Errors name the missing or malformed tensor / key. repack_i2s: copy I2_S matrices into 16-row panels where the
 // AVX-512 or AVX2 kernels run (LoadOptions::repack_i2s, on by default), as TQ1_0, TQ2_0, TL1 and TL2 always are there
-// (kernels::ternary_wants_panels); else they are read where they lie in the file. repack_float: a layer's float matrix
-// (F32, F16, BF16) whose values are one magnitude times {-1, 0, +1} becomes ternary (quant::float_to_ternary), in the
-// layout I2_S is copied into, its inputs then quantized per token; other float matrices stay float.
+// (kernels::ternary_wants_panels); else they are read where they lie in the file. repack_float: in the BitNet
+// architectures (bitnet, bitnet-b1.58, bitnet-25), a layer's float matrix (F32, F16, BF16) whose values are one
+// magnitude times {-1, 0, +1} becomes ternary (quant::float_to_ternary), in the layout I2_S is copied into, its inputs
+// then quantized per token; other float matrices stay float.
 Result<std::unique_ptr<Weights>> load_weights(const gguf::File& file, bool repack_i2s, bool repack_float = false);
+
+// Whether repack_float could take any of the file's matrices as ternary: a BitNet architecture with float layer
+// matrices (judged by tensor types alone, no data read).
+bool float_ternary_possible(const gguf::File& file);
 
 // Bytes of weights one generated token reads: every layer's matrices and the head, as the kernels hold them (a
 // ternary matrix's codes and scales, a float matrix's stored rows), not the token's one embedding row.

@@ -70,6 +70,22 @@ TEST(QuantFloatTernary, SameWeightsInTheRowLayout) {
       }
 }
 
+// 2048 x 4096 (8 M weights): encoded on two threads where there are two (quant/row_ranges.hpp); an element off in a
+// late row stops them with an error naming it.
+TEST(QuantFloatTernary, LargeOnThreads) {
+  const int64_t rows = 2048, cols = 4096;
+  FloatTernary t = make(kF16, rows, cols, 0.125f, 5);
+  auto m = float_to_ternary(kF16, t.bytes.data(), cols, rows);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  for (int64_t r = 0; r < rows; r += 7)
+    for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(m->weight(r, c), t.w[static_cast<size_t>(r * cols + c)]);
+  for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(m->weight(rows - 1, c), t.w[static_cast<size_t>((rows - 1) * cols + c)]);
+  put(kF16, t.bytes, 2000 * cols + 4095, 0.5f);
+  auto bad = float_to_ternary(kF16, t.bytes.data(), cols, rows);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("row 2000, column 4095"), std::string::npos) << bad.status().message();
+}
+
 TEST(QuantFloatTernary, AllZeroIsTernary) {
   std::vector<uint8_t> b(2 * 8 * 128, 0);
   auto m = float_to_ternary(kF16, b.data(), 128, 8);

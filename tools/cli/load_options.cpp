@@ -22,8 +22,8 @@ void add_load_options(CLI::App* sub, LoadArgs& a) {
       "AVX2 runs");
   sub->add_flag(
       "--repack-float", a.repack_float,
-      "Take float (F32, F16, BF16) layer weights that hold ternary values (one magnitude times -1, 0, +1 a "
-      "tensor, as llama.cpp's converter writes BitNet models) as ternary weights at load: 1.6-2 bits a weight "
+      "Take a BitNet model's float (F32, F16, BF16) layer weights that hold ternary values (one magnitude times "
+      "-1, 0, +1 a tensor, as llama.cpp's converter writes them) as ternary weights at load: 1.6-2 bits a weight "
       "instead of 16 or 32, run by the ternary kernels, each token's input quantized to int8 (the BitNet "
       "recipe, as for I2_S; the model's type then reads 'F16 (ternary at load)'). Without it such weights "
       "compute in float, as llama.cpp computes them. Float tensors holding anything else stay float");
