@@ -104,27 +104,34 @@ bool float_ternary_candidate(const gguf::File& f, const gguf::TensorInfo& t) {
   return ternary;
 }
 
-// Bytes a float matrix repacked as ternary takes: the layout I2_S is copied into (dense or 2-bit panels) where the
-// kernels read panels, else rows.
-uint64_t float_ternary_bytes(int64_t ne0, int64_t n_rows) {
+// A repacked matrix with one scale a row (TL1, TL2, float ternary) goes where I2_S's copy goes: into the dense
+// layout where the kernels want it, made from rows of the matrix's own (one_scale_dense), else into 2-bit panels, or
+// rows, at the buffer's codes. What it takes of the buffer:
+bool one_scale_dense(int64_t ne0, int64_t n_rows) { return i2_s_fits_panels(ne0, n_rows) && i2_s_dense(ne0, n_rows); }
+uint64_t one_scale_bytes(int64_t ne0, int64_t n_rows) {
   return i2_s_fits_panels(ne0, n_rows) ? i2_s_repacked_bytes(ne0, n_rows) : static_cast<uint64_t>(ne0 / 4 * n_rows);
+}
+
+// m (in rows: its own where `dense`, else at `codes` unless that is nullptr) into that layout at `codes`. A code 3
+// (which five weights a byte cannot hold; none of these types makes one) leaves it in 2-bit panels of its own.
+void place_one_scale(quant::TernaryMatrix& m, uint8_t* codes, bool dense) {
+  if (dense && codes != nullptr && quant::to_dense_panels(m, m.codes(), codes)) {
+    m.view = codes;
+    m.owned = ByteBuffer();
+  } else {
+    to_kernel_layout(m, dense ? nullptr : codes);
+  }
 }
 
 // A float matrix as ternary, in the layout the kernels read (as I2_S's copy: dense where they want it); false, and
 // l untouched, where its values are not one magnitude times {-1, 0, +1}.
 bool load_float_ternary(const gguf::File& f, const gguf::TensorInfo& t, Linear& l, Repacking& rp) {
   const int64_t in = t.ne0(), out = t.n_rows();
-  const bool dense = i2_s_fits_panels(in, out) && i2_s_dense(in, out);
-  uint8_t* codes = rp.take(float_ternary_bytes(in, out));
-  // Dense codes are made from the row layout: rows first into a buffer of the matrix's own.
+  const bool dense = one_scale_dense(in, out);
+  uint8_t* codes = rp.take(one_scale_bytes(in, out));
   Result<quant::TernaryMatrix> m = quant::float_to_ternary(t.type, t.data, in, out, dense ? nullptr : codes);
   if (!m.ok()) return false;
-  if (dense && codes != nullptr && quant::to_dense_panels(*m, m->codes(), codes)) {  // (no code 3 here: always)
-    m->view = codes;
-    m->owned = ByteBuffer();
-  } else {
-    to_kernel_layout(*m, dense ? nullptr : codes);
-  }
+  place_one_scale(*m, codes, dense);
   l.tern = std::move(m).value();
   l.ternary = true;
   f.drop_pages(t.data, t.nbytes);
@@ -137,15 +144,16 @@ bool load_float_ternary(const gguf::File& f, const gguf::TensorInfo& t, Linear& 
 Result<quant::TernaryMatrix> load_tl(const gguf::File& f, const gguf::TensorInfo& t, int64_t in, int64_t out,
                                      Repacking& rp) {
   BITNET_ASSIGN_OR_RETURN(quant::TlKernelConfig config, quant::find_tl_config(t.type, out, in, rp.tl_configs));
-  uint8_t* dst = rp.take(static_cast<uint64_t>(in / 4 * out));
+  const bool dense = one_scale_dense(in, out);
+  uint8_t* dst = rp.take(one_scale_bytes(in, out));
   BITNET_ASSIGN_OR_RETURN(quant::TernaryMatrix m,
-                          quant::to_ternary_tl(t.type, t.data, in, out, config, &rp.tl_scratch, dst));
+                          quant::to_ternary_tl(t.type, t.data, in, out, config, &rp.tl_scratch, dense ? nullptr : dst));
   if (const gguf::TensorInfo* s = f.find_tensor(t.name + "_scale")) {
     float v = 0.0f;
     if (s->type != quant::kF32 || s->n_elements() != 1 || (std::memcpy(&v, s->data, 4), v != m.scales[0]))
       return format_error("tensor '" + s->name + "' is not the F32 scale found at the end of '" + t.name + "'");
   }
-  to_kernel_layout(m, dst);
+  place_one_scale(m, dst, dense);
   return m;
 }
 
@@ -224,12 +232,14 @@ Result<std::unique_ptr<Weights>> load_weights(const gguf::File& f, bool repack_i
   uint64_t repacked_bytes = 0;
   for (const gguf::TensorInfo& t : f.tensors()) {
     uint64_t bytes = 0;
-    if (repacked_type(t.type) && t.ne0() % 4 == 0)
+    if (t.type == quant::kTL1 || t.type == quant::kTL2)
+      bytes = one_scale_bytes(t.ne0(), t.n_rows());
+    else if (repacked_type(t.type) && t.ne0() % 4 == 0)
       bytes = static_cast<uint64_t>(t.n_elements()) / 4;
     else if (repack_i2s && t.type == quant::kI2_S && i2_s_fits_panels(t.ne0(), t.n_rows()))
       bytes = i2_s_repacked_bytes(t.ne0(), t.n_rows());
     else if (repack_float && bitnet_family(*plan.arch) && float_ternary_candidate(f, t)) {
-      bytes = float_ternary_bytes(t.ne0(), t.n_rows());
+      bytes = one_scale_bytes(t.ne0(), t.n_rows());
       rp.float_ternary.insert(&t);
     }
     repacked_bytes += (bytes + 63) / 64 * 64;

@@ -435,13 +435,14 @@ TEST(ModelSynth, DenseLayoutLeavesCodeThreeInRows) {
 // repack_i2s asks for them in panels where AVX-512 runs.
 TEST(ModelSynth, RepackedCodesShareOneBuffer) {
   const std::string dir = test::temp_dir();
-  for (const char* type_and_option : {"tq1_0", "tq2_0", "tl1", "tl2", "i2_s", "i2_s+repack"}) {
+  for (const char* type_and_option : {"tq1_0", "tq2_0", "tl1", "tl2", "i2_s", "i2_s+repack", "f16+repack"}) {
     const std::string label = type_and_option;
     const bool repack_i2s = label == "i2_s+repack";
-    const char* type = repack_i2s ? "i2_s" : type_and_option;
+    const bool repack_float = label == "f16+repack";
+    const char* type = repack_i2s ? "i2_s" : repack_float ? "f16" : type_and_option;
     auto f = gguf::File::open(synth_tiny(dir, type, "q8_0"));
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    auto w = model::load_weights(**f, repack_i2s);
+    auto w = model::load_weights(**f, repack_i2s, repack_float);
     ASSERT_TRUE(w.ok()) << w.status().to_string();
     const uint8_t* begin = (*w)->repacked.data();
     const uint8_t* end = begin + (*w)->repacked.size();
@@ -460,9 +461,9 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
     const bool avx512 = false;  // (kNeonDot shares kAvx512's value)
     const bool avx2 = false;
 #endif
-    // Where the AVX-512 or AVX2 kernels run, the repacked matrices are in 16-row panels
-    // (quant/ternary.hpp); I2_S only with repack_i2s, and then in the dense panel layout where the AVX-512 level has
-    // VBMI and the matrix one super-block or more (the tiny shape's ffn_down).
+    // Where the AVX-512 or AVX2 kernels run, the repacked matrices are in 16-row panels (quant/ternary.hpp); I2_S
+    // only with repack_i2s. Those with one scale a row (I2_S, TL1, TL2, F16 with repack_float) in the dense panel
+    // layout where the AVX-512 level has VBMI and the matrix one super-block or more (the tiny shape's ffn_down).
     const bool repacked = label != "i2_s";
     int in_panels = 0;
     for (const model::Layer& l : (*w)->layers)
@@ -470,7 +471,8 @@ TEST(ModelSynth, RepackedCodesShareOneBuffer) {
         const quant::TernaryMatrix& t = m->tern;
         const bool fits = t.rows % 16 == 0 && t.cols % 128 == 0 && t.group % 128 == 0;
         EXPECT_EQ(t.panels, repacked && fits && (avx512 || avx2)) << label << " " << m->name;
-        EXPECT_EQ(t.dense, repack_i2s && fits && avx512 && cpu_features().avx512vbmi && t.cols >= 640)
+        const bool one_scale = repack_i2s || repack_float || label == "tl1" || label == "tl2";
+        EXPECT_EQ(t.dense, one_scale && fits && avx512 && cpu_features().avx512vbmi && t.cols >= 640)
             << label << " " << m->name;
         in_panels += t.panels ? 1 : 0;
       }
