@@ -88,6 +88,10 @@ struct ModelInfo {
   int n_ctx = 0;  // the context this instance was loaded with
   int n_threads = 0;
   std::string weight_type;      // the type of the attention/FFN weights, e.g. "I2_S"
+  // The attention/FFN weights are float holding ternary values (a BitNet file from llama.cpp's converter: its first
+  // layer's query matrix checked by its first row) and were left float: LoadOptions::repack_float would take them as
+  // ternary.
+  bool float_ternary_weights = false;
   std::string chat_template;    // tokenizer.chat_template as stored in the file (a Jinja string; "" if none)
   std::string isa = "scalar";   // kernels in use: scalar, avx2, avx512-vnni[+amx], neon, neon-dotprod
   std::string kv_type = "f16";  // LoadOptions::kv_type's name

@@ -194,6 +194,9 @@ TEST(ModelRepackFloat, F16TernaryWeightsComputeAsTheI2SFile) {
   ASSERT_NE(reference, nullptr);
   EXPECT_EQ(repacked->info().weight_type, "F16 (ternary at load)");
   EXPECT_EQ(as_float->info().weight_type, "F16");
+  EXPECT_TRUE(as_float->info().float_ternary_weights);  // what the CLI's note on --repack-float reads
+  EXPECT_FALSE(repacked->info().float_ternary_weights);
+  EXPECT_FALSE(reference->info().float_ternary_weights);
   // 2 bytes a weight against at most 2 bits (the head, F16 in both, aside).
   EXPECT_EQ(repacked->info().weight_bytes_per_token, reference->info().weight_bytes_per_token);
   EXPECT_GT(as_float->info().weight_bytes_per_token, repacked->info().weight_bytes_per_token);
@@ -219,6 +222,7 @@ TEST(ModelRepackFloat, OtherFloatWeightsStayFloat) {
   ASSERT_NE(with, nullptr);
   ASSERT_NE(without, nullptr);
   EXPECT_EQ(with->info().weight_type, without->info().weight_type);
+  EXPECT_FALSE(without->info().float_ternary_weights);
   EXPECT_EQ(with->info().weight_bytes_per_token, without->info().weight_bytes_per_token);
   auto a = with->evaluate({1, 400, 300, 20});
   auto b = without->evaluate({1, 400, 300, 20});

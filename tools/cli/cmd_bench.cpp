@@ -132,6 +132,7 @@ int run_bench(const BenchArgs& a) {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   Model& m = *loaded.value();
   const ModelInfo& info = m.info();
+  note_load(info);
   auto file = inspect_model_file(a.model);
   if (!file.ok()) return fail(file.status().to_string());
   // The move into 2 MB pages of the repacked weights (after load) and of the KV cache and scratch (after their

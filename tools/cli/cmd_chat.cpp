@@ -75,6 +75,7 @@ int run_chat(const ChatArgs& a) {
   auto loaded = Model::load(a.model, lo);
   if (!loaded.ok()) return fail(loaded.status().to_string());
   Model& m = *loaded.value();
+  note_load(m.info());
   // Fail before the first prompt when no template can be chosen.
   if (auto probe = m.apply_chat_template({{"user", "hi"}}, true, a.chat_template); !probe.ok())
     return fail(probe.status().to_string());

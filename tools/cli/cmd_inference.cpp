@@ -66,6 +66,7 @@ int run_inference(const InferenceArgs& args) {
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
   Model& m = *model.value();
+  note_load(m.info());
 
   GenerationConfig cfg;
   cfg.max_tokens = a.n_predict;

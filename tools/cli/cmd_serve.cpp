@@ -44,6 +44,7 @@ int run_serve(ServeArgs& a) {
   if (std::string err; !apply_load_options(a.load, lo, err)) return fail(err);
   auto model = Model::load(a.model, lo);
   if (!model.ok()) return fail(model.status().to_string());
+  note_load(model.value()->info());
   if (a.opts.model_id.empty()) a.opts.model_id = model_id_from_path(a.model);
   auto srv = server::Server::start(*model.value(), a.opts);
   if (!srv.ok()) return fail(srv.status().to_string());

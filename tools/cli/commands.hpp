@@ -49,6 +49,8 @@ struct LoadArgs {
 };
 void add_load_options(CLI::App* sub, LoadArgs& a);
 bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error);
+// After a load: a note on stderr where --repack-float would take float weights as ternary.
+void note_load(const ModelInfo& info);
 
 // Checks for numeric options: a number >= min, a number > min (CLI11's NonNegativeNumber and PositiveNumber print
 // the largest double as the range's end, and call a word out of range).

@@ -1,5 +1,7 @@
 // The load options shared by the commands that load a model for generation (inference, chat, bench, serve, logits):
 // --kv-type, --no-repack-i2s and --repack-float.
+#include <cstdio>
+
 #include "commands.hpp"
 
 namespace bitnet::cli {
@@ -39,6 +41,14 @@ bool apply_load_options(const LoadArgs& a, LoadOptions& lo, std::string& error) 
   lo.repack_i2s = a.repack_i2s;
   lo.repack_float = a.repack_float;
   return true;
+}
+
+void note_load(const ModelInfo& info) {
+  if (info.float_ternary_weights)
+    std::fprintf(stderr,
+                 "note: this model's %s layer weights hold ternary values; --repack-float takes them as ternary at "
+                 "load (1.6-2 bits a weight instead of %s, inputs quantized to int8 as in the BitNet recipe)\n",
+                 info.weight_type.c_str(), info.weight_type == "F32" ? "32" : "16");
 }
 
 }  // namespace bitnet::cli
