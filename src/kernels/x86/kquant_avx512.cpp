@@ -29,13 +29,13 @@ BITNET_AVX512_BEGIN("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 namespace bitnet::kernels {
 namespace {
 
-// Scales of sub-blocks 8h + 4j .. 8h + 4j + 3, each over 8 int16 lanes (the 32 pair sums of one register).
-inline __m512i scales_x8(__m128i sc8, int h, int j) {
-  const char b = static_cast<char>(8 * h + 4 * j);
-  const __m256i mask = _mm256_setr_epi8(b, b, b, b, b, b, b, b, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1, b + 1,
-                                        b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 2, b + 3, b + 3, b + 3,
-                                        b + 3, b + 3, b + 3, b + 3, b + 3);
-  return _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(_mm256_broadcastsi128_si256(sc8), mask));
+// Where lane l of the scales of sub-blocks 8h + 4j .. 8h + 4j + 3 (each over 8 int16 lanes: the 32 pair sums of one
+// register) comes from in the block's 16 widened scales: one vpermw a register (a broadcast, a byte shuffle and a
+// widening before).
+inline __m512i scale_index(int h, int j) {
+  alignas(64) int16_t idx[32];
+  for (int l = 0; l < 32; ++l) idx[l] = static_cast<int16_t>(8 * h + 4 * j + l / 8);
+  return _mm512_load_si512(idx);
 }
 
 // Blocks 2 KB ahead are prefetched, as the AVX2 kernel does (kquant_avx2.cpp). On the 2-core Intel Xeon VM (AMX) the
@@ -48,6 +48,7 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0
   const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
   const __m512i shl_01 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr_23 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+  const __m512i sidx[2][2] = {{scale_index(0, 0), scale_index(0, 1)}, {scale_index(1, 0), scale_index(1, 1)}};
   const int64_t cols = a.cols;
   float acc[T];
   for (int t = 0; t < T; ++t) acc[t] = 0.0f;
@@ -75,7 +76,8 @@ void row_tokens(const uint8_t* row, int64_t nb, const IntActsView& a, int64_t t0
           _mm512_or_si512(_mm512_and_si512(lo, m4), _mm512_and_si512(_mm512_sllv_epi16(hi, shl_01), m30));
       const __m512i u23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(lo, 4), m4),
                                           _mm512_and_si512(_mm512_srlv_epi16(hi, shr_23), m30));
-      const __m512i s01 = scales_x8(sc8, h, 0), s23 = scales_x8(sc8, h, 1);
+      const __m512i s01 = _mm512_permutexvar_epi16(sidx[h][0], _mm512_castsi256_si512(sc16));
+      const __m512i s23 = _mm512_permutexvar_epi16(sidx[h][1], _mm512_castsi256_si512(sc16));
       for (int t = 0; t < T; ++t) {
         const int8_t* q = a.q + (t0 + t) * cols + b * quant::kQ8KBlockElems + 128 * h;
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u01, _mm512_loadu_si512(q)), s01);
