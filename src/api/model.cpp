@@ -137,7 +137,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     const model::Linear& wq = im.weights->layers.front().wq;
     info.weight_type = quant::type_name(wq.file_type);
     if (wq.ternary && !quant::find_type(wq.file_type)->ternary) info.weight_type += " (ternary at load)";
-    info.float_ternary_weights = !wq.ternary && model::float_ternary_possible(*im.file) &&
+    info.float_ternary_weights = !options.repack_float && !wq.ternary && model::float_ternary_possible(*im.file) &&
                                  quant::float_to_ternary(wq.rows.type, wq.rows.data, wq.in, 1).ok();
     info.isa = isa_description(im.forward->isa());
     info.kv_type = kv_type_name(options.kv_type);

@@ -306,6 +306,30 @@ TEST(ModelSynth, RepackFloatLeavesOtherFloatMatricesFloat) {
   std::filesystem::remove_all(dir);
 }
 
+// ModelInfo::float_ternary_weights (the CLI's note that --repack-float would take the weights as ternary): set for a
+// BitNet F16 file loaded without the option; not with it, even where the first query matrix stayed float (ternary in
+// its first row, not past it).
+TEST(ModelSynth, FloatTernaryNoteOnlyWithoutTheOption) {
+  const std::string dir = test::temp_dir();
+  const std::string path = synth_tiny(dir, "f16", "q8_0");
+  {
+    std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+    const uint16_t third = float_to_fp16(0.3333f);
+    io.seekp(static_cast<std::streamoff>(tensor_at(path, "blk.0.attn_q.weight") + 2 * (100 * 256 + 7)));
+    io.write(reinterpret_cast<const char*>(&third), 2);
+    ASSERT_TRUE(io.good());
+  }
+  for (bool repack_float : {false, true}) {
+    LoadOptions lo;
+    lo.repack_float = repack_float;
+    auto m = Model::load(path, lo);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ((*m)->info().weight_type, "F16");  // the query matrix stays float either way
+    EXPECT_EQ((*m)->info().float_ternary_weights, !repack_float);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // A prompt's logits in one pass equal those of its tokens fed one at a time, bit for bit. The tiny shape's FFN of 1024
 // has its rows of gate and up outputs a line more than 4 KB apart in a prompt pass (Forward's ff_stride_), which a
 // single token never sees.
