@@ -51,6 +51,9 @@ for isa in scalar neon; do
   echo "== aarch64 model fixtures with BITNET_ISA=$isa"
   BITNET_ISA=$isa ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
 done
+echo "== aarch64 model fixtures with BITNET_I8MM=0 (sdot for prompts too)"
+BITNET_I8MM=0 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+
 
 # Built with clang instead of GCC (the kernels' target regions and dotprod helpers take each compiler's own
 # spelling): the whole suite on x86-64, and the kernels' parity tests on aarch64 under qemu-user.

@@ -100,6 +100,12 @@ const CpuFeatures& cpu_features() {
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
     c.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
+#if defined(__linux__) && defined(HWCAP2_I8MM)
+    // BITNET_I8MM=0: as if the CPU had none, so the dotprod level's prompt batches take sdot (ternary_kernel).
+    const char* i8mm_env = std::getenv("BITNET_I8MM");
+    c.neon_i8mm = c.neon_dotprod && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0 &&
+                  !(i8mm_env != nullptr && std::strcmp(i8mm_env, "0") == 0);
+#endif
 #endif
     return c;
   }();
@@ -211,6 +217,8 @@ std::string isa_description(IsaLevel level) {
   if (level == active_isa() && amx_active()) name += "+amx";
 #if defined(__x86_64__)
   if (level == IsaLevel::kAvx2 && cpu_features().avxvnni) name += "+vnni";
+#elif defined(__aarch64__)
+  if (level == IsaLevel::kNeonDot && cpu_features().neon_i8mm) name += "+i8mm";
 #endif
   return name;
 }

@@ -27,6 +27,9 @@ struct CpuFeatures {
   // once) hides it, so that the plain AVX2 kernels run.
   bool avxvnni = false;
   bool neon = false, neon_dotprod = false;
+  // The int8 matrix-multiply extension (smmla; with dotprod): the dotprod level's prompt kernel uses it.
+  // BITNET_I8MM=0 (read once) hides it, so that sdot takes prompt batches too.
+  bool neon_i8mm = false;
   // AMX-TILE + AMX-INT8 (Intel Sapphire Rapids and later), and Linux lets this process use the tile registers
   // (asked once, with arch_prctl ARCH_REQ_XCOMP_PERM, when the features are first read).
   bool amx_int8 = false;
@@ -51,8 +54,8 @@ const char* isa_name(IsaLevel level);
 bool amx_active();
 // Turns AMX on or off for amx_active() (tests walk both); returns the previous setting.
 bool set_amx_enabled(bool on);
-// isa_name(level), plus "+amx" where amx_active() applies to that level, or "+vnni" at the AVX2 level where the CPU
-// has AVX-VNNI (CpuFeatures::avxvnni).
+// isa_name(level), plus "+amx" where amx_active() applies to that level, "+vnni" at the AVX2 level where the CPU
+// has AVX-VNNI (CpuFeatures::avxvnni), or "+i8mm" at the dotprod level where it has that (CpuFeatures::neon_i8mm).
 std::string isa_description(IsaLevel level);
 
 }  // namespace bitnet

@@ -32,6 +32,7 @@ list(APPEND BITNET_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_dense.cpp
   ${CMAKE_CURRENT_LIST_DIR}/x86/ternary_avx512_amx.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/arm/ternary_neon_i8mm.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/kquant_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/attention_neon.cpp
   ${CMAKE_CURRENT_LIST_DIR}/arm/attention_q8_0_neon.cpp

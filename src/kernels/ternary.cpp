@@ -88,7 +88,8 @@ const TernaryKernel& ternary_kernel(IsaLevel level) {
   if (cap == IsaLevel::kAvx2) return kAvx2;
 #elif defined(__aarch64__)
   static const TernaryKernel kNeon{IsaLevel::kNeon, ternary_matmul_neon};
-  static const TernaryKernel kNeonDot{IsaLevel::kNeonDot, ternary_matmul_neon_dot};
+  static const TernaryKernel kNeonDot{IsaLevel::kNeonDot,
+                                      cpu_features().neon_i8mm ? ternary_matmul_neon_i8mm : ternary_matmul_neon_dot};
   const IsaLevel cap = static_cast<int>(level) < static_cast<int>(max_supported_isa()) ? level : max_supported_isa();
   if (cap == IsaLevel::kNeonDot) return kNeonDot;
   if (cap == IsaLevel::kNeon) return kNeon;

@@ -140,6 +140,10 @@ void ternary_matmul_neon(const quant::TernaryMatrix& w, const PreparedActs& a, f
                          int64_t row_begin, int64_t row_end);
 void ternary_matmul_neon_dot(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
                              int64_t row_begin, int64_t row_end);
+// Prompt batches (two tokens or more) with smmla, where the CPU has FEAT_I8MM (arm/ternary_neon_i8mm.cpp); one token
+// goes to ternary_matmul_neon_dot.
+void ternary_matmul_neon_i8mm(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
+                              int64_t row_begin, int64_t row_end);
 #endif
 
 }  // namespace bitnet::kernels

@@ -73,18 +73,23 @@ std::vector<Variant> levels_here() {
     if (cpu_features().gfni) v.push_back({IsaLevel::kAvx512, false, ternary_matmul_avx512_gfni, " (gfni)"});
     if (cpu_features().amx_int8) v.push_back({IsaLevel::kAvx512, true});
   }
-#else
-  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kAvx2)) v.push_back({IsaLevel::kAvx2});
+#elif defined(__aarch64__)
+  // NEON, and NEON with dotprod where the CPU (or qemu) has it: with i8mm (the dispatcher's) and without
+  if (static_cast<int>(max_supported_isa()) >= static_cast<int>(IsaLevel::kNeon)) v.push_back({IsaLevel::kNeon});
+  if (max_supported_isa() == IsaLevel::kNeonDot) {
+    if (cpu_features().neon_i8mm) v.push_back({IsaLevel::kNeonDot, false, ternary_matmul_neon_i8mm, " (i8mm)"});
+    v.push_back({IsaLevel::kNeonDot, false, ternary_matmul_neon_dot, " (sdot)"});
+  }
 #endif
   return v;
 }
 
-// Once per run: which variants are missing here (AMX, AVX-VNNI), said where they are.
+// Once per run: which variants are missing here (AMX, AVX-VNNI, VBMI; i8mm on aarch64), said where they are.
 void note_absent_variants() {
   static const bool once = [] {
+#if defined(__x86_64__)
     if (!cpu_features().amx_int8)
       std::printf("[   NOTE   ] no AMX-INT8 here: the AMX prompt kernel's parity is not checked in this run\n");
-#if defined(__x86_64__)
     if (max_supported_isa() == IsaLevel::kAvx512 && !cpu_features().avx512vbmi)
       std::printf(
           "[   NOTE   ] no AVX-512 VBMI here: the dense layout's AVX-512 kernels are not checked in this run (the "
@@ -92,6 +97,9 @@ void note_absent_variants() {
     if (!cpu_features().avxvnni)
       std::printf(
           "[   NOTE   ] no AVX-VNNI here: the AVX2 level's AVX-VNNI kernels' parity is not checked in this run\n");
+#elif defined(__aarch64__)
+    if (!cpu_features().neon_i8mm)
+      std::printf("[   NOTE   ] no i8mm here: the smmla prompt kernel's parity is not checked in this run\n");
 #endif
     return true;
   }();
@@ -115,6 +123,10 @@ void check_rule(quant::ActQuant rule, const std::vector<Shape>& shapes) {
 #if defined(__x86_64__)
     if (level == IsaLevel::kAvx2 && cpu_features().avxvnni) {  // the dispatcher's AVX2 build is AVX-VNNI's
       ASSERT_EQ(ternary_kernel(level).matmul, ternary_matmul_avx2_vnni);
+    }
+#elif defined(__aarch64__)
+    if (level == IsaLevel::kNeonDot && cpu_features().neon_i8mm) {  // and the dotprod level's is i8mm's
+      ASSERT_EQ(ternary_kernel(level).matmul, ternary_matmul_neon_i8mm);
     }
 #endif
     const TernaryMatmulFn matmul = v.matmul();
