@@ -1,13 +1,16 @@
 // bitnet-kernel-bench (Google Benchmark): one thread, every kernel level this CPU has, on the matmul shapes of
 // BitNet 2B-4T (generation: 1 token; prompt processing: 128 tokens), beside two measured limits of the machine:
 // the read bandwidth of one thread streaming a 512 MB buffer, and the int8 multiply-add rate of vpdpbusd
-// (AVX-512 VNNI) / vpmaddubsw (AVX2) / tdpbsud (AMX, where present) in registers; the AVX-512 prompt rows
-// with "+amx" take AMX tiles. Counters: GB/s of weights read, GMAC/s (int8 multiply-adds).
+// (AVX-512 VNNI) / vpmaddubsw (AVX2) / tdpbsud (AMX, where present) in registers, or on aarch64 of sdot and smmla
+// (i8mm, where present); the AVX-512 prompt rows with "+amx" take AMX tiles, and at NEON dotprod with i8mm the prompt
+// rows run both builds ("+sdot", "+i8mm"). Counters: GB/s of weights read, GMAC/s (int8 multiply-adds).
 // Asserts nothing; `--benchmark_filter=` picks rows, `--benchmark_format=json` for machines.
 #include <benchmark/benchmark.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #include <cmath>
@@ -19,6 +22,10 @@
 
 #include "core/aligned.hpp"
 #include "core/cpu_features.hpp"
+#if defined(__aarch64__)
+#include "kernels/arm/dotprod.hpp"
+#include "kernels/arm/i8mm.hpp"
+#endif
 #include "kernels/attention.hpp"
 #include "kernels/kquant.hpp"
 #include "kernels/ternary.hpp"
@@ -346,6 +353,49 @@ __attribute__((target("avx2"))) void peak_avx2(benchmark::State& state) {
 }
 #endif
 
+#if defined(__aarch64__)
+// The same limits on aarch64: one thread streaming 512 MB (bytes widened and summed), and int8 multiply-adds in
+// registers by sdot (16 an instruction) and, where the CPU has i8mm, smmla (32).
+void memory_read(benchmark::State& state) {
+  const size_t n = size_t{512} << 20;
+  AlignedVector<uint8_t> buf(n, 1);
+  for (auto _ : state) {
+    uint32x4_t s0 = vdupq_n_u32(0), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < n; i += 64) {
+      s0 = vpadalq_u16(s0, vpaddlq_u8(vld1q_u8(&buf[i])));
+      s1 = vpadalq_u16(s1, vpaddlq_u8(vld1q_u8(&buf[i + 16])));
+      s2 = vpadalq_u16(s2, vpaddlq_u8(vld1q_u8(&buf[i + 32])));
+      s3 = vpadalq_u16(s3, vpaddlq_u8(vld1q_u8(&buf[i + 48])));
+    }
+    benchmark::DoNotOptimize(vaddvq_u32(vaddq_u32(vaddq_u32(s0, s1), vaddq_u32(s2, s3))));
+  }
+  set_rates(state, static_cast<double>(n), 0.0);
+}
+
+// kInstr(acc, a, b): one multiply-add instruction; kMacs: its products.
+template <int32x4_t (*kInstr)(int32x4_t, int8x16_t, int8x16_t), int kMacs>
+void peak_neon(benchmark::State& state) {
+  constexpr int kAcc = 16;
+  constexpr int64_t kSteps = 1 << 20;
+  int8x16_t a = vdupq_n_s8(1), b = vdupq_n_s8(2);
+  asm volatile("" : "+w"(a), "+w"(b));  // unknown to the compiler: no constant folding
+  for (auto _ : state) {
+    int32x4_t acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) {
+      acc[i] = vdupq_n_s32(i);
+      asm volatile("" : "+w"(acc[i]));
+    }
+    for (int64_t i = 0; i < kSteps; ++i)
+      for (auto& v : acc) v = kInstr(v, a, b);
+    for (auto& v : acc) benchmark::DoNotOptimize(v);
+  }
+  set_rates(state, 0.0, static_cast<double>(kSteps * kAcc * kMacs));
+}
+
+BITNET_DOTPROD __attribute__((flatten)) void peak_sdot(benchmark::State& state) { peak_neon<kernels::sdot, 16>(state); }
+BITNET_I8MM __attribute__((flatten)) void peak_smmla(benchmark::State& state) { peak_neon<kernels::smmla, 32>(state); }
+#endif
+
 void register_all() {
   std::vector<IsaLevel> levels;
   for (int l = 0; l <= static_cast<int>(max_supported_isa()); ++l) levels.push_back(static_cast<IsaLevel>(l));
@@ -374,6 +424,16 @@ void register_all() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
+#elif defined(__aarch64__)
+  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)
+      ->Threads(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  if (cpu_features().neon_dotprod)
+    benchmark::RegisterBenchmark("limit/peak_int8_sdot", peak_sdot)->Unit(benchmark::kMillisecond);
+  if (cpu_features().neon_i8mm)
+    benchmark::RegisterBenchmark("limit/peak_int8_smmla", peak_smmla)->Unit(benchmark::kMillisecond);
 #endif
   struct Shape {
     const char* name;
@@ -400,22 +460,28 @@ void register_all() {
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
                                    "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
           // The kernels timed at this level: the dispatcher's; at AVX2, the plain build, and the AVX-VNNI build
-          // ("+vnni") where the CPU has AVX-VNNI.
+          // ("+vnni") where the CPU has AVX-VNNI; at NEON dotprod, sdot ("+sdot") and smmla ("+i8mm") where the CPU
+          // has i8mm.
           std::vector<std::pair<std::string, kernels::TernaryMatmulFn>> builds = {{"", nullptr}};
 #if defined(__x86_64__)
           if (level == IsaLevel::kAvx2) {
             builds = {{"", kernels::ternary_matmul_avx2}};
             if (cpu_features().avxvnni) builds.emplace_back("+vnni", kernels::ternary_matmul_avx2_vnni);
           }
+#elif defined(__aarch64__)
+          if (level == IsaLevel::kNeonDot && cpu_features().neon_i8mm && tokens > 1)
+            builds = {{"+sdot", kernels::ternary_matmul_neon_dot}, {"+i8mm", kernels::ternary_matmul_neon_i8mm}};
 #endif
           for (const auto& [suffix, fn] : builds) {
             // in panels where the loader would put them (AVX-512, and AVX2 with AVX-VNNI); in the dense panel layout
             // where it would (AVX-512 with VBMI; one scale a row)
             std::vector<std::pair<Layout, const char*>> layouts = {{Layout::kRows, ""}};
+#if defined(__x86_64__)
             if (level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2)
               layouts.emplace_back(Layout::kPanels, "/panels");
             if (level == IsaLevel::kAvx512 && cpu_features().avx512vbmi && !q8k)
               layouts.emplace_back(Layout::kDense, "/dense");
+#endif
             for (const auto& [layout, layout_name] : layouts) {
               benchmark::RegisterBenchmark((name + suffix + layout_name).c_str(), ternary, level, sh.rows, sh.cols,
                                            tokens, q8k, layout, false, fn)

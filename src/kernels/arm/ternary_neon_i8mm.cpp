@@ -14,13 +14,8 @@
 
 #include <cstring>
 
+#include "kernels/arm/i8mm.hpp"
 #include "kernels/ternary.hpp"
-
-#if defined(__clang__)
-#define BITNET_I8MM __attribute__((target("dotprod,i8mm")))
-#else
-#define BITNET_I8MM __attribute__((target("arch=armv8.2-a+dotprod+i8mm")))
-#endif
 
 namespace bitnet::kernels {
 namespace {
@@ -31,18 +26,6 @@ constexpr int kRows = 4;           // rows a tile: two row pairs
 constexpr int kPairs = 4;          // token pairs a tile (8 tokens)
 // A group's sum gains at most 3 x 128 per column: int32 holds 2^20 columns a group with room to spare.
 constexpr int64_t kMaxGroupCols = int64_t{1} << 20;
-
-// acc + a (2 x 8, rows) times b (2 x 8, tokens) transposed: lanes row0.tok0, row0.tok1, row1.tok0, row1.tok1.
-// GCC's arm_neon.h gives vmmlaq_s32 to any function with the target; clang before 16 declares it only when the whole
-// file targets i8mm, so there the same instruction comes from inline assembly.
-BITNET_I8MM inline int32x4_t smmla(int32x4_t acc, int8x16_t a, int8x16_t b) {
-#if defined(__clang__) && !defined(__ARM_FEATURE_MATMUL_INT8) && __clang_major__ < 16
-  __asm__("smmla %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
-  return acc;
-#else
-  return vmmlaq_s32(acc, a, b);
-#endif
-}
 
 // Field J (0..3, bits 7-6 down to 1-0) of every byte, as a code 0..3.
 template <int J>
