@@ -53,6 +53,8 @@ for isa in scalar neon; do
 done
 echo "== aarch64 model fixtures with BITNET_I8MM=0 (sdot for prompts too)"
 BITNET_I8MM=0 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+echo "== aarch64 kernel parity on a CPU with dotprod and without i8mm (qemu's neoverse-n1)"
+QEMU_CPU=neoverse-n1 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'KernelParity'
 
 
 # Built with clang instead of GCC (the kernels' target regions and dotprod helpers take each compiler's own

@@ -100,7 +100,10 @@ const CpuFeatures& cpu_features() {
 #if defined(__linux__) && defined(HWCAP_ASIMDDP)
     c.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
-#if defined(__linux__) && defined(HWCAP2_I8MM)
+#if defined(__linux__) && !defined(HWCAP2_I8MM)
+#define HWCAP2_I8MM (1 << 13)  // Linux 5.10 and later report it; older headers lack the name
+#endif
+#if defined(__linux__)
     // BITNET_I8MM=0: as if the CPU had none, so the dotprod level's prompt batches take sdot (ternary_kernel).
     const char* i8mm_env = std::getenv("BITNET_I8MM");
     c.neon_i8mm = c.neon_dotprod && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0 &&

@@ -1,12 +1,33 @@
 // Activation preparation, the scalar kernel and the ISA dispatcher for ternary matmuls.
 #include "kernels/ternary.hpp"
 
+#include <cstring>
+
 namespace bitnet::kernels {
 
 void size_prepared_acts(quant::ActQuant rule, int64_t n_tokens, int64_t cols, PreparedActs& out) {
   size_quantized_acts(rule, n_tokens, cols, out.qa);
   out.sums.resize(static_cast<size_t>(n_tokens * (cols / out.qa.group)));
+  if (cpu_features().neon_i8mm && n_tokens >= 2)
+    out.pairs.resize(static_cast<size_t>((n_tokens + 1) / 2 * (cols / 128 * 128) * 2));
+  else
+    out.pairs.clear();
 }
+
+namespace {
+
+// Token t's quantized activations q into its half of out.pairs (both halves for an odd last token).
+void zip_token(const int8_t* q, int64_t t, PreparedActs& out) {
+  const int64_t full = out.qa.cols / 128 * 128;
+  int8_t* dst = out.pairs.data() + (t / 2) * full * 2;
+  const bool both = t % 2 == 0 && t + 1 == out.qa.n_tokens;
+  for (int64_t c = 0; c < full; c += 8) {
+    std::memcpy(dst + 2 * c + 8 * (t % 2), q + c, 8);
+    if (both) std::memcpy(dst + 2 * c + 8, q + c, 8);
+  }
+}
+
+}  // namespace
 
 void prepare_acts_token(const float* row, int64_t t, PreparedActs& out) {
   QuantizedActs& qa = out.qa;
@@ -31,6 +52,7 @@ void prepare_acts_token(const float* row, int64_t t, PreparedActs& out) {
     for (int64_t c = 0; c < group; ++c) sum += q[g * group + c];
     s[g] = sum;
   }
+  if (!out.pairs.empty()) zip_token(q, t, out);
 }
 
 void prepare_acts_rows(const float* x, int64_t t_begin, int64_t t_end, PreparedActs& out) {

@@ -16,6 +16,12 @@ namespace bitnet::kernels {
 struct PreparedActs {
   QuantizedActs qa;
   std::vector<int32_t> sums;  // [n_tokens][cols/group]: sum of q over each scale group
+  // On aarch64 CPUs with i8mm, for 2 tokens or more: q over the whole 128-column blocks (full = cols / 128 * 128
+  // columns) again, tokens zipped in pairs 8 columns at a time, the right operands of the i8mm kernel's smmla: pair p's
+  // run k (columns 8k..8k+7) at (p * full + 8k) * 2, token 2p's 8 bytes then token 2p + 1's (an odd last token's
+  // twice). Written with q (code that changes q directly must rewrite them), so that every call of that kernel (one
+  // per 64 rows in the FFN) reads them as they are. Else empty.
+  std::vector<int8_t> pairs;
 };
 
 // Quantizes x[n_tokens][cols] by `rule` and sums each scale group (kernels sum code * q, then subtract).

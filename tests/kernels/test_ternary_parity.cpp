@@ -373,6 +373,7 @@ TEST(KernelParity, ExtremeSumsAreExact) {
           if (min_int8) {
             std::fill(a.qa.q.begin(), a.qa.q.end(), int8_t{-128});
             std::fill(a.sums.begin(), a.sums.end(), static_cast<int32_t>(-128 * group));
+            std::fill(a.pairs.begin(), a.pairs.end(), int8_t{-128});  // q's copy for i8mm (aarch64), if any
           }
           std::vector<float> want(static_cast<size_t>(sh.tokens * sh.rows));
           ternary_matmul_ref(w, a.qa, want.data(), sh.rows, 0, sh.rows);
@@ -467,6 +468,15 @@ TEST(KernelParity, PreparedTokenFromAnyRowMatchesReference) {
           for (int64_t c = 0; c < group; ++c) sum += want.q[static_cast<size_t>(t * cols + g * group + c)];
           EXPECT_EQ(got.sums[static_cast<size_t>(t * groups + g)], sum) << isa_name(level) << " token " << t;
         }
+      // With i8mm (aarch64), the tokens zipped in pairs 8 columns at a time, the odd last one twice; else none.
+      const int64_t full = cols / 128 * 128;
+      ASSERT_EQ(got.pairs.size(), cpu_features().neon_i8mm ? static_cast<size_t>((n + 1) / 2 * full * 2) : 0u);
+      for (size_t i = 0; i < got.pairs.size(); ++i) {
+        const int64_t p = static_cast<int64_t>(i) / (full * 2), k = static_cast<int64_t>(i) % (full * 2) / 16;
+        const int64_t half = static_cast<int64_t>(i) % 16 / 8, t = std::min(2 * p + half, n - 1);
+        ASSERT_EQ(got.pairs[i], want.q[static_cast<size_t>(t * cols + 8 * k + static_cast<int64_t>(i) % 8)])
+            << isa_name(level) << " byte " << i;
+      }
     }
   }
   set_active_isa(before);

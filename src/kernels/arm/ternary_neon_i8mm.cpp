@@ -1,14 +1,14 @@
 // NEON ternary matmul for prompt batches with the int8 matrix-multiply extension (FEAT_I8MM: Neoverse V1/N2/V2,
-// Graviton 3 and 4, Apple M2 and later, Cortex-A510/A710 and later). smmla multiplies a 2 x 8 block of int8 by an
+// Graviton 3 and 4, Apple M2 and later, Cortex-A510, A710 and later). smmla multiplies a 2 x 8 block of int8 by an
 // 8 x 2 one into a 2 x 2 block of int32 sums: 32 products an instruction where sdot makes 16. Here the 2 x 8 block is
 // two rows' codes for 8 columns and the 8 x 2 one two tokens' activations for the same columns, so one instruction
 // covers two rows and two tokens, and each decoded code register feeds every token pair of the tile.
 // Layout (quant/ternary.hpp): per 128-column block, byte i of a row's 32 holds columns i, 32 + i, 64 + i, 96 + i in
 // its fields (bits 7-6, 5-4, 3-2, 1-0). Two rows' byte runs zipped 8 by 8 ([row a bytes 8m..8m+7 | row b's]) give,
-// field j shifted down, the 2 x 8 block of columns 32j + 8m..+7; the activations are zipped the same way once a call
-// ([token t columns 8k..8k+7 | token t+1's]). Codes are w + 1 (0..3), so each dot is sum(code x q) - sum(q), exact in
-// int32; the scalar epilogue follows: bit-equal to the reference. Generation (one token) stays with sdot
-// (ternary_neon.cpp), which reads each row once either way.
+// field j shifted down, the 2 x 8 block of columns 32j + 8m..+7; the activations come zipped the same way, written as
+// they were quantized (PreparedActs::pairs: [token t columns 8k..8k+7 | token t+1's]). Codes are w + 1 (0..3), so each
+// dot is sum(code x q) - sum(q), exact in int32; the scalar epilogue follows: bit-equal to the reference. Generation
+// (one token) stays with sdot (ternary_neon.cpp), which reads each row once either way.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -43,22 +43,6 @@ inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, in
   int32_t s = 0;
   for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
   return s;
-}
-
-// Tokens t0..t0 + n - 1's activations over columns [0, full), zipped in pairs at dst: pair p's 8-column run k at
-// dst + (p * full + 8 k) * 2, token 2p's 8 bytes then token 2p + 1's. An odd last token is paired with itself.
-BITNET_I8MM void zip_acts(const PreparedActs& a, int64_t t0, int64_t n, int64_t full, int8_t* dst) {
-  const int64_t cols = a.qa.cols;
-  for (int64_t p = 0; p < (n + 1) / 2; ++p) {
-    const int8_t* x0 = a.qa.q.data() + (t0 + 2 * p) * cols;
-    const int8_t* x1 = 2 * p + 1 < n ? x0 + cols : x0;
-    int8_t* out = dst + p * full * 2;
-    for (int64_t c = 0; c < full; c += 16) {
-      const int64x2_t v0 = vreinterpretq_s64_s8(vld1q_s8(x0 + c)), v1 = vreinterpretq_s64_s8(vld1q_s8(x1 + c));
-      vst1q_s8(out + 2 * c, vreinterpretq_s8_s64(vzip1q_s64(v0, v1)));
-      vst1q_s8(out + 2 * c + 16, vreinterpretq_s8_s64(vzip2q_s64(v0, v1)));
-    }
-  }
 }
 
 // Field J of a 128-column block starting at column c: its four 8-column runs, both row pairs (z) times P token pairs.
@@ -128,19 +112,20 @@ BITNET_I8MM __attribute__((flatten)) void ternary_matmul_neon_i8mm(const quant::
                                                                    float* y, int64_t y_stride, int64_t row_begin,
                                                                    int64_t row_end) {
   const int64_t cols = w.cols, group = a.qa.group, groups = cols / group, n = a.qa.n_tokens;
-  if (n < 2 || w.panels || groups > kMaxGroups || group != w.group || group > kMaxGroupCols) {
-    ternary_matmul_neon_dot(w, a, y, y_stride, row_begin, row_end);  // generation, and its fallbacks
+  const int64_t full = cols / 128 * 128, at_stride = cols / group;
+  // Generation, its fallbacks, and activations prepared without their pairs (the CPU's i8mm hidden at preparation)
+  if (n < 2 || w.panels || groups > kMaxGroups || group != w.group || group > kMaxGroupCols ||
+      a.pairs.size() != static_cast<size_t>((n + 1) / 2 * full * 2)) {
+    ternary_matmul_neon_dot(w, a, y, y_stride, row_begin, row_end);
     return;
   }
-  const int64_t full = cols / 128 * 128, at_stride = cols / group;
-  int8_t* zipped = reinterpret_cast<int8_t*>(kernel_scratch(static_cast<size_t>((n + 1) / 2 * full * 2)));
-  zip_acts(a, 0, n, full, zipped);
+  const int8_t* zipped = a.pairs.data();
   static thread_local int32_t idot[2 * kPairs][kRows][kMaxGroups];
   for (int64_t rb = row_begin; rb < row_end; rb += kRowChunk) {
     const int64_t re = rb + kRowChunk < row_end ? rb + kRowChunk : row_end;
     for (int64_t t0 = 0; t0 < n;) {
-      // 8 tokens a tile while there are; then a pair at a time (the last one's second token may repeat its first)
-      const int64_t nt = n - t0 >= 2 * kPairs ? 2 * kPairs : (n - t0 >= 2 ? 2 : 1);
+      // 8 tokens a tile, the last one's 1-7 in as many pairs (the last pair's second token may repeat its first)
+      const int64_t nt = n - t0 >= 2 * kPairs ? 2 * kPairs : n - t0;
       const int np = static_cast<int>((nt + 1) / 2);
       const int8_t* acts[kPairs];
       const int8_t* q[2 * kPairs];
@@ -155,10 +140,11 @@ BITNET_I8MM __attribute__((flatten)) void ternary_matmul_neon_i8mm(const quant::
         const int nr = static_cast<int>(re - r < kRows ? re - r : kRows);
         const uint8_t* rows[kRows];
         for (int i = 0; i < kRows; ++i) rows[i] = w.row(r + (i < nr ? i : nr - 1));
-        if (np == kPairs) {
-          tile_dots<kPairs>(rows, acts, q, sums, group, groups, full, idot);
-        } else {
-          tile_dots<1>(rows, acts, q, sums, group, groups, full, idot);
+        switch (np) {
+          case 4: tile_dots<4>(rows, acts, q, sums, group, groups, full, idot); break;
+          case 3: tile_dots<3>(rows, acts, q, sums, group, groups, full, idot); break;
+          case 2: tile_dots<2>(rows, acts, q, sums, group, groups, full, idot); break;
+          default: tile_dots<1>(rows, acts, q, sums, group, groups, full, idot);
         }
         for (int64_t t = 0; t < nt; ++t)
           for (int i = 0; i < nr; ++i)
