@@ -403,44 +403,27 @@ BITNET_DOTPROD __attribute__((flatten)) void peak_sdot(benchmark::State& state) 
 BITNET_I8MM __attribute__((flatten)) void peak_smmla(benchmark::State& state) { peak_neon<kernels::smmla, 32>(state); }
 #endif
 
+// A limit on one thread and, with `both`, also on two at once (figures summed over both), as `bitnet-cli bench -t 2`
+// runs: on a shared or power-limited machine one core's rate alone says less about what two reach together.
+void register_limit(const char* name, void (*fn)(benchmark::State&), bool both) {
+  benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMillisecond);
+  if (both) benchmark::RegisterBenchmark(name, fn)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 void register_all() {
   std::vector<IsaLevel> levels;
   for (int l = 0; l <= static_cast<int>(max_supported_isa()); ++l) levels.push_back(static_cast<IsaLevel>(l));
+#if defined(__x86_64__) || defined(__aarch64__)
+  register_limit("limit/memory_read_512MB", memory_read, true);
+#endif
 #if defined(__x86_64__)
-  // Each also on two threads at once (figures summed over both), as `bitnet-cli bench -t 2` runs: on a shared or
-  // power-limited machine one core's rate alone says less about what two reach together.
-  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)
-      ->Threads(2)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("limit/peak_int8_avx2", peak_avx2)->Unit(benchmark::kMillisecond);
-  if (cpu_features().avxvnni)
-    benchmark::RegisterBenchmark("limit/peak_int8_avxvnni", peak_avxvnni)->Unit(benchmark::kMillisecond);
-  if (max_supported_isa() == IsaLevel::kAvx512) {
-    benchmark::RegisterBenchmark("limit/peak_int8_avx512vnni", peak_vnni)->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("limit/peak_int8_avx512vnni", peak_vnni)
-        ->Threads(2)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-  }
-  if (cpu_features().amx_int8) {
-    benchmark::RegisterBenchmark("limit/peak_int8_amx", peak_amx)->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark("limit/peak_int8_amx", peak_amx)
-        ->Threads(2)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
-  }
+  register_limit("limit/peak_int8_avx2", peak_avx2, false);
+  if (cpu_features().avxvnni) register_limit("limit/peak_int8_avxvnni", peak_avxvnni, false);
+  if (max_supported_isa() == IsaLevel::kAvx512) register_limit("limit/peak_int8_avx512vnni", peak_vnni, true);
+  if (cpu_features().amx_int8) register_limit("limit/peak_int8_amx", peak_amx, true);
 #elif defined(__aarch64__)
-  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("limit/memory_read_512MB", memory_read)
-      ->Threads(2)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
-  if (cpu_features().neon_dotprod)
-    benchmark::RegisterBenchmark("limit/peak_int8_sdot", peak_sdot)->Unit(benchmark::kMillisecond);
-  if (cpu_features().neon_i8mm)
-    benchmark::RegisterBenchmark("limit/peak_int8_smmla", peak_smmla)->Unit(benchmark::kMillisecond);
+  if (cpu_features().neon_dotprod) register_limit("limit/peak_int8_sdot", peak_sdot, false);
+  if (cpu_features().neon_i8mm) register_limit("limit/peak_int8_smmla", peak_smmla, false);
 #endif
   struct Shape {
     const char* name;
