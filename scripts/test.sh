@@ -13,20 +13,45 @@ export CCACHE_NOHASHDIR=1
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
-# The model fixtures again with the fast kernels forced down to each lower ISA level this CPU has.
+# The model fixtures (and the no-allocation check of generation) again with the fast kernels forced down to each
+# lower ISA level this CPU has.
 for isa in scalar avx2; do
   echo "== model fixtures with BITNET_ISA=$isa"
-  BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+  BITNET_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits|HotPath'
 done
 # Where the CPU has AVX-VNNI (the AVX2 level takes it), the fixtures again on the plain AVX2 kernels.
 if grep -q avx_vnni /proc/cpuinfo 2>/dev/null; then
   echo "== model fixtures with BITNET_ISA=avx2 BITNET_AVXVNNI=0"
-  BITNET_ISA=avx2 BITNET_AVXVNNI=0 ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+  BITNET_ISA=avx2 BITNET_AVXVNNI=0 ctest --test-dir build --output-on-failure -j "$jobs" \
+    -R 'Model|SyntheticLogits|HotPath'
 fi
 # Where the CPU has AMX tiles (prompt batches take them by default), the fixtures again on AVX-512 VNNI alone.
 if grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then
   echo "== model fixtures with BITNET_AMX=0"
-  BITNET_AMX=0 ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+  BITNET_AMX=0 ctest --test-dir build --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits|HotPath'
+fi
+
+# One portable binary on CPUs below this one: the suite again under qemu-user's x86-64 emulation (which has no
+# AVX-512) of a Haswell (AVX2, FMA, F16C) and a Nehalem (SSE4.2, no AVX). The kernels are then picked by the emulated
+# CPU's own CPUID, not capped with BITNET_ISA, and an instruction above the CPU's level anywhere on a tested path
+# stops the run (SIGILL), which a run on this CPU cannot show. Left out: tests that compare bitnet-cli's output with
+# the test process's own (qemu-user runs child processes natively, at this CPU's level), and on the Nehalem two long
+# ones that compare the scalar kernels with themselves there. Six gtest shards, $jobs at a time.
+qemu_x86_suite() {
+  local cpu=$1 skip=$2 logs=build/qemu-x86 rc=0
+  rm -rf "$logs" && mkdir -p "$logs"
+  seq 0 5 | xargs -P "$jobs" -I{} sh -c "GTEST_TOTAL_SHARDS=6 GTEST_SHARD_INDEX={} qemu-x86_64 -cpu $cpu \
+    build/bin/bitnet_tests --gtest_brief=1 --gtest_filter=-$skip > $logs/{}.log 2>&1" || rc=1
+  cat "$logs"/*.log  # failures, and each shard's count
+  return $rc
+}
+if [ "$(uname -m)" = x86_64 ]; then
+  cli_vs_process=CliBench.JsonHasEveryField:CliBench.TableByDefault:Cli.LogitsWritesEveryPosition
+  echo "== the suite on an emulated Haswell (AVX2, no AVX-512), qemu-x86_64"
+  qemu_x86_suite Haswell-v4,-pcid,-x2apic,-tsc-deadline,-invpcid,-spec-ctrl "$cli_vs_process"
+  echo "== the suite on an emulated Nehalem (no AVX), qemu-x86_64"
+  qemu_x86_suite Nehalem \
+    "$cli_vs_process:ModelSynth.GenerationAttentionInPiecesEqualsOneThread:KvAttention.BlocksBitEqualSingleQueries"
 fi
 
 # AVX-512 on any x86-64 CPU (CI machines have none): the suite again in a tree whose AVX-512 kernels are compiled
@@ -49,12 +74,15 @@ cmake --build build-arm -j "$jobs" --target bitnet_tests
 ctest --test-dir build-arm --output-on-failure -j "$jobs"
 for isa in scalar neon; do
   echo "== aarch64 model fixtures with BITNET_ISA=$isa"
-  BITNET_ISA=$isa ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+  BITNET_ISA=$isa ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits|HotPath'
 done
 echo "== aarch64 model fixtures with BITNET_I8MM=0 (sdot for prompts too)"
-BITNET_I8MM=0 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits'
+BITNET_I8MM=0 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'Model|SyntheticLogits|HotPath'
 echo "== aarch64 kernel parity on a CPU with dotprod and without i8mm (qemu's neoverse-n1)"
 QEMU_CPU=neoverse-n1 ctest --test-dir build-arm --output-on-failure -j "$jobs" -R 'KernelParity'
+echo "== aarch64 kernel parity and model fixtures on a CPU without dotprod (qemu's cortex-a72: NEON by its HWCAPs)"
+QEMU_CPU=cortex-a72 ctest --test-dir build-arm --output-on-failure -j "$jobs" \
+  -R 'KernelParity|Model|SyntheticLogits|HotPath'
 
 
 # Built with clang instead of GCC (the kernels' target regions and dotprod helpers take each compiler's own

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "quant/q8_k.hpp"
 
@@ -58,13 +59,29 @@ int32_t ternary_dot_ref(const uint8_t* row, int64_t cols, const int8_t* q, int64
   return sum;
 }
 
+namespace {
+
+template <typename T>
+void grow(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+}
+
+}  // namespace
+
 void ternary_matmul_ref(const quant::TernaryMatrix& w, const QuantizedActs& a, float* y, int64_t y_stride,
                         int64_t row_begin, int64_t row_end) {
   const int64_t groups = w.groups_per_row();
-  std::vector<int32_t> idot(static_cast<size_t>(groups));
+  // Per-thread buffers that only grow: a model's first calls size them, and later tokens allocate nothing (this
+  // is the matmul of every ternary layer where the CPU has no vector level the kernels use).
+  static thread_local std::vector<int32_t> idot;
   // A matrix in panels: each row's codes and scales copied out in the row layout first.
-  std::vector<uint8_t> row_copy(static_cast<size_t>(w.panels ? w.row_bytes() : 0));
-  std::vector<float> scales_copy(static_cast<size_t>(w.panels ? groups : 0));
+  static thread_local std::vector<uint8_t> row_copy;
+  static thread_local std::vector<float> scales_copy;
+  grow(idot, groups);
+  if (w.panels) {
+    grow(row_copy, w.row_bytes());
+    grow(scales_copy, groups);
+  }
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     const int8_t* qt = a.q.data() + t * a.cols;
     const float* at = a.scales.data() + t * (a.cols / a.group);
