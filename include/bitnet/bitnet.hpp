@@ -24,7 +24,8 @@ const char* kv_type_name(KvType type);  // "f16", "f32", "q8_0"
 Result<KvType> parse_kv_type(std::string_view name);
 
 struct LoadOptions {
-  int n_threads = 0;              // 0: one per CPU this process may run on (its affinity, its cgroup's CPU quota)
+  int n_threads = 0;              // 0: one per CPU this process may run on (its affinity, its cgroup's CPU quota);
+                                  // at most 512
   int n_ctx = 0;                  // KV cache positions; 0: the model's training context, capped at 4096
   KvType kv_type = KvType::kF16;  // of every KV cache of the model (its own and each Sequence's)
   // Copy I2_S weights at load into the layout the AVX-512 and AVX2 kernels read best (other ternary types always

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
+#include <system_error>
 
 #include "api/guarded.hpp"
 #include "api/model_impl.hpp"
@@ -81,6 +83,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
   return guarded([&]() -> Result<std::unique_ptr<Model>> {
     const auto t0 = std::chrono::steady_clock::now();
     if (options.n_threads < 0) return invalid_argument("n_threads must be >= 0");
+    if (options.n_threads > ThreadPool::kMaxThreads)
+      return invalid_argument("n_threads " + std::to_string(options.n_threads) + " is more than " +
+                              std::to_string(ThreadPool::kMaxThreads) + ", the most a model runs on");
     if (options.n_ctx < 0) return invalid_argument("n_ctx must be >= 0");
     if (options.kv_type != KvType::kF32 && options.kv_type != KvType::kF16 && options.kv_type != KvType::kQ8_0)
       return invalid_argument("unknown KV cache type " + std::to_string(static_cast<int>(options.kv_type)));
@@ -107,7 +112,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     const model::HParams& hp = im.weights->hp;
     int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(hp.n_ctx_train, kMaxDefaultCtx);
     const int n_threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
-    im.pool = std::make_unique<ThreadPool>(n_threads);
+    try {
+      im.pool = std::make_unique<ThreadPool>(n_threads);
+    } catch (const std::system_error& e) {
+      return out_of_range("could not start " + std::to_string(n_threads) + " threads (" + e.what() +
+                          "): a thread or memory limit of the system; use fewer");
+    }
     const uint32_t kv_type = kv_quant_type(options.kv_type);
     if (Status s = model::KvCache::check(hp, kv_type); !s.ok()) return s.with_context(path);
     try {

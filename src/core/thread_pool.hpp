@@ -41,6 +41,10 @@ class ChunkFn {
 
 class ThreadPool {
  public:
+  // The most threads a pool takes (as ggml's GGML_MAX_N_THREADS): callers refuse more before asking.
+  static constexpr int kMaxThreads = 512;
+  // Throws std::system_error where the OS will not start a thread (a process or cgroup thread limit), after
+  // stopping and joining the workers already started.
   explicit ThreadPool(int n_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -70,6 +74,8 @@ class ThreadPool {
   static int quota_cpus(std::string_view quota, std::string_view period);
 
  private:
+  // Tells the workers to stop and joins them.
+  void stop_workers();
   void worker(int index);
   // Claims and runs chunks of job `gen` until none are left (or a newer job has replaced it).
   void run_chunks(uint32_t gen, ChunkFn fn, int64_t n_chunks, int index);

@@ -253,6 +253,20 @@ TEST(ModelErrors, PromptLongerThanContextIsAClearError) {
   EXPECT_TRUE(m->evaluate({1, 2, 3}).ok());
 }
 
+// More threads than a pool takes are refused up front (-t 100000 had aborted the process when the OS refused a
+// thread), before the file is read.
+TEST(ModelErrors, ThreadCountOverTheMaximum) {
+  LoadOptions lo;
+  for (int n : {513, 100000}) {
+    lo.n_threads = n;
+    auto m = Model::load("/nonexistent/model.gguf", lo);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(m.status().message().find("n_threads " + std::to_string(n) + " is more than 512"), std::string::npos)
+        << m.status().message();
+  }
+}
+
 TEST(ModelErrors, Q8_0KvCacheNeedsHeadsOfWholeBlocks) {
   const std::string model = test::fixture("stories260k/stories260K.gguf");
   BITNET_REQUIRE_FIXTURE(model);
