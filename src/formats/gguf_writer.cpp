@@ -2,6 +2,8 @@
 // padded to the alignment (as llama.cpp writes it, so its readers find the padding they expect).
 #include "formats/gguf_writer.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -317,6 +319,10 @@ class TempFile {
   TempFile& operator=(const TempFile&) = delete;
 
   Status open() {
+    // Refused before the work of writing: the rename at the end would fail on a directory.
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return io_error("cannot write '" + path_ + "': it is a directory (name a file in it)");
     f_ = std::fopen(tmp_.c_str(), "wb");
     if (f_ == nullptr) return io_error("cannot create '" + tmp_ + "': " + std::strerror(errno));
     return Status::Ok();

@@ -142,6 +142,24 @@ TEST(GgufWriter, WriteErrorsAreStatuses) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kIoError);
   EXPECT_NE(s.message().find("/nonexistent/dir/model.gguf.tmp"), std::string::npos) << s.message();
+
+  // A directory as the output: refused before any tensor is produced (a 2B-4T synth had run for minutes, then
+  // failed to rename its PATH.tmp onto the directory), and nothing is left beside it.
+  const std::string dir = test::temp_dir() + "/out";
+  std::filesystem::create_directory(dir);
+  Writer deferred;
+  deferred.set_string("general.architecture", "llama");
+  deferred.add_tensor_deferred("b", quant::kF32, {5});
+  bool asked = false;
+  s = deferred.write(dir, [&](const std::string&) -> Result<std::vector<uint8_t>> {
+    asked = true;
+    return std::vector<uint8_t>(20);
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_NE(s.message().find("'" + dir + "': it is a directory"), std::string::npos) << s.message();
+  EXPECT_FALSE(asked);
+  EXPECT_FALSE(std::filesystem::exists(dir + ".tmp"));
 }
 
 // Deferred tensors stream from a source while the file is written; the bytes equal those of held tensors.
