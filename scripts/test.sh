@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds (Release) and runs the whole test suite, then again at other ISA levels (lower ones; x86-64 CPUs
 # without AVX-512 or AVX under qemu-user; emulated AVX-512; aarch64 under qemu-user) and under AddressSanitizer +
-# UBSan. This is the README's test command and what
-# CI runs.
+# UBSan. This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
