@@ -65,10 +65,13 @@ class ThreadPool {
   // worker would have to sleep through 16 million jobs, about half an hour of generation, to mistake one for another.)
   void parallel_for_shares(int64_t n, ChunkFn fn, int64_t grain);
 
-  // One per CPU the calling thread may run on (its affinity, on Linux; else the hardware's count), no more than a
-  // cgroup CPU quota allows (a container's --cpus, a Kubernetes CPU limit: more threads than that are throttled
-  // while they spin), at most 64.
+  // usable_cpus(), at most 64: one per CPU the calling thread may run on (its affinity, on Linux; else the hardware's
+  // count), no more than a cgroup CPU quota allows (a container's --cpus, a Kubernetes CPU limit: more threads than
+  // that are throttled while they spin).
   static int default_threads();
+  // The CPUs this process's threads can run on at once: its affinity (else the hardware's count), no more than a
+  // cgroup CPU quota allows; at least 1, not capped. More threads than these take turns.
+  static int usable_cpus();
   // The whole CPUs a CFS quota allows (at least 1), from cgroup v2's cpu.max fields or v1's cfs_quota_us and
   // cfs_period_us: quota "max" or negative, or text that is not a number, is no limit (0).
   static int quota_cpus(std::string_view quota, std::string_view period);
@@ -97,7 +100,8 @@ class ThreadPool {
   static constexpr int kShareBits = 20;
 
   int n_threads_;
-  bool oversubscribed_;  // more threads than the CPUs there are
+  bool oversubscribed_;  // more threads than usable_cpus()
+  int spin_iterations_;  // turns of wait_a_little before a waiting thread sleeps
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_;

@@ -186,9 +186,12 @@ TEST(ThreadPool, DefaultThreadsFollowsTheAffinity) {
   CPU_ZERO(&one);
   CPU_SET(first, &one);
   ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);  // this thread only
-  const int n_one = ThreadPool::default_threads();
+  const int n_one = ThreadPool::default_threads(), usable_one = ThreadPool::usable_cpus();
   ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
   EXPECT_EQ(n_one, 1);
+  EXPECT_EQ(usable_one, 1);
+  EXPECT_EQ(ThreadPool::default_threads(), std::min(ThreadPool::usable_cpus(), 64));
+  EXPECT_LE(ThreadPool::usable_cpus(), CPU_COUNT(&saved));
 }
 #endif
 

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "bitnet/bitnet.hpp"
+#include "core/thread_pool.hpp"
 #include "model/model_test_util.hpp"
 #include "test_util.hpp"
 
@@ -264,6 +265,30 @@ TEST(ModelErrors, ThreadCountOverTheMaximum) {
     EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(m.status().message().find("n_threads " + std::to_string(n) + " is more than 512"), std::string::npos)
         << m.status().message();
+  }
+}
+
+// More threads than the process's CPUs load and run, and stderr says they will take turns; as many as the CPUs, no
+// word.
+TEST(ModelErrors, MoreThreadsThanCpusAreSaid) {
+  const std::string model = test::fixture("stories260k/stories260K.gguf");
+  BITNET_REQUIRE_FIXTURE(model);
+  const int cpus = ThreadPool::usable_cpus();
+  for (int n : {cpus, cpus + 1}) {
+    LoadOptions lo;
+    lo.n_threads = n;
+    testing::internal::CaptureStderr();
+    auto m = Model::load(model, lo);
+    const std::string err = testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    const std::string said = std::to_string(n) + " threads on the " + std::to_string(cpus) + " CPU";
+    EXPECT_EQ(err.find(said) != std::string::npos, n > cpus) << err;
+    GenerationConfig cfg;
+    cfg.temperature = 0.0f;
+    cfg.max_tokens = 4;
+    auto out = (*m)->generate("Once", cfg);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(out->tokens.size(), 4u);
   }
 }
 
