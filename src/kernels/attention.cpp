@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/fast_exp.hpp"
 #include "core/vector_clones.hpp"
@@ -138,6 +139,11 @@ const KvAttentionKernel kNeonDot[] = {
 
 bool is_kv_type(uint32_t type) { return type == quant::kF32 || type == quant::kF16 || type == quant::kQ8_0; }
 
+int64_t kv_row_dim(uint32_t type, int64_t head_dim) {
+  if (type == quant::kQ8_0) return head_dim;
+  return (head_dim + kKvRowMultiple - 1) / kKvRowMultiple * kKvRowMultiple;
+}
+
 const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level) {
   const int cap = std::min(static_cast<int>(level), static_cast<int>(max_supported_isa()));
   for (size_t i = 0; i < std::size(kRef); ++i) {
@@ -227,6 +233,33 @@ static void softmax(float* s, int64_t n) {
 
 void softmax_scores(float* s, int64_t n) { softmax(s, n); }
 
+// Blocks whose stored rows are longer than their heads (AttnBlock::row_dim): run as blocks of row_dim elements.
+static bool padded(const AttnBlock& b) { return b.row_dim > b.head_dim; }
+
+// b as a block of b.row_dim elements: its queries copied, with zeros after head_dim, into this thread's buffer, and
+// (with_outputs) its outputs pointed at that buffer too, for unpad_outputs to copy back. The buffer only grows.
+static AttnBlock pad_block(const AttnBlock& b, bool with_outputs) {
+  thread_local std::vector<float> buf;
+  const size_t row = static_cast<size_t>(b.row_dim);
+  if (buf.size() < 2 * row * static_cast<size_t>(b.n_q)) buf.resize(2 * row * static_cast<size_t>(b.n_q));
+  AttnBlock r = b;
+  r.head_dim = b.row_dim;
+  r.row_dim = 0;
+  for (int i = 0; i < b.n_q; ++i) {
+    float* q = buf.data() + static_cast<size_t>(i) * row;
+    std::copy(b.q[i], b.q[i] + b.head_dim, q);
+    std::fill(q + b.head_dim, q + b.row_dim, 0.0f);
+    r.q[i] = q;
+    if (with_outputs) r.out[i] = buf.data() + (static_cast<size_t>(b.n_q) + static_cast<size_t>(i)) * row;
+  }
+  return r;
+}
+
+// Output columns [c0, c1) of padded run r back into b's outputs.
+static void unpad_outputs(const AttnBlock& b, const AttnBlock& r, int64_t c0, int64_t c1) {
+  for (int i = 0; i < b.n_q; ++i) std::copy(r.out[i] + c0, r.out[i] + c1, b.out[i] + c0);
+}
+
 // Whether attend_block (and its pieces below) take the level's block kernels for b, or one query at a time. A lone
 // query (generation without GQA) takes the single-query kernels: a block kernel would only widen rows into a buffer
 // it reads once (AVX2 generation at 1920 positions of the large model spent 60% of its time in block kernels).
@@ -236,6 +269,7 @@ static bool takes_block_kernels(const KvAttentionKernel& kernel, const AttnBlock
 
 void block_scores_range(const KvAttentionKernel& kernel, const AttnBlock& b, int64_t j0, int64_t j1, float* scores,
                         int64_t ld) {
+  if (padded(b)) return block_scores_range(kernel, pad_block(b, /*with_outputs=*/false), j0, j1, scores, ld);
   AttnBlock r = b;
   r.k = b.k + j0 * b.stride;
   for (int i = 0; i < b.n_q; ++i) r.n_pos[i] = j1 - j0;
@@ -249,11 +283,18 @@ void block_scores_range(const KvAttentionKernel& kernel, const AttnBlock& b, int
 
 void block_weighted_sum_columns(const KvAttentionKernel& kernel, const AttnBlock& b, const float* p, int64_t ld,
                                 int64_t c0, int64_t c1) {
+  if (padded(b) && c1 == b.head_dim) {  // the last columns: with the padding after them
+    const AttnBlock r = pad_block(b, /*with_outputs=*/true);
+    block_weighted_sum_columns(kernel, r, p, ld, c0, r.head_dim);
+    unpad_outputs(b, r, c0, c1);
+    return;
+  }
   AttnBlock r = b;
   // Where column c0's stored value begins in a row.
   r.v = b.v + (kernel.type == quant::kQ8_0 ? c0 / quant::kQ8_0BlockElems * quant::kQ8_0BlockBytes
                                            : c0 * (kernel.type == quant::kF16 ? 2 : 4));
   r.head_dim = c1 - c0;
+  r.row_dim = 0;
   for (int i = 0; i < b.n_q; ++i) r.out[i] = b.out[i] + c0;
   if (!takes_block_kernels(kernel, b)) {
     for (int i = 0; i < b.n_q; ++i) kernel.weighted_sum(r.head(i), p + i * ld, r.out[i]);
@@ -281,6 +322,12 @@ bool AttnBlock::one_position() const {
 }
 
 void attend_block(const KvAttentionKernel& kernel, const AttnBlock& b, float* scratch) {
+  if (padded(b)) {
+    const AttnBlock r = pad_block(b, /*with_outputs=*/true);
+    attend_block(kernel, r, scratch);
+    unpad_outputs(b, r, 0, b.head_dim);
+    return;
+  }
   if (!takes_block_kernels(kernel, b)) {
     for (int i = 0; i < b.n_q; ++i) attend_head(kernel, b.head(i), scratch, b.out[i]);
     return;

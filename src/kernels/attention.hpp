@@ -54,6 +54,12 @@ struct AttnBlock {
   int64_t stride;
   int64_t head_dim;
   float scale;
+  // Elements a stored row holds: head_dim, or (0) the same; more where the cache pads F32 and F16 rows with zeros to
+  // a multiple of 16 (kKvRowMultiple). Such a block is run as one of row_dim elements: its queries copied with
+  // zeros past head_dim, its outputs' padding dropped. The bits are head_dim's: a padding element adds
+  // fma(0, 0, s) = s to a lane's dot (s is never -0: sums start at +0, and a fused multiply-add gives -0 only when
+  // both its product and its addend are -0), and an output element depends on its own column alone.
+  int64_t row_dim = 0;
 
   int64_t max_pos() const;  // the largest n_pos[i]
   // Whether every query stops at one position: one token's heads (a GQA group), as generation runs them, whose rows
@@ -80,6 +86,13 @@ struct KvAttentionKernel {
 
 // Whether `type` can hold a KV cache (F32, F16, Q8_0).
 bool is_kv_type(uint32_t type);
+// F32 and F16 caches store a head's row padded with zeros to a multiple of this (AttnBlock::row_dim), so that every
+// level's kernels take any head size (the block kernels want whole 16s: 1bitLLM/bitnet_b1_58-3B's heads of 100
+// went to the scalar reference, a third of its prompt time). Q8_0 rows are whole blocks of 32 already.
+inline constexpr int64_t kKvRowMultiple = 16;
+// The elements a cache of `type` stores for a head of head_dim: head_dim rounded up to kKvRowMultiple for F32 and
+// F16, head_dim itself for Q8_0.
+int64_t kv_row_dim(uint32_t type, int64_t head_dim);
 // The fastest kernel for a KV cache of `type` at or below `level` (the scalar reference where no fast one
 // exists); nullptr when `type` is not a KV type.
 const KvAttentionKernel* kv_attention_kernel(uint32_t type, IsaLevel level);

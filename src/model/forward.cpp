@@ -456,6 +456,7 @@ void Forward::attention(int64_t layer, int64_t n) {
       ab.v = cache.v(layer, kvh, 0);
       ab.stride = cache.head_bytes();
       ab.head_dim = hd;
+      ab.row_dim = cache.row_dim();
       ab.scale = scale;
       kernels::attend_block(*kernels::kv_attention_kernel(cache.type(), kernel_->isa), ab, sc);
     }
@@ -495,6 +496,7 @@ void Forward::attention_split(int64_t layer) {
     ab.v = cache.v(layer, kvh, 0);
     ab.stride = cache.head_bytes();
     ab.head_dim = hd;
+    ab.row_dim = cache.row_dim();
     ab.scale = scale;
     return ab;
   };

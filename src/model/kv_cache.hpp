@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "bitnet/status.hpp"
 #include "core/aligned.hpp"
@@ -35,7 +36,8 @@ class KvCache {
         n_ctx_(n_ctx),
         n_head_kv_(hp.n_head_kv),
         head_dim_(hp.head_dim),
-        head_bytes_(position_bytes(type, head_dim_)),
+        row_dim_(kernels::kv_row_dim(type, head_dim_)),
+        head_bytes_(position_bytes(type, row_dim_)),
         plane_bytes_(hp.n_layer * n_head_kv_ * n_ctx * head_bytes_),
         k_(static_cast<size_t>(plane_bytes_)),
         v_(static_cast<size_t>(plane_bytes_)) {}
@@ -46,18 +48,20 @@ class KvCache {
   // bytes() of a cache of n_ctx positions for hp, before making one (a context too large to allocate is named).
   static uint64_t bytes_for(const HParams& hp, int64_t n_ctx, uint32_t type) {
     return 2 * static_cast<uint64_t>(hp.n_layer * hp.n_head_kv * n_ctx) *
-           static_cast<uint64_t>(position_bytes(type, hp.head_dim));
+           static_cast<uint64_t>(position_bytes(type, kernels::kv_row_dim(type, hp.head_dim)));
   }
-  // One position of one KV head stored as `type`.
-  static int64_t position_bytes(uint32_t type, int64_t head_dim) {
+  // One position of one KV head stored as `type`: row_dim elements.
+  static int64_t position_bytes(uint32_t type, int64_t row_dim) {
     const quant::TypeTraits* t = quant::find_type(type);
-    return head_dim / t->block_elems * static_cast<int64_t>(t->block_bytes);
+    return row_dim / t->block_elems * static_cast<int64_t>(t->block_bytes);
   }
 
   uint32_t type() const { return type_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return n_past_; }
   int64_t head_bytes() const { return head_bytes_; }  // one position of one KV head: its rows are this far apart
+  // The elements such a row holds: head_dim, then zeros up to kernels::kv_row_dim (AttnBlock::row_dim).
+  int64_t row_dim() const { return row_dim_; }
   uint64_t bytes() const { return 2 * static_cast<uint64_t>(plane_bytes_); }
   // Forget everything from position `n` on (clamped to [0, n_past]).
   void truncate(int64_t n) { n_past_ = n < 0 ? 0 : (n < n_past_ ? n : n_past_); }
@@ -83,12 +87,17 @@ class KvCache {
 
   // Stores the keys and values (n_head_kv * head_dim floats each, head after head) of one position, rounded to the
   // cache's type by the type's reference quantizer (Q8_0: llama.cpp's quantize_row_q8_0_ref, whose blocks never
-  // straddle two heads, as check() asks; F16: round to nearest even).
+  // straddle two heads, as check() asks; F16: round to nearest even), each head's row padded with zeros to row_dim.
   void store(int64_t layer, int64_t pos, const float* k, const float* v) {
     const quant::QuantizeFn quantize = quant::find_type(type_)->quantize;
+    const int64_t stored = position_bytes(type_, head_dim_);  // F32, F16: the elements' bytes; Q8_0: all
     for (int64_t h = 0; h < n_head_kv_; ++h) {
-      quantize(k + h * head_dim_, k_.data() + offset(layer, h, pos), head_dim_);
-      quantize(v + h * head_dim_, v_.data() + offset(layer, h, pos), head_dim_);
+      uint8_t* kr = k_.data() + offset(layer, h, pos);
+      uint8_t* vr = v_.data() + offset(layer, h, pos);
+      quantize(k + h * head_dim_, kr, head_dim_);
+      quantize(v + h * head_dim_, vr, head_dim_);
+      std::memset(kr + stored, 0, static_cast<size_t>(head_bytes_ - stored));  // +0.0 in F32 and F16
+      std::memset(vr + stored, 0, static_cast<size_t>(head_bytes_ - stored));
     }
   }
   // Key or value of KV head `head` at position `pos` of `layer` (head_dim values; the next position's head_bytes()
@@ -106,6 +115,7 @@ class KvCache {
   int64_t n_past_ = 0;
   int64_t n_head_kv_;
   int64_t head_dim_;
+  int64_t row_dim_;
   int64_t head_bytes_;
   int64_t plane_bytes_;
   HugePageBuffer k_, v_;  // uninitialized

@@ -310,6 +310,77 @@ TEST(KvAttention, PiecesBitEqualWholeBlocks) {
   }
 }
 
+// Rows stored padded with zeros (the F32 and F16 caches' rows: AttnBlock::row_dim, kKvRowMultiple): a block of
+// head_dim elements over them, whole (attend_block) or in pieces (block_scores_range, softmax_scores,
+// block_weighted_sum_columns), gives every query the reference's bits for head_dim unpadded, at every level, for
+// heads that are not whole 16s (1bitLLM/bitnet_b1_58-3B's 100) and some that are.
+TEST(KvAttention, PaddedRowsBitEqualUnpaddedReference) {
+  std::random_device seed_source;
+  const unsigned seed = seed_source();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (uint32_t type : {quant::kF32, quant::kF16}) {
+    for (int64_t hd : {4, 8, 12, 20, 32, 40, 72, 100, 200, 260}) {
+      const int64_t row_dim = kv_row_dim(type, hd);
+      ASSERT_EQ(row_dim % kKvRowMultiple, 0);
+      ASSERT_GE(row_dim, hd);
+      ASSERT_LT(row_dim, hd + kKvRowMultiple);
+      Layer L = make_layer(type, row_dim, 1, 300, rng);
+      const int64_t elem = type == quant::kF16 ? 2 : 4;
+      for (int64_t j = 0; j < L.n_pos; ++j)
+        for (auto* rows : {&L.k, &L.v})
+          std::memset(rows->data() + j * L.row_bytes + hd * elem, 0, static_cast<size_t>((row_dim - hd) * elem));
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      for (IsaLevel level : {IsaLevel::kScalar, IsaLevel::kAvx2, IsaLevel::kAvx512}) {
+        if (static_cast<int>(level) > static_cast<int>(max_supported_isa())) continue;
+        const KvAttentionKernel& kernel = *kv_attention_kernel(type, level);
+        for (int n_q : {1, 3, 8, 16}) {
+          for (int whole = 0; whole < 2; ++whole) {
+            std::vector<std::vector<float>> q(n_q, std::vector<float>(hd)), out(n_q, std::vector<float>(hd, NAN));
+            AttnBlock b = {};
+            b.n_q = n_q;
+            b.k = L.k.data();
+            b.v = L.v.data();
+            b.stride = L.row_bytes;
+            b.head_dim = hd;
+            b.row_dim = row_dim;
+            b.scale = scale;
+            for (int i = 0; i < n_q; ++i) {
+              for (auto& e : q[i]) e = nd(rng);
+              b.q[i] = q[i].data();
+              b.out[i] = out[i].data();
+              b.n_pos[i] = whole ? 57 + 13 * i : 300;  // pieces: one token's block, all at one position
+            }
+            const int64_t ld = b.max_pos();
+            std::vector<float> sc(static_cast<size_t>(n_q * ld), NAN);
+            if (whole) {
+              attend_block(kernel, b, sc.data());
+            } else {
+              for (int64_t j0 = 0, j1; j0 < ld; j0 = j1) {
+                j1 = std::min<int64_t>(ld, j0 + 1 + static_cast<int64_t>(rng() % 200));
+                block_scores_range(kernel, b, j0, j1, sc.data(), ld);
+              }
+              for (int i = 0; i < n_q; ++i) softmax_scores(sc.data() + i * ld, ld);
+              for (int64_t c0 = 0, c1; c0 < hd; c0 = c1) {
+                c1 = std::min<int64_t>(hd, c0 + 32 * (1 + static_cast<int64_t>(rng() % 3)));
+                block_weighted_sum_columns(kernel, b, sc.data(), ld, c0, c1);
+              }
+            }
+            for (int i = 0; i < n_q; ++i) {
+              const AttnHead h{q[i].data(), L.k.data(), L.v.data(), L.row_bytes, hd, b.n_pos[i], scale};
+              std::vector<float> want(hd), scratch(static_cast<size_t>(h.n_pos));
+              attend_head(ref_kernel(type), h, scratch.data(), want.data());
+              ASSERT_EQ(std::memcmp(want.data(), out[i].data(), want.size() * 4), 0)
+                  << quant::type_name(type) << " head_dim " << hd << " row_dim " << row_dim << " queries " << n_q
+                  << (whole ? " whole" : " in pieces") << " query " << i << " " << isa_name(level) << " seed " << seed;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // The reference against attention in double over the same stored values (and the same query: rounded to f16
 // against an F16 cache). Bound (u = 2^-24, gamma_n = nu/(1-nu),
 // Higham Thm 3.1): each score errs by e_j <= gamma_{d+1} * scale * sum_i |q_i k_ji| (d products summed, then the

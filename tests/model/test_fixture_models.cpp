@@ -308,8 +308,8 @@ TEST(ModelErrors, Q8_0KvCacheNeedsHeadsOfWholeBlocks) {
     auto ok = load_model(model, 16, t);
     ASSERT_NE(ok, nullptr);
     EXPECT_EQ(ok->info().kv_type, kv_type_name(t));
-    // 5 layers x 16 positions x kv_dim 32 (4 KV heads of 8), keys and values.
-    EXPECT_EQ(ok->info().kv_cache_bytes, 2u * 5 * 16 * 32 * (t == KvType::kF32 ? 4 : 2));
+    // 5 layers x 16 positions x 4 KV heads of 8, each stored padded to 16 (kernels::kKvRowMultiple), keys and values.
+    EXPECT_EQ(ok->info().kv_cache_bytes, 2u * 5 * 16 * 4 * 16 * (t == KvType::kF32 ? 4 : 2));
   }
 }
 

@@ -116,6 +116,40 @@ TEST(KvCache, F16RoundsToNearestEvenAndQ8_0MatchesItsBlockRule) {
   for (int i = 0; i < 32; ++i) EXPECT_EQ(vb[2 + i], 0);
 }
 
+// F32 and F16 rows of heads that are not whole 16s are stored padded with zeros (kernels::kv_row_dim): the values
+// at the start, +0.0 after them, head_bytes() and bytes() counting the padding; Q8_0 rows are not padded.
+TEST(KvCache, RowsArePaddedWithZerosToWhole16s) {
+  const HParams hp = hparams(100, 2, 2);  // 1bitLLM/bitnet_b1_58-3B's heads
+  std::vector<float> k(200), v(200);
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = 0.5f + static_cast<float>(i);
+    v[i] = -0.25f - static_cast<float>(i);
+  }
+  for (uint32_t type : {quant::kF32, quant::kF16}) {
+    const int64_t elem = type == quant::kF16 ? 2 : 4;
+    KvCache cache(hp, 3, type);
+    EXPECT_EQ(cache.row_dim(), 112);
+    EXPECT_EQ(cache.head_bytes(), 112 * elem);
+    EXPECT_EQ(cache.bytes(), static_cast<uint64_t>(2 * 2 * 2 * 3 * 112 * elem));
+    EXPECT_EQ(KvCache::bytes_for(hp, 3, type), cache.bytes());
+    for (int64_t p = 0; p < 3; ++p) cache.store(1, p, k.data(), v.data());
+    for (int64_t h = 0; h < 2; ++h)
+      for (int kv = 0; kv < 2; ++kv) {
+        const std::vector<float>& x = kv == 0 ? k : v;
+        auto want = quant::quantize_tensor(type, x.data() + h * 100, 100, 1);
+        ASSERT_TRUE(want.ok());
+        const uint8_t* row = kv == 0 ? cache.k(1, h, 2) : cache.v(1, h, 2);
+        EXPECT_EQ(std::memcmp(row, want->data(), want->size()), 0) << quant::type_name(type) << " head " << h;
+        for (int64_t b = 100 * elem; b < 112 * elem; ++b)
+          ASSERT_EQ(row[b], 0) << quant::type_name(type) << " head " << h << " byte " << b;
+      }
+  }
+  const HParams hq = hparams(96, 1, 1);
+  KvCache q8(hq, 2, quant::kQ8_0);
+  EXPECT_EQ(q8.row_dim(), 96);
+  EXPECT_EQ(q8.head_bytes(), 3 * static_cast<int64_t>(quant::kQ8_0BlockBytes));
+}
+
 TEST(KvCache, Q8_0NeedsHeadsOfWholeBlocks) {
   for (int64_t hd : {8, 48, 80}) {
     Status s = KvCache::check(hparams(hd, 2, 1), quant::kQ8_0);
