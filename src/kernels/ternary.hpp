@@ -100,7 +100,8 @@ void ternary_matmul_avx512_gfni(const quant::TernaryMatrix& w, const PreparedAct
                                 int64_t row_begin, int64_t row_end);
 // The AVX-512 kernel for batches of kPanelMinTokens or more (x86/ternary_avx512_panels.cpp): rows rearranged into
 // 16-row panels on the fly, or read as they are from a matrix in panels (whose row range must then be whole
-// panels). Needs whole 128-column blocks and groups (_fits); falls back to the reference otherwise.
+// panels). Needs whole 128-column blocks and groups, or (rows rearranged here, one group a row) a tail of whole 16s
+// after the blocks (_fits); falls back to the reference otherwise.
 inline constexpr int64_t kPanelMinTokens = 8;
 bool ternary_panels_avx512_fits(const quant::TernaryMatrix& w, const PreparedActs& a);
 void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,

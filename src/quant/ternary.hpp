@@ -18,7 +18,8 @@ namespace bitnet::quant {
 //    so (byte >> (6 - 2j)) & 3 over the block's 32 bytes lines up with 32 consecutive activations;
 //  - the cols % 128 tail columns, after the full blocks: column c in byte c / 4 at shift 2 * (c % 4).
 // Rows of a multiple of 128 columns are exactly I2_S's bytes (whose blocks run over the flattened tensor).
-// Every file type has whole blocks (I2_S 128, TQ* 256 columns); the tail serves narrower in-memory matrices.
+// I2_S and TQ* files have whole blocks (128, 256 columns); the tail serves TL1/TL2 matrices repacked at load
+// (bitnet_b1_58-3B's ffn_down: 8640 columns) and float ones ternarized.
 inline constexpr int64_t kTernaryBlock = 128;
 
 inline int ternary_code_shift(int64_t cols, int64_t c) {

@@ -185,7 +185,16 @@ TEST(KernelParity, TernaryPerTokenAbsmax) {
                                                 {50, 640, 47},
                                                 {17, 256, 16},
                                                 {83, 2560, 31},
-                                                {40, 6912, 48}});
+                                                {40, 6912, 48},
+                                                // batches with a tail of whole 16s after the blocks (the AVX-512
+                                                // panel kernel's short block: bitnet_b1_58-3B's ffn_down has 8640
+                                                // columns), tail only, and 16 tokens or more (past AMX)
+                                                {37, 8640, 13},
+                                                {19, 192, 8},
+                                                {40, 144, 17},
+                                                {33, 112, 9},
+                                                {50, 496, 16},
+                                                {24, 8640, 48}});
 }
 
 // Single tokens against 8 or more rows of several groups ({19, 768, 1}, {16, 512, 5}) take the generation
@@ -352,6 +361,7 @@ TEST(KernelParity, ExtremeSumsAreExact) {
                                               {6, 1536, 8},
                                               {20, 6912, 17},
                                               {33, 4096, 32},
+                                              {12, 8640, 9},  // a tail of 64 after 67 blocks
                                               // whole 16-row panels (also tried in the panel layout)
                                               {32, 6912, 1},
                                               {48, 4096, 16}}) {

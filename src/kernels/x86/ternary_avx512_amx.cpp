@@ -168,6 +168,8 @@ void ternary_matmul_amx(const quant::TernaryMatrix& w, const PreparedActs& a, fl
     ternary_matmul_ref(w, a.qa, y, y_stride, row_begin, row_end);
     return;
   }
+  if (w.cols % quant::kTernaryBlock != 0)  // a tail after the blocks: the tiles take whole blocks only
+    return ternary_matmul_panels_avx512(w, a, y, y_stride, row_begin, row_end);
   const int64_t steps = w.cols / kStep;
   const int64_t panel_bytes = kRows * w.row_bytes();
   const int64_t groups = w.cols / w.group;

@@ -32,7 +32,13 @@ namespace {
 
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// Rows [r0, r0 + nr) (nr <= 16) of w as one panel at dst: (cols / 128) * 8 zmm. Lanes past nr hold code 1.
+// Rows [r0, r0 + nr) (nr <= 16) of w as one panel at dst: (cols / 128) * 8 zmm, then the tail's (below). Lanes past
+// nr hold code 1.
+// A tail of T = cols % 128 columns (a multiple of 16; ternary_panels_avx512_fits) follows the blocks as a short
+// block: T / 4 bytes a row, column 128 (cols / 128) + (T / 4) k + b of the row in byte b at shift 6 - 2k (the
+// blocks' arrangement with a quarter of T columns in place of 32), dword j of the 16 rows side by side in zmm j. A
+// row layout's tail (quant/ternary.hpp) is not arranged so, and is rearranged code by code (64 codes a row of
+// bitnet_b1_58-3B's ffn_down: about 0.3% of its prompt time).
 // Per block, two 8 x 8 dword transposes side by side (rows 0-7 in the low 256 bits, rows 8-15 in the high):
 // unpack 32, unpack 64, then 128-bit lanes paired across registers. (Gathers did the same at 58 cycles each:
 // 16% of the kernel's time.)
@@ -71,6 +77,17 @@ void to_panel(const quant::TernaryMatrix& w, int64_t r0, int64_t nr, uint8_t* ds
       _mm512_store_si512(out + m * 64, _mm512_permutex2var_epi64(u[m], even, u[m + 4]));
       _mm512_store_si512(out + (m + 4) * 64, _mm512_permutex2var_epi64(u[m], odd, u[m + 4]));
     }
+  }
+  const int64_t tail = w.cols % quant::kTernaryBlock, quarter = tail / 4, full = w.cols - tail;
+  uint8_t* out = dst + blocks * 512;
+  for (int i = 0; i < kPanelRows && tail > 0; ++i) {
+    uint8_t bytes[quant::kTernaryBlock / 4];
+    std::memset(bytes, i < nr ? 0 : 0x55, sizeof bytes);
+    if (i < nr)
+      for (int64_t c = 0; c < tail; ++c)
+        bytes[c % quarter] |=
+            static_cast<uint8_t>(quant::ternary_code(w.row(r0 + i), w.cols, full + c) << (6 - 2 * (c / quarter)));
+    for (int64_t j = 0; j < quarter / 4; ++j) std::memcpy(out + j * 64 + 4 * i, bytes + 4 * j, 4);
   }
 }
 
@@ -129,6 +146,7 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
   const __m512i mask = _mm512_set1_epi8(3);
   alignas(64) float partial[P][kTokTile][kPanelRows];  // float sums over groups so far (groups > 1)
   const int64_t blocks = cols / quant::kTernaryBlock;
+  const int64_t tail = cols % quant::kTernaryBlock, quarter = tail / 4, full = cols - tail;
   for (int64_t g = 0; g < groups; ++g) {
     __m512i acc[P][kTokTile];
     for (int p = 0; p < P; ++p)
@@ -147,6 +165,24 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
           for (int p = 0; p < P; ++p) d[p] = _mm512_and_si512(_mm512_srli_epi32(v[p], 6 - 2 * s), mask);
           const int64_t c = cb + 32 * s + 4 * j;
 #pragma GCC unroll 32
+          for (int t = 0; t < kTokTile; ++t) {
+            int32_t four;
+            std::memcpy(&four, act[t] + c, 4);
+            const __m512i q = _mm512_set1_epi32(four);
+            for (int p = 0; p < P; ++p) acc[p][t] = _mm512_dpbusd_epi32(acc[p][t], d[p], q);
+          }
+        }
+      }
+    }
+    if (tail > 0) {  // the short block after the blocks (to_panel; one group a row then)
+      const uint8_t* pb = panels + blocks * 512;
+      for (int64_t j = 0; j < quarter / 4; ++j) {
+        __m512i v[P];
+        for (int p = 0; p < P; ++p) v[p] = _mm512_loadu_si512(pb + p * panel_bytes + j * 64);
+        for (int s = 0; s < 4; ++s) {
+          __m512i d[P];
+          for (int p = 0; p < P; ++p) d[p] = _mm512_and_si512(_mm512_srli_epi32(v[p], 6 - 2 * s), mask);
+          const int64_t c = full + quarter * s + 4 * j;
           for (int t = 0; t < kTokTile; ++t) {
             int32_t four;
             std::memcpy(&four, act[t] + c, 4);
@@ -185,8 +221,11 @@ void panel_tile(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
 }  // namespace
 
 bool ternary_panels_avx512_fits(const quant::TernaryMatrix& w, const PreparedActs& a) {
-  return w.cols % quant::kTernaryBlock == 0 && w.group % quant::kTernaryBlock == 0 && a.qa.group == w.group &&
-         w.cols / w.group <= 256;
+  if (a.qa.group != w.group) return false;
+  if (w.cols % quant::kTernaryBlock == 0) return w.group % quant::kTernaryBlock == 0 && w.cols / w.group <= 256;
+  // A tail of whole 16s after the blocks (to_panel's short block): rows rearranged here (the loader puts only whole
+  // blocks in panels), one group a row (bitnet_b1_58-3B's ffn_down: 8640 columns, 64 past 67 blocks, from TL1/TL2).
+  return !w.panels && !w.dense && w.group == w.cols && w.cols % 16 == 0;
 }
 
 void ternary_matmul_panels_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, float* y, int64_t y_stride,
