@@ -41,10 +41,13 @@ inline void decode_block(__m256i v, uint8_t* out) {
   _mm256_store_si256(o + 3, _mm256_and_si256(v, mask));
 }
 
-// One row's codes as bytes, block by block (128 bytes a block).
-void decode_row(const uint8_t* row, int64_t blocks, uint8_t* out) {
+// One row's codes as bytes in column order: block by block (128 bytes a block), then a tail's codes one by one
+// (quant/ternary.hpp's row layout; 64 a row of bitnet_b1_58-3B's ffn_down).
+void decode_row(const uint8_t* row, int64_t cols, uint8_t* out) {
+  const int64_t blocks = cols / quant::kTernaryBlock;
   for (int64_t b = 0; b < blocks; ++b)
     decode_block(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * b)), out + 128 * b);
+  for (int64_t c = blocks * quant::kTernaryBlock; c < cols; ++c) out[c] = quant::ternary_code(row, cols, c);
 }
 
 // The 8 rows of half h (rows 8h .. 8h + 7) of panel p of a matrix in panels, as bytes, rows `cols` apart at out: line
@@ -546,7 +549,10 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
 #endif
     return;
   }
-  if (n < kDecodeMinTokens || cols % 128 != 0 || group % 128 != 0 || group != w.group || groups > kMaxGroups)
+  // Decoded rows are read 64 columns a step: whole blocks and groups, or (rows, one group a row) a tail of whole 64s
+  // after the blocks (bitnet_b1_58-3B's ffn_down, 8640 columns; the row kernels had taken it, at a third of the speed).
+  const bool decodes = (cols % 128 == 0 && group % 128 == 0) || (cols % 64 == 0 && group == cols && !w.panels);
+  if (n < kDecodeMinTokens || !decodes || group != w.group || groups > kMaxGroups)
     return BITNET_AVX2_NS::matmul_rows(w, a, y, y_stride, row_begin, row_end);
   // the chunk's decoded rows, then (for a matrix in panels) their weight scales in the row layout
   uint8_t* scratch = kernel_scratch(static_cast<size_t>(kDecodeRows * cols + kDecodeRows * groups * 4));
@@ -573,7 +579,7 @@ void BITNET_TERNARY_AVX2_ENTRY(const quant::TernaryMatrix& w, const PreparedActs
       } else if (w.panels) {
         decode_panel_row(w, r, scratch + (r - rb) * cols);
       } else {
-        decode_row(w.row(r), cols / 128, scratch + (r - rb) * cols);
+        decode_row(w.row(r), cols, scratch + (r - rb) * cols);
       }
     }
     for (int64_t t0 = 0; t0 < n;) {
