@@ -77,12 +77,6 @@ inline void block_dot(int32x4_t* acc, const BlockCodes& b, const int8_t* a) {
   acc[1] = dot16<kDot>(acc[1], b.c4[1], a + 80);
 }
 
-inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
 // One token against four rows (generation), per group into idot[r][g]: each block's eight activation vectors are
 // loaded once for the four rows, and the four rows' twelve sums are independent. One row at a time, its x1 sum took
 // four dependent dots a block, so on cores with several vector pipes the dot latency, not the pipes, set the pace
@@ -116,7 +110,7 @@ void rows4_dots(const uint8_t* const* rows, const PreparedActs& a, int64_t t, in
     const int64_t tail_begin = gb > full ? gb : full;
     for (int r = 0; r < 4; ++r) {
       int32_t s = vaddvq_s32(acc[r][0]) + vaddvq_s32(acc[r][1]) / 4 + vaddvq_s32(acc[r][2]) / 16;  // exact
-      if (tail_begin < gb + group) s += tail_code_dot(rows[r], p, tail_begin, gb + group);
+      if (tail_begin < gb + group) s += ternary_tail_code_dot(rows[r], p, tail_begin, gb + group);
       idot[r][g] = s - a.sums[static_cast<size_t>(t * groups + g)];
     }
   }
@@ -142,7 +136,7 @@ void row_dots(const uint8_t* row, const int8_t* const* p, const int64_t* tok, co
     for (int i = 0; i < T; ++i) {
       // exact: the x4 and x16 sums are multiples of 4 and 16
       int32_t s = vaddvq_s32(acc[i][0]) + vaddvq_s32(acc[i][1]) / 4 + vaddvq_s32(acc[i][2]) / 16;
-      if (tail_begin < gb + group) s += tail_code_dot(row, p[i], tail_begin, gb + group);
+      if (tail_begin < gb + group) s += ternary_tail_code_dot(row, p[i], tail_begin, gb + group);
       idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
     }
   }

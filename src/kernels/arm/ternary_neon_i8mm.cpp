@@ -39,12 +39,6 @@ BITNET_I8MM inline int8x16_t field(uint8x16_t z) {
   }
 }
 
-inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
 // Field J of a 128-column block starting at column c: its four 8-column runs, both row pairs (z) times P token pairs.
 template <int J, int P>
 BITNET_I8MM inline void field_runs(int32x4_t (&acc)[2][P], const uint8x16_t (&z)[2][4], const int8_t* const* acts,
@@ -99,7 +93,8 @@ BITNET_I8MM void tile_dots(const uint8_t* const* rows, const int8_t* const* acts
         for (int i = 0; i < 2; ++i)      // row 2 rp + i
           for (int j = 0; j < 2; ++j) {  // token 2p + j
             int32_t s = lane[2 * i + j];
-            if (tail_begin < gb + group) s += tail_code_dot(rows[2 * rp + i], q[2 * p + j], tail_begin, gb + group);
+            if (tail_begin < gb + group)
+              s += ternary_tail_code_dot(rows[2 * rp + i], q[2 * p + j], tail_begin, gb + group);
             idot[2 * p + j][2 * rp + i][g] = s - sums[2 * p + j][g];
           }
       }

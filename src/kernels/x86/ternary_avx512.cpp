@@ -64,13 +64,6 @@ inline void prefetch_ahead(const uint8_t* p, const GenPrefetch& pf) {
   if ((at & 63) < 32) prefetch_code_line(at, pf.to_l2);  // else the line's other half fetched it a step before
 }
 
-// Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
-inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
 // A 128-column block's 32 code bytes at p, decoded: lo holds the codes of columns [0, 64) (the fields at bits 6 and 4,
 // one a 256-bit half), hi those of [64, 128) (bits 2 and 0), one code a byte, in natural order.
 inline void decode_block(const uint8_t* p, __m512i& lo, __m512i& hi) {
@@ -242,7 +235,7 @@ void run_tile(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t r0, 
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) {
         int32_t s = _mm512_reduce_add_epi32(acc[r][t]);
-        if (tail_begin < gb + group) s += tail_code_dot(rows[r], acts[t], tail_begin, gb + group);
+        if (tail_begin < gb + group) s += ternary_tail_code_dot(rows[r], acts[t], tail_begin, gb + group);
         idot[r][t][g] = s - sums[(t0 + t) * groups + g];
       }
   }

@@ -33,13 +33,6 @@ inline __m256i block_sum16(__m256i c0, __m256i c1, __m256i c2, __m256i c3, const
                                            _mm256_maddubs_epi16(c3, _mm256_loadu_si256(ap + 3))));
 }
 
-// Tail columns [c0, c1) (past the last full 128-block, LSB-first codes) of one row: sum(code * q).
-inline int32_t tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
 constexpr int64_t kRowChunk = 32;  // rows sharing one pass over a token tile's activations
 
 // s16[t] (int16 lanes) = sum over columns [c, ce) (at most kBlocks16 whole blocks) of code * q for one row and T
@@ -80,7 +73,8 @@ inline void row_dots(const uint8_t* row, const PreparedActs& a, const int64_t* t
     const int64_t tail_begin = gb > full ? gb : full;
     for (int i = 0; i < T; ++i) {
       int32_t s = hsum_epi32(acc[i]);
-      if (tail_begin < gb + group) s += tail_code_dot(row, a.qa.q.data() + tok[i] * cols, tail_begin, gb + group);
+      if (tail_begin < gb + group)
+        s += ternary_tail_code_dot(row, a.qa.q.data() + tok[i] * cols, tail_begin, gb + group);
       idot[i][g] = s - a.sums[static_cast<size_t>(tok[i] * groups + g)];
     }
   }
@@ -172,7 +166,7 @@ inline __m128i rows4_reduce(const __m256i* acc, const uint8_t* row0, int64_t str
   __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
   if (full < end) {
     alignas(16) int32_t tail[4];
-    for (int r = 0; r < 4; ++r) tail[r] = tail_code_dot(row0 + r * stride, q, full, end);
+    for (int r = 0; r < 4; ++r) tail[r] = ternary_tail_code_dot(row0 + r * stride, q, full, end);
     dots = _mm_add_epi32(dots, _mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
   }
   return dots;
