@@ -10,6 +10,7 @@
 #if defined(__x86_64__)
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "core/cpu_features.hpp"  // before the target region: code_prefetch.hpp reads it
 #include "kernels/ternary.hpp"
@@ -188,7 +189,8 @@ void gen_tile8_q8k(const quant::TernaryMatrix& w, const PreparedActs& a, int64_t
 // sum(code * act) over tail columns [c0, c1) of a row in the row layout (column c in byte c / 4 at shift 2 (c % 4);
 // c0 and c1 multiples of 4), 64 columns a step: each 128-bit lane takes 16 columns, its 4 code bytes copied to its 4
 // dwords and dword k shifted right by 2k, so that byte j of dword k holds column 4j + k's code; the lane's
-// activations shuffled to the same order; one vpdpbusd. Bytes past c1 load as zeros (code 0 times activation 0).
+// activations shuffled to the same order; one vpdpbusd. A last partial step reads zeroed copies (code 0 times
+// activation 0).
 // Scalar, the tail of 64 columns of bitnet_b1_58-3B's ffn_down took half of that matrix's generation time.
 inline int32_t tail_dot(const uint8_t* row, const int8_t* act, int64_t c0, int64_t c1) {
   const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -197,11 +199,21 @@ inline int32_t tail_dot(const uint8_t* row, const int8_t* act, int64_t c0, int64
   const __m512i threes = _mm512_set1_epi8(3);
   __m512i acc = _mm512_setzero_si512();
   for (int64_t c = c0; c < c1; c += 64) {
-    const int64_t n = c1 - c < 64 ? c1 - c : 64;
-    const __m128i bytes = _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << (n / 4)) - 1u), row + c / 4);
+    __m128i bytes;
+    __m512i x;
+    if (c1 - c >= 64) {
+      bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 4));
+      x = _mm512_loadu_si512(act + c);
+    } else {  // through zeroed copies (masked byte loads: not in the emulated build's SIMDe)
+      alignas(64) int8_t xs[64] = {};
+      alignas(16) uint8_t bs[16] = {};
+      std::memcpy(bs, row + c / 4, static_cast<size_t>((c1 - c) / 4));
+      std::memcpy(xs, act + c, static_cast<size_t>(c1 - c));
+      bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(bs));
+      x = _mm512_load_si512(xs);
+    }
     const __m512i codes = _mm512_and_si512(
         _mm512_srlv_epi32(_mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(bytes)), shifts), threes);
-    const __m512i x = _mm512_maskz_loadu_epi8(n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1, act + c);
     acc = _mm512_dpbusd_epi32(acc, codes, _mm512_shuffle_epi8(x, by_k));
   }
   return _mm512_reduce_add_epi32(acc);
