@@ -436,6 +436,8 @@ void register_all() {
                           {"2b4t_ffn_down_6912x2560", 2560, 6912},
                           {"large_ffn_up_1536x4096", 4096, 1536},
                           {"large_ffn_down_4096x1536", 1536, 4096},
+                          // bitnet_b1_58-3B's (from TL1/TL2): 64 columns past the last 128-column block, in rows
+                          {"3b_ffn_down_8640x3200", 3200, 8640},
                           {"l2_1536x512", 512, 1536},
                           {"stream_2560x262144", 262144, 2560}};
   for (bool q8k : {false, true})
@@ -445,7 +447,7 @@ void register_all() {
           if (level == IsaLevel::kScalar && (tokens > 1 || sh.rows > 100000)) continue;  // the reference: slow
           if ((sh.rows > 100000 || sh.rows < 1000) && tokens == 128) continue;
           if (tokens == 4 && sh.rows != 512) continue;
-          if (q8k && (sh.rows > 100000 || level == IsaLevel::kScalar)) continue;
+          if (q8k && (sh.rows > 100000 || level == IsaLevel::kScalar || sh.cols % 256 != 0)) continue;
           // ternary_tq: TQ1_0/TQ2_0's scale per 256 columns and Q8_K activations
           const std::string name = std::string(q8k ? "ternary_tq/" : "ternary/") + sh.name +
                                    "/tokens:" + std::to_string(tokens) + "/" + isa_name(level);
@@ -467,9 +469,10 @@ void register_all() {
             // where it would (AVX-512 with VBMI; one scale a row)
             std::vector<std::pair<Layout, const char*>> layouts = {{Layout::kRows, ""}};
 #if defined(__x86_64__)
-            if (level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2)
+            const bool blocks = sh.cols % quant::kTernaryBlock == 0;  // the loader's layouts take whole blocks
+            if ((level == IsaLevel::kAvx512 || level == IsaLevel::kAvx2) && blocks)
               layouts.emplace_back(Layout::kPanels, "/panels");
-            if (level == IsaLevel::kAvx512 && cpu_features().avx512vbmi && !q8k)
+            if (level == IsaLevel::kAvx512 && cpu_features().avx512vbmi && !q8k && blocks)
               layouts.emplace_back(Layout::kDense, "/dense");
 #endif
             for (const auto& [layout, layout_name] : layouts) {
