@@ -58,15 +58,6 @@ bool ternary_wants_dense(const quant::TernaryMatrix& m);
 // member instantiated under an AVX-512 target could be the copy the linker keeps for every caller).
 uint8_t* kernel_scratch(size_t bytes);
 
-// Tail columns [c0, c1) (past the last full 128-column block: column c in byte c / 4 at shift 2 (c % 4),
-// quant/ternary.hpp) of one row in the row layout against activations q: sum(code * q). Static, as below: each kernel
-// file compiles its own copy for its target.
-static inline int32_t ternary_tail_code_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  int32_t s = 0;
-  for (int64_t c = c0; c < c1; ++c) s += static_cast<int32_t>((row[c / 4] >> (2 * (c % 4))) & 3) * q[c];
-  return s;
-}
-
 // Rows [row_begin, row_end) as the panel kernels take them: [begin, end) the whole 16-row panels within (begin ==
 // end where there are none); the rows before and after go to the reference (callers split at multiples of 64, tests
 // need not). Static: each kernel file compiles its own copy for its target.

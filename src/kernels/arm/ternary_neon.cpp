@@ -5,9 +5,8 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-#include <cstring>
-
 #include "kernels/arm/dotprod.hpp"
+#include "kernels/arm/tail_step.hpp"
 #include "kernels/ternary.hpp"
 
 namespace bitnet::kernels {
@@ -66,33 +65,16 @@ template <bool kDot>
 inline int32x4_t dot16(int32x4_t acc, int8x16_t c, const int8_t* a) {
   return dot16<kDot>(acc, c, vld1q_s8(a));
 }
-// sum(code * q) over tail columns [c0, c1) of a row in the row layout (column c in byte c / 4 at shift 2 (c % 4);
-// c0 and c1 multiples of 4), 16 columns a step: the 4 code bytes copied to the 4 lanes and lane k shifted right by
-// 2k, so that byte j of lane k holds column 4j + k's code; the activations put in the same order by a table
-// lookup. A last partial step reads zeroed copies (code 0 times activation 0). As on x86, where one code at a time
-// the 64-column tail of bitnet_b1_58-3B's ffn_down took half of that matrix's generation time (not timed on ARM).
+// sum(code * q) over tail columns [c0, c1) of a row in the row layout (c0 and c1 multiples of 4), 16 columns a step
+// (arm/tail_step.hpp). As on x86, where one code at a time the 64-column tail of bitnet_b1_58-3B's ffn_down took half
+// of that matrix's generation time (not timed on ARM).
 template <bool kDot>
 inline int32_t tail_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
-  static constexpr uint8_t kByK[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-  static constexpr int32_t kShifts[4] = {0, -2, -4, -6};
-  const uint8x16_t by_k = vld1q_u8(kByK);
-  const int32x4_t shifts = vld1q_s32(kShifts);
   int32x4_t acc = vdupq_n_s32(0);
   for (int64_t c = c0; c < c1; c += 16) {
-    uint32_t four = 0;
-    int8x16_t x;
-    if (c1 - c >= 16) {
-      std::memcpy(&four, row + c / 4, 4);
-      x = vld1q_s8(q + c);
-    } else {
-      int8_t xs[16] = {};
-      std::memcpy(&four, row + c / 4, static_cast<size_t>((c1 - c) / 4));
-      std::memcpy(xs, q + c, static_cast<size_t>(c1 - c));
-      x = vld1q_s8(xs);
-    }
-    const uint32x4_t lanes = vshlq_u32(vdupq_n_u32(four), shifts);
-    const int8x16_t codes = vreinterpretq_s8_u8(vandq_u8(vreinterpretq_u8_u32(lanes), vdupq_n_u8(3)));
-    acc = dot16<kDot>(acc, codes, vqtbl1q_s8(x, by_k));
+    int8x16_t codes, acts;
+    tail_step(row, q, c, c1, codes, acts);
+    acc = dot16<kDot>(acc, codes, acts);
   }
   return vaddvq_s32(acc);
 }

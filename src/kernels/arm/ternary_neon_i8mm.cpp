@@ -14,7 +14,9 @@
 
 #include <cstring>
 
+#include "kernels/arm/dotprod.hpp"
 #include "kernels/arm/i8mm.hpp"
+#include "kernels/arm/tail_step.hpp"
 #include "kernels/ternary.hpp"
 
 namespace bitnet::kernels {
@@ -37,6 +39,18 @@ BITNET_I8MM inline int8x16_t field(uint8x16_t z) {
   } else {
     return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(z, 6 - 2 * J), vdupq_n_u8(3)));
   }
+}
+
+// sum(code * q) over tail columns [c0, c1) of a row in the row layout (c0 and c1 multiples of 4), 16 columns an sdot
+// (arm/tail_step.hpp; one code at a time, bitnet_b1_58-3B's 64-column tails were half of its ffn_down's time on x86).
+BITNET_I8MM inline int32_t tail_dot(const uint8_t* row, const int8_t* q, int64_t c0, int64_t c1) {
+  int32x4_t acc = vdupq_n_s32(0);
+  for (int64_t c = c0; c < c1; c += 16) {
+    int8x16_t codes, acts;
+    tail_step(row, q, c, c1, codes, acts);
+    acc = sdot(acc, codes, acts);
+  }
+  return vaddvq_s32(acc);
 }
 
 // Field J of a 128-column block starting at column c: its four 8-column runs, both row pairs (z) times P token pairs.
@@ -93,8 +107,7 @@ BITNET_I8MM void tile_dots(const uint8_t* const* rows, const int8_t* const* acts
         for (int i = 0; i < 2; ++i)      // row 2 rp + i
           for (int j = 0; j < 2; ++j) {  // token 2p + j
             int32_t s = lane[2 * i + j];
-            if (tail_begin < gb + group)
-              s += ternary_tail_code_dot(rows[2 * rp + i], q[2 * p + j], tail_begin, gb + group);
+            if (tail_begin < gb + group) s += tail_dot(rows[2 * rp + i], q[2 * p + j], tail_begin, gb + group);
             idot[2 * p + j][2 * rp + i][g] = s - sums[2 * p + j][g];
           }
       }
