@@ -13,8 +13,10 @@
 namespace bitnet {
 
 struct SynthOptions {
-  std::string arch = "bitnet";  // "bitnet" (SiLU-gated FFN) or "bitnet-b1.58" (2B-4T family: squared ReLU)
-  std::string shape = "tiny";   // see synth_shape_names(): 2b4t, large, 3b, 8b, tiny
+  // "bitnet" (SiLU-gated FFN, sub-norms), "bitnet-b1.58" (2B-4T family: squared ReLU, sub-norms) or "llama"
+  // (ternary Llama-style: SiLU, no sub-norms). Empty: the shape's own (llama for 8b and falcon3-*, else bitnet).
+  std::string arch;
+  std::string shape = "tiny";   // see synth_shapes(): 2b4t, large, 3b, 8b, falcon3-1b/3b/7b/10b, tiny
   std::string type = "i2_s";    // ternary linear layers: i2_s, tl1, tl2 (bitnet.cpp), tq1_0, tq2_0 (llama.cpp)
   std::string head = "q6_k";    // token embedding (and the head, tied or not): q6_k, q8_0, f16
   uint64_t seed = 1;            // same options and seed: the same file, byte for byte

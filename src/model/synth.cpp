@@ -25,23 +25,39 @@ struct Shape {
   const char* name;
   int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   double rope_theta;
-  bool tied;  // the head is the token embedding
+  bool tied;         // the head is the token embedding
+  const char* arch;  // written when --arch is not given: "llama" for ternary Llama-style models (no sub-norms)
   const char* description;
 };
 
 // From the models' Hugging Face config.json (hidden_size, num_hidden_layers, num_attention_heads,
 // num_key_value_heads, intermediate_size, vocab_size, max_position_embeddings, rope_theta,
 // tie_word_embeddings). 8b: HF1BitLLM/Llama3-8B-1.58 is fine-tuned from Llama-3-8B-Instruct and keeps its shape.
+// falcon3-*: tiiuae/Falcon3-{1B,3B,7B,10B}-Instruct-1.58bit keep their float models' shapes (head_dim 256 =
+// hidden / heads, rope_theta 1000042, separate head). Llama3-8B-1.58 and Falcon3 are LlamaForCausalLM checkpoints,
+// which bitnet.cpp's converter writes as architecture llama (no sub-norms), so that is their default --arch.
 const Shape kShapes[] = {
-    {"2b4t", 2560, 30, 20, 5, 6912, 128256, 4096, 500000.0, true,
+    {"2b4t", 2560, 30, 20, 5, 6912, 128256, 4096, 500000.0, true, "bitnet",
      "microsoft/bitnet-b1.58-2B-4T: 2560 x 30 layers, GQA 20/5, FFN 6912, vocab 128256, tied"},
-    {"large", 1536, 24, 16, 16, 4096, 32002, 2048, 10000.0, true,
+    {"large", 1536, 24, 16, 16, 4096, 32002, 2048, 10000.0, true, "bitnet",
      "1bitLLM/bitnet_b1_58-large: 1536 x 24 layers, 16 heads, FFN 4096, vocab 32002, tied"},
-    {"3b", 3200, 26, 32, 32, 8640, 32002, 2048, 10000.0, true,
+    {"3b", 3200, 26, 32, 32, 8640, 32002, 2048, 10000.0, true, "bitnet",
      "1bitLLM/bitnet_b1_58-3B: 3200 x 26 layers, 32 heads, FFN 8640, vocab 32002, tied"},
-    {"8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, false,
+    {"8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0, false, "llama",
      "HF1BitLLM/Llama3-8B-1.58: 4096 x 32 layers, GQA 32/8, FFN 14336, vocab 128256, separate head"},
-    {"tiny", 256, 2, 4, 2, 1024, 1000, 512, 10000.0, true, "for tests: 256 x 2 layers, GQA 4/2, FFN 1024, vocab 1000"},
+    {"falcon3-1b", 2048, 18, 8, 4, 8192, 131072, 8192, 1000042.0, false, "llama",
+     "tiiuae/Falcon3-1B-Instruct-1.58bit: 2048 x 18 layers, GQA 8/4 (head 256), FFN 8192, vocab 131072, separate head"},
+    {"falcon3-3b", 3072, 22, 12, 4, 9216, 131072, 32768, 1000042.0, false, "llama",
+     "tiiuae/Falcon3-3B-Instruct-1.58bit: 3072 x 22 layers, GQA 12/4 (head 256), FFN 9216, vocab 131072, separate "
+     "head"},
+    {"falcon3-7b", 3072, 28, 12, 4, 23040, 131072, 32768, 1000042.0, false, "llama",
+     "tiiuae/Falcon3-7B-Instruct-1.58bit: 3072 x 28 layers, GQA 12/4 (head 256), FFN 23040, vocab 131072, separate "
+     "head"},
+    {"falcon3-10b", 3072, 40, 12, 4, 23040, 131072, 32768, 1000042.0, false, "llama",
+     "tiiuae/Falcon3-10B-Instruct-1.58bit: 3072 x 40 layers, GQA 12/4 (head 256), FFN 23040, vocab 131072, separate "
+     "head"},
+    {"tiny", 256, 2, 4, 2, 1024, 1000, 512, 10000.0, true, "bitnet",
+     "for tests: 256 x 2 layers, GQA 4/2, FFN 1024, vocab 1000"},
 };
 
 struct NamedType {
@@ -205,7 +221,7 @@ Result<Vocab> synth_vocab(const std::string& path, int64_t n, const char* shape)
   return v;
 }
 
-std::vector<Planned> plan_tensors(const Shape& s, uint32_t linear, uint32_t head, Status& error) {
+std::vector<Planned> plan_tensors(const Shape& s, bool sub_norms, uint32_t linear, uint32_t head, Status& error) {
   std::vector<Planned> p;
   const int64_t kv = s.n_embd / s.n_head * s.n_head_kv;
   p.push_back({"token_embd.weight", Kind::kEmbedding, head, s.n_embd, s.n_vocab});
@@ -217,12 +233,12 @@ std::vector<Planned> plan_tensors(const Shape& s, uint32_t linear, uint32_t head
     p.push_back({b + "attn_q.weight", Kind::kTernary, linear, s.n_embd, s.n_embd});
     p.push_back({b + "attn_k.weight", Kind::kTernary, linear, s.n_embd, kv});
     p.push_back({b + "attn_v.weight", Kind::kTernary, linear, s.n_embd, kv});
-    p.push_back({b + "attn_sub_norm.weight", Kind::kNorm, quant::kF32, s.n_embd, 1});
+    if (sub_norms) p.push_back({b + "attn_sub_norm.weight", Kind::kNorm, quant::kF32, s.n_embd, 1});
     p.push_back({b + "attn_output.weight", Kind::kTernary, linear, s.n_embd, s.n_embd});
     p.push_back({b + "ffn_norm.weight", Kind::kNorm, quant::kF32, s.n_embd, 1});
     p.push_back({b + "ffn_gate.weight", Kind::kTernary, linear, s.n_embd, s.n_ff});
     p.push_back({b + "ffn_up.weight", Kind::kTernary, linear, s.n_embd, s.n_ff});
-    p.push_back({b + "ffn_sub_norm.weight", Kind::kNorm, quant::kF32, s.n_ff, 1});
+    if (sub_norms) p.push_back({b + "ffn_sub_norm.weight", Kind::kNorm, quant::kF32, s.n_ff, 1});
     p.push_back({b + "ffn_down.weight", Kind::kTernary, linear, s.n_ff, s.n_embd});
   }
   if (is_tl(linear)) {
@@ -275,9 +291,9 @@ std::vector<Planned> plan_tensors(const Shape& s, uint32_t linear, uint32_t head
 
 Status synthesize(const SynthOptions& o, const std::string& out_path) {
   if (out_path.empty()) return invalid_argument("no output path given");
-  const std::string arch = lower(o.arch);
-  if (arch != "bitnet" && arch != "bitnet-b1.58")
-    return invalid_argument("architecture '" + o.arch + "' is not one of bitnet, bitnet-b1.58");
+  std::string arch = lower(o.arch);
+  if (!arch.empty() && arch != "bitnet" && arch != "bitnet-b1.58" && arch != "llama")
+    return invalid_argument("architecture '" + o.arch + "' is not one of bitnet, bitnet-b1.58, llama");
   const Shape* shape = nullptr;
   std::string known;
   for (const Shape& s : kShapes) {
@@ -285,12 +301,14 @@ Status synthesize(const SynthOptions& o, const std::string& out_path) {
     known += std::string(known.empty() ? "" : ", ") + s.name;
   }
   if (shape == nullptr) return invalid_argument("shape '" + o.shape + "' is not one of " + known);
+  if (arch.empty()) arch = shape->arch;
+  const bool sub_norms = arch != "llama";  // the BitNet b1.58 families have them; ternary Llama models do not
   BITNET_ASSIGN_OR_RETURN(uint32_t linear, pick_type(kLinearTypes, o.type, "weight type"));
   BITNET_ASSIGN_OR_RETURN(uint32_t head, pick_type(kHeadTypes, o.head, "head type"));
 
   BITNET_ASSIGN_OR_RETURN(const Vocab vocab, synth_vocab(o.vocab, shape->n_vocab, shape->name));
   Status plan_error;
-  std::vector<Planned> plan = plan_tensors(*shape, linear, head, plan_error);
+  std::vector<Planned> plan = plan_tensors(*shape, sub_norms, linear, head, plan_error);
   BITNET_RETURN_IF_ERROR(plan_error);
 
   gguf::Writer w;

@@ -169,7 +169,7 @@ TEST_F(CliBench, BadOptionsAreClearErrors) {
       {"model synth --shape huge " + dir_ + "/x.gguf", "shape 'huge' is not one of"},
       {"model synth --shape tiny --type q4_0 " + dir_ + "/x.gguf", "weight type 'q4_0' is not one of"},
       {"model synth --shape tiny --head q4_k " + dir_ + "/x.gguf", "head type 'q4_k'"},
-      {"model synth --arch llama " + dir_ + "/x.gguf", "--arch"},
+      {"model synth --arch gpt2 " + dir_ + "/x.gguf", "--arch"},
       {"bench --model " + model_ + " -p 0 -n 0", "nothing to measure"},
       {"bench --model " + model_ + " -p -1", "--n-prompt: must be at least 0 (got -1)"},
       {"bench --model " + model_ + " -r 0", "--repetitions: must be at least 1 (got 0)"},

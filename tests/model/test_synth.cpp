@@ -115,6 +115,40 @@ TEST(ModelSynth, Relu2ArchitectureLoadsAndRuns) {
   std::filesystem::remove_all(dir);
 }
 
+// Ternary Llama-style models (Llama3-8B-1.58, Falcon3-1.58bit, as bitnet.cpp converts them): architecture llama,
+// no sub-norm tensors; the ternary matrices are the bitnet file's, so only the missing norms change the logits.
+TEST(ModelSynth, LlamaArchitectureHasNoSubNormsAndRuns) {
+  const std::string dir = test::temp_dir();
+  const std::string path = synth_tiny(dir, "i2_s", "q8_0", "llama");
+  {
+    auto f = gguf::File::open(path);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    EXPECT_NE((*f)->find_tensor("blk.0.attn_q.weight"), nullptr);
+    EXPECT_EQ((*f)->find_tensor("blk.0.attn_sub_norm.weight"), nullptr);
+    EXPECT_EQ((*f)->find_tensor("blk.1.ffn_sub_norm.weight"), nullptr);
+  }
+  auto m = Model::load(path);
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ((*m)->info().architecture, "llama");
+  auto l = (*m)->evaluate(kIds);
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+  for (float x : *l) ASSERT_TRUE(std::isfinite(x));
+  const std::vector<float> with_sub_norms = logits_of(synth_tiny(dir, "i2_s", "q8_0", "bitnet"), kIds);
+  ASSERT_EQ(with_sub_norms.size(), l->size());
+  EXPECT_NE(with_sub_norms, *l);
+  // No --arch: the shape's own (tiny's is bitnet), so the same file as an explicit bitnet.
+  SynthOptions o;
+  o.shape = "tiny";
+  o.type = "i2_s";
+  o.head = "q8_0";
+  o.seed = 7;
+  ASSERT_TRUE(synthesize_model(o, dir + "/default.gguf").ok());
+  auto d = gguf::File::open(dir + "/default.gguf");
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_NE((*d)->find_tensor("blk.0.attn_sub_norm.weight"), nullptr);
+  std::filesystem::remove_all(dir);
+}
+
 // Same seed, same ternary values: I2_S and TQ2_0 differ only in how activations are quantized (per token
 // absmax vs Q8_K blocks of 256), TQ1_0 and TQ2_0 not at all.
 TEST(ModelSynth, TypesWithTheSameSeedAgree) {
@@ -663,7 +697,8 @@ TEST(ModelSynth, ShapesAreListed) {
     names.push_back(name);
     EXPECT_FALSE(description.empty());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"2b4t", "large", "3b", "8b", "tiny"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"2b4t", "large", "3b", "8b", "falcon3-1b", "falcon3-3b", "falcon3-7b",
+                                             "falcon3-10b", "tiny"}));
 }
 
 TEST(ModelSynth, BadOptionsAreClearErrors) {
@@ -678,7 +713,7 @@ TEST(ModelSynth, BadOptionsAreClearErrors) {
       {"bitnet", "huge", "i2_s", "q6_k", StatusCode::kInvalidArgument, "shape 'huge' is not one of 2b4t, large"},
       {"bitnet", "tiny", "q4_0", "q6_k", StatusCode::kInvalidArgument, "weight type 'q4_0' is not one of i2_s"},
       {"bitnet", "tiny", "i2_s", "q4_k", StatusCode::kInvalidArgument, "head type 'q4_k' is not one of q6_k"},
-      {"llama", "tiny", "i2_s", "q6_k", StatusCode::kInvalidArgument, "architecture 'llama'"},
+      {"gpt2", "tiny", "i2_s", "q6_k", StatusCode::kInvalidArgument, "architecture 'gpt2'"},
       // 1bitLLM's 3B: FFN rows of 8640 fill no whole I2_S block of 128 (bitnet.cpp runs it with TL2 on x86).
       {"bitnet", "3b", "i2_s", "f16", StatusCode::kUnsupported, "'blk.0.ffn_down.weight' has rows of 8640"},
       {"bitnet", "3b", "tq2_0", "f16", StatusCode::kUnsupported, "rows of 3200 elements, not a multiple of the TQ2_0"},

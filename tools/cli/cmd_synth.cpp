@@ -33,9 +33,12 @@ void add_model_synth(CLI::App& model, std::vector<Command>& out) {
       "Write a GGUF model with random ternary weights of a real BitNet shape: loads and runs like the real model "
       "(same tensors, sizes and speed) but its text is noise. For benchmarks and tests.");
   sub->add_option("--arch", a->options.arch,
-                  "bitnet (llama.cpp naming, SiLU-gated FFN) or bitnet-b1.58 (2B-4T family, squared-ReLU FFN)")
-      ->check(CLI::IsMember({"bitnet", "bitnet-b1.58"}))
-      ->capture_default_str();
+                  "bitnet (llama.cpp naming, SiLU-gated FFN, sub-norms), bitnet-b1.58 (2B-4T family, squared-ReLU "
+                  "FFN, sub-norms) or llama (ternary Llama-style models such as Llama3-8B-1.58 and Falcon3-1.58bit, "
+                  "as bitnet.cpp's converter writes them: SiLU-gated FFN, no sub-norms). Default: the shape's own, "
+                  "llama for 8b and falcon3-*, bitnet for the others (bitnet.cpp writes 2B-4T as bitnet-b1.58; "
+                  "llama.cpp reads bitnet)")
+      ->check(CLI::IsMember({"bitnet", "bitnet-b1.58", "llama"}));
   // Shape and type are checked by the library, so its error names the problem (e.g. a row length a type cannot fit).
   sub->add_option("--shape", a->options.shape, shapes)->capture_default_str();
   sub->add_option("--type", a->options.type,
