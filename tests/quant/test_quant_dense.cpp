@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.hpp"
 #include "quant/ternary.hpp"
 
 namespace bitnet::quant {
@@ -105,6 +106,57 @@ TEST(QuantDense, CodeThreeInASuperBlockIsRefused) {
       threes += m.code(r, c) == 3;
     }
   EXPECT_GT(threes, 0);
+}
+
+// The encoder of each ISA level (AVX2 from the AVX2 level up) against the scalar one, byte for byte, and in what it
+// refuses: odd and even panel counts, one to eleven super-blocks, with and without whole blocks after them, and
+// codes 3 inside super-blocks (refused; also where only fifth weights hold them) and past them (kept).
+TEST(QuantDense, EveryLevelEncodesAsTheScalarEncoder) {
+  const unsigned seed = std::random_device{}();  // fresh data each run
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  const IsaLevel before = active_isa();
+  struct Shape {
+    int64_t rows, cols;
+    bool (*threes)(int64_t c);
+  };
+  const Shape shapes[] = {{16, 640, nullptr},
+                          {48, 768, nullptr},
+                          {32, 1280, nullptr},
+                          {80, 6912, nullptr},
+                          {16, 7040, nullptr},
+                          {4096, 2560, nullptr},
+                          {48, 896, [](int64_t c) { return c >= 640; }},
+                          {32, 1408, [](int64_t c) { return c >= 1280; }},
+                          {16, 1280, [](int64_t c) { return c == 700 || c == 1100; }},
+                          {64, 640, [](int64_t c) { return c % 97 == 5; }},
+                          // only in the fifth weights (block 4 of a super-block): refused too
+                          {32, 1280, [](int64_t c) { return c >= 1152; }},
+                          {16, 768, [](int64_t c) { return c >= 512 && c < 640; }}};
+  for (const Shape& sh : shapes) {
+    const TernaryMatrix src = random_rows(sh.rows, sh.cols, rng, sh.threes);
+    const auto encode = [&](IsaLevel level, bool* ok) {
+      set_active_isa(level);
+      TernaryMatrix m = src;
+      std::vector<uint8_t> codes(static_cast<size_t>(m.rows * m.dense_row_bytes()), 0xa5);
+      *ok = to_dense_panels(m, src.codes(), codes.data());
+      EXPECT_EQ(m.dense, *ok);
+      return codes;
+    };
+    bool ref_ok = false;
+    const std::vector<uint8_t> ref = encode(IsaLevel::kScalar, &ref_ok);
+    for (int l = 1; l <= static_cast<int>(max_supported_isa()); ++l) {
+      bool ok = false;
+      const std::vector<uint8_t> got = encode(static_cast<IsaLevel>(l), &ok);
+      const std::string what = std::string(isa_name(static_cast<IsaLevel>(l))) + " " + std::to_string(sh.rows) + "x" +
+                               std::to_string(sh.cols);
+      EXPECT_EQ(ok, ref_ok) << what;
+      if (ok && ref_ok) {
+        EXPECT_TRUE(got == ref) << what;
+      }
+    }
+  }
+  set_active_isa(before);
 }
 
 TEST(QuantDense, FitsOnlyWithOneScaleARowAndASuperBlock) {
