@@ -176,6 +176,7 @@ bool model_seeds() {
   ok &= synth("bitnet", "tl2", "q8_0", dir / "tiny-tl2.gguf");
   ok &= synth("bitnet", "f16", "q8_0", dir / "tiny-f16.gguf");  // ternary values in float (repack_float)
   ok &= synth("bitnet-b1.58", "i2_s", "q6_k", dir / "tiny-b1.58.gguf");
+  ok &= synth("llama", "i2_s", "q8_0", dir / "tiny-llama-i2_s.gguf");  // ternary Llama-style: no sub-norms
   if (!ok) return false;
   const std::string tiny = read_file(dir / "tiny-i2_s.gguf");
   write("fuzz_tokenizer_gguf", "tiny-model.gguf", tiny);

@@ -41,13 +41,14 @@ void add_model_synth(CLI::App& model, std::vector<Command>& out) {
       ->check(CLI::IsMember({"bitnet", "bitnet-b1.58", "llama"}));
   // Shape and type are checked by the library, so its error names the problem (e.g. a row length a type cannot fit).
   sub->add_option("--shape", a->options.shape, shapes)->capture_default_str();
-  sub->add_option("--type", a->options.type,
-                  "Ternary weight type of the linear layers: i2_s, tl1, tl2 (bitnet.cpp), tq1_0, tq2_0 (llama.cpp), or "
-                  "f16, bf16, f32: the same ternary values times the tensor's scale in float, as llama.cpp's converter "
-                  "writes BitNet models (loaded as float, or as ternary with --repack-float). "
-                  "tl1/tl2 are laid out as bitnet.cpp's converter writes them, tiled with the kernel config its "
-                  "setup_env.py generates for large, 3b and 8b (2b4t and tiny: this engine's own config, recorded in "
-                  "the file's bitnet-cli.tl_kernel_config key; bitnet.cpp needs a build with the same config)")
+  sub->add_option(
+         "--type", a->options.type,
+         "Ternary weight type of the linear layers: i2_s, tl1, tl2 (bitnet.cpp), tq1_0, tq2_0 (llama.cpp), or "
+         "f16, bf16, f32: the same ternary values times the tensor's scale in float, as llama.cpp's converter "
+         "writes BitNet models (loaded as float, or as ternary with --repack-float). "
+         "tl1/tl2 are laid out as bitnet.cpp's converter writes them, tiled with the kernel config its "
+         "setup_env.py generates for large, 3b and 8b (the other shapes: this engine's own config, recorded in "
+         "the file's bitnet-cli.tl_kernel_config key; bitnet.cpp needs a build with the same config)")
       ->capture_default_str();
   sub->add_option("--head", a->options.head, "Type of the token embedding / output head: q6_k, q8_0, f16 or bf16")
       ->capture_default_str();
