@@ -43,23 +43,33 @@ constexpr int64_t kPanelBlockBytes = 512;  // one 128-column block of 16 rows
 constexpr int64_t kPrefetchAhead = 10240;
 constexpr int64_t kScalesAheadPanels = 2;
 
-// Panel p (rows 16p .. 16p + 15; its codes at base) times token t, into y_row (the token's output row). Four
-// accumulators, one per field, so that no vpdpbusd waits on the one before. The lines prefetched past the matrix's
-// codes or scales are addressed as integers (a prefetch never faults; pointer arithmetic may not go there). Codes
-// decoded into a scratch panel (prefetch_codes false) are in cache already.
-void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* base, int64_t p, int64_t t,
-                float* y_row, bool to_l2, bool prefetch_codes) {
+// Panel p (rows 16p .. 16p + 15; its codes at base) times tokens t0 .. t0 + T - 1, into their output rows (token t's
+// at y + t * y_stride). Four accumulators a token, one per field, so that no vpdpbusd waits on the one before; with
+// two tokens, eight chains and each line's fields masked once for both (one token's four chains, one vpdpbusd a
+// cycle, wait on its latency of five: bitnet-kernel-bench ternary/l2_1536x512/tokens:4/avx512-vnni/panels). The lines
+// prefetched past the matrix's codes or scales are addressed as integers (a prefetch never faults; pointer arithmetic
+// may not go there). Codes decoded into a scratch panel (prefetch_codes false) are in cache already.
+template <int T>
+void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* base, int64_t p, int64_t t0,
+                float* y, int64_t y_stride, bool to_l2, bool prefetch_codes) {
   const int64_t cols = w.cols, group = w.group, groups = cols / group;
   const int64_t blocks_per_group = group / quant::kTernaryBlock;
-  const int8_t* act = a.qa.q.data() + t * cols;
-  const float* at = a.qa.scales.data() + t * (cols / a.qa.group);
-  const int32_t* sums = a.sums.data() + t * groups;
+  const int8_t* act[T];
+  const float* at[T];
+  const int32_t* sums[T];
+  for (int t = 0; t < T; ++t) {
+    act[t] = a.qa.q.data() + (t0 + t) * cols;
+    at[t] = a.qa.scales.data() + (t0 + t) * (cols / a.qa.group);
+    sums[t] = a.sums.data() + (t0 + t) * groups;
+  }
   const uintptr_t scales_ahead = reinterpret_cast<uintptr_t>(w.scales.data()) +
                                  static_cast<uintptr_t>((p + kScalesAheadPanels) * groups * quant::kPanelRows * 4);
-  __m512 out = _mm512_setzero_ps();  // the epilogue so far
+  __m512 out[T];  // the epilogue so far
+  for (auto& o : out) o = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
-    __m512i acc[4];
-    for (auto& v : acc) v = _mm512_setzero_si512();
+    __m512i acc[T][4];
+    for (auto& tok : acc)
+      for (auto& v : tok) v = _mm512_setzero_si512();
     if (groups > 1) prefetch_code_line(scales_ahead + static_cast<uintptr_t>(g * quant::kPanelRows * 4), to_l2);
     for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
       const uint8_t* pb = base + b * kPanelBlockBytes;
@@ -67,21 +77,37 @@ void gemv_panel(const quant::TernaryMatrix& w, const PreparedActs& a, const uint
       for (int j = 0; j < 8; ++j) {
         if (prefetch_codes) prefetch_code_line(reinterpret_cast<uintptr_t>(pb + j * 64) + kPrefetchAhead, to_l2);
         const __m512i v = _mm512_loadu_si512(pb + j * 64);
-        const int8_t* q = act + b * quant::kTernaryBlock + 4 * j;
-        acc[0] = _mm512_dpbusd_epi32(acc[0], field<0>(v), broadcast4(q));
-        acc[1] = _mm512_dpbusd_epi32(acc[1], field<1>(v), broadcast4(q + 32));
-        acc[2] = _mm512_dpbusd_epi32(acc[2], field<2>(v), broadcast4(q + 64));
-        acc[3] = _mm512_dpbusd_epi32(acc[3], field<3>(v), broadcast4(q + 96));
+        const __m512i f0 = field<0>(v), f1 = field<1>(v), f2 = field<2>(v), f3 = field<3>(v);
+        for (int t = 0; t < T; ++t) {
+          const int8_t* q = act[t] + b * quant::kTernaryBlock + 4 * j;
+          acc[t][0] = _mm512_dpbusd_epi32(acc[t][0], f0, broadcast4(q));
+          acc[t][1] = _mm512_dpbusd_epi32(acc[t][1], f1, broadcast4(q + 32));
+          acc[t][2] = _mm512_dpbusd_epi32(acc[t][2], f2, broadcast4(q + 64));
+          acc[t][3] = _mm512_dpbusd_epi32(acc[t][3], f3, broadcast4(q + 96));
+        }
       }
     }
-    const __m512i dots = _mm512_add_epi32(_mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
-                                          _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]));
-    const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots, _mm512_set1_epi32(sums[g])));
     const __m512 ws = _mm512_loadu_ps(groups > 1 ? w.scales.data() + (p * groups + g) * quant::kPanelRows
                                                  : w.scales.data() + p * quant::kPanelRows);
-    out = panel_epilogue(a.qa.rule, g, groups, out, f, ws, at);
+    for (int t = 0; t < T; ++t) {
+      const __m512i dots =
+          _mm512_add_epi32(_mm512_add_epi32(_mm512_srai_epi32(acc[t][0], 6), _mm512_srai_epi32(acc[t][1], 4)),
+                           _mm512_add_epi32(_mm512_srai_epi32(acc[t][2], 2), acc[t][3]));
+      const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots, _mm512_set1_epi32(sums[t][g])));
+      out[t] = panel_epilogue(a.qa.rule, g, groups, out[t], f, ws, at[t]);
+    }
   }
-  _mm512_storeu_ps(y_row + p * quant::kPanelRows, out);
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + (t0 + t) * y_stride + p * quant::kPanelRows, out[t]);
+}
+
+// Panel p times every token, two at a time (the codes read once a pair, from cache after the first). Four at a time
+// (sixteen chains) was no faster: 199-214 G multiply-adds/s against 210-212 (tokens:4/panels, one thread).
+void gemv_panel_tokens(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* base, int64_t p, float* y,
+                       int64_t y_stride, bool to_l2, bool prefetch_codes) {
+  const int64_t n = a.qa.n_tokens;
+  int64_t t = 0;
+  for (; t + 2 <= n; t += 2) gemv_panel<2>(w, a, base, p, t, y, y_stride, to_l2, prefetch_codes);
+  if (t < n) gemv_panel<1>(w, a, base, p, t, y, y_stride, to_l2, prefetch_codes);
 }
 
 }  // namespace
@@ -92,13 +118,12 @@ void ternary_gemv_panels_avx512(const quant::TernaryMatrix& w, const PreparedAct
   const bool to_l2 = code_prefetch_to_l2();
   // Panel by panel, so that a batch's further tokens find the panel in cache.
   for (int64_t p = pb; p < pe; ++p)
-    for (int64_t t = 0; t < a.qa.n_tokens; ++t)
-      gemv_panel(w, a, w.codes() + p * quant::kPanelRows * w.row_bytes(), p, t, y + t * y_stride, to_l2, true);
+    gemv_panel_tokens(w, a, w.codes() + p * quant::kPanelRows * w.row_bytes(), p, y, y_stride, to_l2, true);
 }
 
 void ternary_gemv_panel_at_avx512(const quant::TernaryMatrix& w, const PreparedActs& a, const uint8_t* codes, int64_t p,
                                   float* y, int64_t y_stride) {
-  for (int64_t t = 0; t < a.qa.n_tokens; ++t) gemv_panel(w, a, codes, p, t, y + t * y_stride, false, false);
+  gemv_panel_tokens(w, a, codes, p, y, y_stride, false, false);
 }
 
 }  // namespace bitnet::kernels
