@@ -101,6 +101,10 @@ struct ModelInfo {
   // Bytes of weights each generated token reads (every layer's matrices and the head, as the kernels hold them):
   // generation speed x this is the memory bandwidth it takes, which bounds it.
   uint64_t weight_bytes_per_token = 0;
+  // Multiply-adds each prompt token takes in the layers' matrices (not the head, which a prompt runs for its last
+  // token only, nor attention, which grows with the position): prompt speed x this is the arithmetic rate, which
+  // bounds it, against the machine's (bitnet-kernel-bench's limit/peak_int8_*).
+  uint64_t layer_macs_per_token = 0;
 };
 
 class Model;

@@ -160,6 +160,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     info.kv_type = kv_type_name(options.kv_type);
     info.kv_cache_bytes = im.forward->kv_bytes();
     info.weight_bytes_per_token = model::weight_bytes_per_token(*im.weights);
+    info.layer_macs_per_token = model::layer_macs_per_token(*im.weights);
     auto chat_template = im.file->get_string_or("tokenizer.chat_template", "");
     if (!chat_template.ok()) return chat_template.status().with_context(path);
     info.chat_template = std::move(chat_template).value();

@@ -295,4 +295,12 @@ uint64_t weight_bytes_per_token(const Weights& w) {
   return total;
 }
 
+uint64_t layer_macs_per_token(const Weights& w) {
+  uint64_t total = 0;
+  for (const Layer& l : w.layers)
+    for (const Linear* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down})
+      total += static_cast<uint64_t>(m->in * m->out);
+  return total;
+}
+
 }  // namespace bitnet::model

@@ -84,5 +84,8 @@ bool float_ternary_possible(const gguf::File& file);
 // Bytes of weights one generated token reads: every layer's matrices and the head, as the kernels hold them (a
 // ternary matrix's codes and scales, a float matrix's stored rows), not the token's one embedding row.
 uint64_t weight_bytes_per_token(const Weights& w);
+// Multiply-adds one token of a prompt takes in the layers' matrices: rows x columns of each. Not the head's (a prompt
+// runs it for its last token only) nor attention's (which grow with the position).
+uint64_t layer_macs_per_token(const Weights& w);
 
 }  // namespace bitnet::model

@@ -90,6 +90,10 @@ TEST_F(CliBench, JsonHasEveryField) {
   EXPECT_EQ(j["tg"]["kv_bytes_per_token"].get<double>(), 1024 * 3.5);
   EXPECT_DOUBLE_EQ(j["tg"]["read_gb_per_s"].get<double>(), (j["weight_bytes_per_token"].get<double>() + 1024 * 3.5) /
                                                                1e9 * j["tg"]["tokens_per_s_mean"].get<double>());
+  // What a prompt token computes in the layers' matrices: rows x columns of the same seven a layer, any layout.
+  EXPECT_EQ(j["layer_macs_per_token"].get<uint64_t>(), 2u * (2 * 256 * 256 + 2 * 128 * 256 + 3 * 1024 * 256));
+  EXPECT_DOUBLE_EQ(j["pp"]["layer_gmac_per_s"].get<double>(),
+                   j["layer_macs_per_token"].get<double>() / 1e9 * j["pp"]["tokens_per_s_mean"].get<double>());
 }
 
 TEST_F(CliBench, KvTypeOption) {
@@ -157,7 +161,7 @@ TEST_F(CliBench, TableByDefault) {
   CliRun r = run_cli("bench -m " + model_ + " -p 4 -n 2 -r 2 --warmup 0", false);
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* needle : {"pp4", "tg2", "tokens/s", "peak RSS", isa_name(active_isa()), "load:", "KV cache:   f16",
-                             "tg reads:   0.001 GB of weights"})
+                             "tg reads:   0.001 GB of weights", "pp MACs:    0.002 G multiply-adds a token"})
     EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << r.out;
 }
 

@@ -186,6 +186,10 @@ int run_bench(const BenchArgs& a) {
   const double weight_gb = static_cast<double>(info.weight_bytes_per_token) / 1e9;
   const double kv_gb = kv_per_position * (a.depth + 1 + (a.n_gen + 1) / 2.0) / 1e9;
   const double tg_read_gb_per_s = (weight_gb + kv_gb) * tgs.mean;
+  // What a prompt token computes in the layers' matrices: prompt speed times this is the arithmetic rate it runs at,
+  // against the machine's (bitnet-kernel-bench's limit/peak_int8_*); attention and the last token's head come on top.
+  const double layer_gmac = static_cast<double>(info.layer_macs_per_token) / 1e9;
+  const double pp_gmac_per_s = layer_gmac * pps.mean;
 
   if (a.json) {
     nlohmann::json j;
@@ -208,7 +212,11 @@ int run_bench(const BenchArgs& a) {
                        {"move_ms", huge.ms},
                        {"waited_ms", huge_wait_ms},
                        {"unsupported", huge.unsupported}};
-    if (a.n_prompt > 0) j["pp"] = stats_json(pps, a.n_prompt);
+    j["layer_macs_per_token"] = info.layer_macs_per_token;
+    if (a.n_prompt > 0) {
+      j["pp"] = stats_json(pps, a.n_prompt);
+      j["pp"]["layer_gmac_per_s"] = pp_gmac_per_s;
+    }
     j["weight_bytes_per_token"] = info.weight_bytes_per_token;
     if (a.n_gen > 0) {
       j["tg"] = stats_json(tgs, a.n_gen);
@@ -242,6 +250,9 @@ int run_bench(const BenchArgs& a) {
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";
   if (a.n_prompt > 0) row("pp" + std::to_string(a.n_prompt) + at, a.n_prompt, pps);
   if (a.n_gen > 0) row("tg" + std::to_string(a.n_gen) + at, a.n_gen, tgs);
+  if (a.n_prompt > 0)
+    std::printf("pp MACs:    %.3f G multiply-adds a token in the layers' matrices: %.1f G/s at the mean rate\n",
+                layer_gmac, pp_gmac_per_s);
   if (a.n_gen > 0)
     std::printf("tg reads:   %.3f GB of weights + %.3f GB of KV cache a token: %.1f GB/s at the mean rate\n", weight_gb,
                 kv_gb, tg_read_gb_per_s);
