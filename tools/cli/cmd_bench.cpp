@@ -269,8 +269,9 @@ void add_bench(CLI::App& app, std::vector<Command>& out) {
       "bench",
       "Benchmark a model: load time, prompt processing (pp: -p random tokens as one prompt, in batches of up to 512) "
       "and generation (tg: -n tokens one at a time, greedy) in tokens/s as mean +- sd over -r runs after warm-up, "
-      "KV cache size, peak RSS, and what a generated token reads (weights and KV cache) with the read bandwidth that "
-      "makes at the tg rate (generation is bound by it)");
+      "KV cache size, peak RSS, what a prompt token computes (multiply-adds in the layers' matrices) with the "
+      "arithmetic rate that makes at the pp rate (prompts are bound by it), and what a generated token reads (weights "
+      "and KV cache) with the read bandwidth that makes at the tg rate (generation is bound by it)");
   sub->add_option("-m,--model", a->model, "Model file (GGUF)")->required()->check(CLI::ExistingFile);
   sub->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens processed as one prompt (0: skip this test)")
       ->check(at_least(0))
