@@ -49,13 +49,12 @@ inline __m256i broadcast4(const int8_t* q) {
 // are taken as 4 x code (v & 12, and (v >> 4) & 12, the shift crossing bytes only into bits the masks drop), the
 // others as codes, into separate int16 sums s4 and s1: a step adds at most 2 x 3072 to a lane of s4 (codes <= 3), so
 // four steps stay below 32767, and every lane of s4 is a multiple of 4: dots += s1 + s4 / 4, exactly. Two tokens
-// share each line's masked fields (a third fewer vector operations a token), one half (8 rows) a pass so that their
+// share each line's masked fields (a fifth fewer vector operations a token), one half (8 rows) a pass so that their
 // sums and the fields stay in the 16 registers; one token takes both halves in one pass.
 template <int T>
 inline void half_block(const uint8_t* pb, int j0, const int8_t* const* q0, __m256i (*dots)[2], bool to_l2) {
   const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12);
   constexpr int kHalves = T == 1 ? 2 : 1;  // halves a pass
-#pragma GCC unroll 2
   for (int pass = 0; pass < 2 / kHalves; ++pass) {
     __m256i s1[T][kHalves], s4[T][kHalves];
     for (int t = 0; t < T; ++t)
